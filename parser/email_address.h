@@ -1,0 +1,32 @@
+// Mailbox addresses (RFC 5321 4.1.2, RFC 6531 3.3): validation and the normal form that address
+// lookups use.
+//
+// Pure functions; no allocation beyond their results; never throw.
+#ifndef POSTDESK_PARSER_EMAIL_ADDRESS_H_
+#define POSTDESK_PARSER_EMAIL_ADDRESS_H_
+
+#include <string>
+#include <string_view>
+
+namespace postdesk {
+
+// True for Local-part "@" Domain as RFC 5321 4.1.2 allows it, with UTF-8 in both parts
+// (SMTPUTF8, RFC 6531) and an address literal as the domain. Also true for the bare
+// "postmaster" that RFC 5321 4.1.1.3 requires servers to take in RCPT.
+bool IsValidMailbox(std::string_view address);
+
+// ASCII lower case; other bytes (UTF-8) are kept as they are.
+std::string LowerAscii(std::string_view text);
+
+struct AddressParts {
+  std::string_view local;   // before the last '@'
+  std::string_view domain;  // after the last '@'; empty when there is none
+};
+AddressParts SplitAddress(std::string_view address);
+
+// "local+tag" -> "local"; unchanged without '+' or when '+' is the first character.
+std::string_view StripPlusTag(std::string_view local);
+
+}  // namespace postdesk
+
+#endif  // POSTDESK_PARSER_EMAIL_ADDRESS_H_

@@ -1,0 +1,28 @@
+// ParseMessage: raw RFC 5322 / MIME bytes to a ParsedMessage.
+//
+// Pure function: no I/O, no global state, safe to call from any thread at once. Never fails and
+// never throws: malformed input is salvaged into the best ParsedMessage it allows, with a note in
+// `warnings`. Every bound in ParseLimits is checked before the work it limits, so time and memory
+// stay proportional to the input size.
+#ifndef POSTDESK_PARSER_MESSAGE_PARSER_H_
+#define POSTDESK_PARSER_MESSAGE_PARSER_H_
+
+#include <cstddef>
+#include <string_view>
+
+#include "parser/message.h"
+
+namespace postdesk {
+
+struct ParseLimits {
+  size_t max_depth = 16;               // MIME nesting depth; deeper parts are not descended into
+  size_t max_parts = 500;              // MIME parts in all; later parts are ignored
+  size_t max_header_bytes = 256 * 1024;  // one header block; the rest is read as body
+};
+
+// `raw` may end lines with CRLF or bare LF.
+ParsedMessage ParseMessage(std::string_view raw, const ParseLimits& limits = {});
+
+}  // namespace postdesk
+
+#endif  // POSTDESK_PARSER_MESSAGE_PARSER_H_
