@@ -1,0 +1,161 @@
+#include "storage/embedded_redis.h"
+
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+namespace postdesk {
+namespace {
+
+// sockaddr_un.sun_path holds 108 bytes, the terminating NUL included.
+constexpr size_t kMaxSocketPath = 107;
+
+std::string LogTail(const std::string& path, size_t max_bytes = 800) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.size() > max_bytes) text = text.substr(text.size() - max_bytes);
+  return text;
+}
+
+}  // namespace
+
+bool RedisAnswers(const RedisAddress& address, std::chrono::milliseconds timeout) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  redisContext* c = address.unix_path.empty()
+                        ? redisConnectWithTimeout(address.host.c_str(), address.port, tv)
+                        : redisConnectUnixWithTimeout(address.unix_path.c_str(), tv);
+  if (!c) return false;
+  bool ok = false;
+  if (!c->err) {
+    redisSetTimeout(c, tv);
+    auto* reply = static_cast<redisReply*>(redisCommand(c, "PING"));
+    ok = reply && reply->type == REDIS_REPLY_STATUS && std::strcmp(reply->str, "PONG") == 0;
+    if (reply) freeReplyObject(reply);
+  }
+  redisFree(c);
+  return ok;
+}
+
+std::string EmbeddedRedis::SocketPath(const std::string& data_dir) {
+  return data_dir + "/redis.sock";
+}
+
+RedisAddress EmbeddedRedis::address() const {
+  RedisAddress a;
+  a.unix_path = SocketPath(data_dir_);
+  return a;
+}
+
+Result<std::unique_ptr<EmbeddedRedis>> EmbeddedRedis::Start(const std::string& data_dir,
+                                                           std::chrono::milliseconds timeout) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) return Status::Error("data_dir " + data_dir + ": " + ec.message());
+  std::string dir = std::filesystem::canonical(data_dir, ec).string();
+  if (ec) return Status::Error("data_dir " + data_dir + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);  // tickets are personal data
+  std::string socket = SocketPath(dir);
+  if (socket.size() > kMaxSocketPath) {
+    return Status::Error("data_dir " + dir + ": path too long for a unix socket (" +
+                         std::to_string(socket.size()) + " > 107 bytes)");
+  }
+  RedisAddress address;
+  address.unix_path = socket;
+  if (RedisAnswers(address, std::chrono::milliseconds(200))) {
+    return Status::Error(socket + ": a redis-server already answers there; is another postdesk "
+                         "running with data_dir " + dir + "?");
+  }
+
+  std::string log = dir + "/redis.log";
+  std::vector<std::string> args = {
+      "redis-server",          "--port",           "0",
+      "--unixsocket",          socket,             "--unixsocketperm",
+      "700",                   "--dir",            dir,
+      "--appendonly",          "yes",              "--appendfsync",
+      "always",                "--save",           "",
+      "--daemonize",           "no",               "--logfile",
+      log,                     "--databases",      "16",
+  };
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) return Status::Error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);  // the parent died before prctl took effect
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+    }
+    execvp("redis-server", argv.data());
+    const char msg[] = "postdesk: cannot run redis-server (is it installed? tools/install-deps.sh)\n";
+    ssize_t ignored = write(2, msg, sizeof(msg) - 1);
+    (void)ignored;
+    _exit(127);
+  }
+
+  auto redis = std::unique_ptr<EmbeddedRedis>(new EmbeddedRedis(dir, pid));
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      redis->pid_ = -1;
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+        return Status::Error("redis-server is not installed (run tools/install-deps.sh)");
+      }
+      return Status::Error("redis-server exited at start; " + log + " says:\n" + LogTail(log));
+    }
+    if (RedisAnswers(address, std::chrono::milliseconds(200))) {
+      spdlog::info("embedded redis-server pid {} on {}", pid, socket);
+      return redis;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  redis->Stop();
+  return Status::Error("redis-server did not answer within " +
+                       std::to_string(timeout.count()) + " ms; " + log + " says:\n" + LogTail(log));
+}
+
+Status EmbeddedRedis::Stop() {
+  if (pid_ <= 0) return Status::Ok();
+  pid_t pid = pid_;
+  pid_ = -1;
+  kill(pid, SIGTERM);
+  for (int i = 0; i < 1000; ++i) {
+    int status = 0;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid || (r < 0 && errno == ECHILD)) {
+      spdlog::info("embedded redis-server pid {} stopped", pid);
+      return Status::Ok();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return Status::Error("redis-server did not stop within 10 s; killed");
+}
+
+EmbeddedRedis::~EmbeddedRedis() { Stop(); }
+
+}  // namespace postdesk

@@ -1,0 +1,133 @@
+#include "storage/ticket_reader.h"
+
+#include <hiredis/hiredis.h>
+
+#include <charconv>
+#include <ctime>
+#include <map>
+
+#include "rules/ticket_status.h"
+
+namespace postdesk {
+namespace {
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+int64_t ToInt(const std::string& text) {
+  int64_t v = 0;
+  std::from_chars(text.data(), text.data() + text.size(), v);
+  return v;
+}
+
+nlohmann::json ParseJsonOr(const std::string& text, nlohmann::json fallback) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return j.is_discarded() ? fallback : j;
+}
+
+}  // namespace
+
+std::string FormatTimestamp(int64_t unix_ms) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[40];
+  size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(unix_ms % 1000));
+  return buf;
+}
+
+Result<std::unique_ptr<TicketReader>> TicketReader::Connect(const RedisAddress& address,
+                                                            std::chrono::milliseconds timeout) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  redisContext* c = address.unix_path.empty()
+                        ? redisConnectWithTimeout(address.host.c_str(), address.port, tv)
+                        : redisConnectUnixWithTimeout(address.unix_path.c_str(), tv);
+  if (!c) return Status::Error("redis " + address.ToString() + ": out of memory");
+  if (c->err) {
+    std::string why = c->errstr;
+    redisFree(c);
+    return Status::Error("redis " + address.ToString() + ": " + why);
+  }
+  redisSetTimeout(c, tv);
+  auto reader = std::unique_ptr<TicketReader>(new TicketReader(c));
+  if (address.db != 0) {
+    ReplyPtr r(static_cast<redisReply*>(redisCommand(c, "SELECT %d", address.db)));
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+      return Status::Error("redis " + address.ToString() + ": SELECT failed");
+    }
+  }
+  return reader;
+}
+
+TicketReader::~TicketReader() { redisFree(context_); }
+
+Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
+  std::string key = "{pd}:ticket:" + std::to_string(id);
+  ReplyPtr fields(static_cast<redisReply*>(redisCommand(context_, "HGETALL %s", key.c_str())));
+  if (!fields) return Status::Error(std::string("redis: ") + context_->errstr);
+  if (fields->type != REDIS_REPLY_ARRAY) return Status::Error("redis: unexpected reply to HGETALL");
+  if (fields->elements == 0) return Status::Error("no ticket " + std::to_string(id));
+  std::map<std::string, std::string> f;
+  for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+    f[std::string(fields->element[i]->str, fields->element[i]->len)] =
+        std::string(fields->element[i + 1]->str, fields->element[i + 1]->len);
+  }
+  ReplyPtr comments(static_cast<redisReply*>(
+      redisCommand(context_, "LRANGE %s:comments 0 -1", key.c_str())));
+  if (!comments || comments->type != REDIS_REPLY_ARRAY) {
+    return Status::Error("redis: cannot read the comments of ticket " + std::to_string(id));
+  }
+
+  nlohmann::json ticket;
+  ticket["id"] = id;
+  ticket["subject"] = f["subject"];
+  ticket["description"] = f["description"];
+  ticket["truncated"] = f["truncated"] == "1";
+  ticket["requester"] = {{"email", f["requester_email"]}, {"name", f["requester_name"]}};
+  ticket["received_at"] = f["received_at"];
+  ticket["brand"] = f["brand"];
+  Result<TicketStatus> status = ParseTicketStatus(f["status"]);
+  if (!status.ok()) return Status::Error("ticket " + std::to_string(id) + ": " + status.status().message());
+  ticket["status"] = std::string(TicketStatusName(status.value()));
+  ticket["priority"] = f["priority"].empty() ? nlohmann::json(nullptr) : nlohmann::json(f["priority"]);
+  ticket["type"] = f["type"].empty() ? nlohmann::json(nullptr) : nlohmann::json(f["type"]);
+  ticket["tags"] = ParseJsonOr(f["tags"], nlohmann::json::array());
+  ticket["via"] = f["via"];
+  ticket["comments"] = nlohmann::json::array();
+  for (size_t i = 0; i < comments->elements; ++i) {
+    nlohmann::json c = ParseJsonOr(std::string(comments->element[i]->str, comments->element[i]->len),
+                                   nlohmann::json::object());
+    nlohmann::json out;
+    out["id"] = c.value("id", 0);
+    out["author"] = {{"email", c.value("author_email", "")}, {"name", c.value("author_name", "")}};
+    out["body"] = c.value("body", "");
+    out["public"] = c.value("public", true);
+    out["via"] = c.value("via", "");
+    out["created_at"] = FormatTimestamp(c.value("created_at_ms", int64_t{0}));
+    ticket["comments"].push_back(std::move(out));
+  }
+  ticket["created_at"] = FormatTimestamp(ToInt(f["created_at_ms"]));
+  ticket["updated_at"] = FormatTimestamp(ToInt(f["updated_at_ms"]));
+  return ticket;
+}
+
+Result<std::string> TicketReader::GetRawMessage(int64_t ticket_id) {
+  std::string key = "{pd}:ticket:" + std::to_string(ticket_id);
+  ReplyPtr message(static_cast<redisReply*>(redisCommand(context_, "HGET %s message", key.c_str())));
+  if (!message || message->type != REDIS_REPLY_STRING) {
+    return Status::Error("no ticket " + std::to_string(ticket_id));
+  }
+  std::string raw_key = "{pd}:message:" + std::string(message->str, message->len);
+  ReplyPtr raw(static_cast<redisReply*>(redisCommand(context_, "GET %s", raw_key.c_str())));
+  if (!raw || raw->type != REDIS_REPLY_STRING) {
+    return Status::Error("the raw message of ticket " + std::to_string(ticket_id) + " is missing");
+  }
+  return std::string(raw->str, raw->len);
+}
+
+}  // namespace postdesk

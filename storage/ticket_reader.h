@@ -1,0 +1,47 @@
+// TicketReader: a blocking Redis connection for the command-line tools (`postdesk tickets get`)
+// and for tests: reads tickets back as the JSON that operators see.
+//
+// Blocking hiredis; for one thread at a time, never on a serving loop. Errors (connection,
+// missing ticket, unexpected data) come back as a Status naming the cause.
+#ifndef POSTDESK_STORAGE_TICKET_READER_H_
+#define POSTDESK_STORAGE_TICKET_READER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "parser/result.h"
+#include "storage/redis_address.h"
+
+struct redisContext;
+
+namespace postdesk {
+
+class TicketReader {
+ public:
+  static Result<std::unique_ptr<TicketReader>> Connect(
+      const RedisAddress& address, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  ~TicketReader();
+  TicketReader(const TicketReader&) = delete;
+  TicketReader& operator=(const TicketReader&) = delete;
+
+  // {id, subject, description, truncated, requester: {email, name}, received_at, brand, status,
+  //  priority, type, tags, via, comments: [{id, author: {email, name}, body, public, via,
+  //  created_at}], created_at, updated_at}; times in RFC 3339 UTC. "no ticket N" when absent.
+  Result<nlohmann::json> GetTicket(int64_t id);
+
+  // The raw message stored for a ticket (with our Received: header).
+  Result<std::string> GetRawMessage(int64_t ticket_id);
+
+ private:
+  explicit TicketReader(redisContext* context) : context_(context) {}
+  redisContext* context_;
+};
+
+// Milliseconds since the epoch to "2026-11-21T23:59:01.123Z".
+std::string FormatTimestamp(int64_t unix_ms);
+
+}  // namespace postdesk
+
+#endif  // POSTDESK_STORAGE_TICKET_READER_H_

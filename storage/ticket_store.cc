@@ -1,0 +1,217 @@
+#include "storage/ticket_store.h"
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <cassert>
+#include <nlohmann/json.hpp>
+
+#include "storage/redis_functions.h"
+
+namespace postdesk {
+namespace {
+
+constexpr uint64_t kInitialBackoffMs = 100;
+constexpr uint64_t kMaxBackoffMs = 5000;
+
+// Marks the FUNCTION LOAD and SELECT replies, which have no caller waiting.
+constexpr uint64_t kInternalRequest = 0;
+
+}  // namespace
+
+TicketStore::TicketStore(uv_loop_t* loop, RedisAddress address)
+    : loop_(loop), address_(std::move(address)), timer_(new uv_timer_t) {
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+}
+
+TicketStore::~TicketStore() {
+  // Close() must have finished when a connection was made: the hiredis context is freed by
+  // hiredis after its disconnect callback. The timer handle is freed in its close callback.
+  assert(context_ == nullptr);
+  if (timer_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  }
+}
+
+void TicketStore::Start() { Connect(); }
+
+void TicketStore::Connect() {
+  state_ = State::kConnecting;
+  context_ = address_.unix_path.empty()
+                 ? redisAsyncConnect(address_.host.c_str(), address_.port)
+                 : redisAsyncConnectUnix(address_.unix_path.c_str());
+  if (!context_ || context_->err) {
+    std::string why = context_ ? context_->errstr : "out of memory";
+    if (context_) redisAsyncFree(context_);
+    context_ = nullptr;
+    ScheduleReconnect(why);
+    return;
+  }
+  context_->data = this;
+  redisLibuvAttach(context_, loop_);
+  redisAsyncSetConnectCallback(context_, &TicketStore::OnConnect);
+  redisAsyncSetDisconnectCallback(context_, &TicketStore::OnDisconnect);
+  // Queued now, sent once connected, answered before any FCALL queued after them.
+  if (address_.db != 0) {
+    std::string db = std::to_string(address_.db);
+    redisAsyncCommand(context_, &TicketStore::OnReply, reinterpret_cast<void*>(kInternalRequest),
+                      "SELECT %s", db.c_str());
+  }
+  std::array<const char*, 4> argv = {"FUNCTION", "LOAD", "REPLACE", kFunctionsLibrary.data()};
+  std::array<size_t, 4> lens = {8, 4, 7, kFunctionsLibrary.size()};
+  redisAsyncCommandArgv(context_, &TicketStore::OnReply, reinterpret_cast<void*>(kInternalRequest),
+                        4, argv.data(), lens.data());
+}
+
+void TicketStore::OnConnect(const redisAsyncContext* context, int status) {
+  auto* self = static_cast<TicketStore*>(context->data);
+  if (status != REDIS_OK) {
+    // hiredis frees the context after this callback returns.
+    self->context_ = nullptr;
+    if (self->state_ == State::kClosing) {
+      self->state_ = State::kClosed;
+      self->MaybeFinishClose();
+      return;
+    }
+    self->ScheduleReconnect(context->errstr);
+    return;
+  }
+  if (self->state_ == State::kClosing) return;
+  if (self->backoff_ms_ != 0) spdlog::info("redis {}: connected again", self->address_.ToString());
+  self->state_ = State::kConnected;
+  self->backoff_ms_ = 0;
+  self->last_error_.clear();
+}
+
+void TicketStore::OnDisconnect(const redisAsyncContext* context, int status) {
+  auto* self = static_cast<TicketStore*>(context->data);
+  self->context_ = nullptr;  // freed by hiredis after this callback
+  if (self->state_ == State::kClosing) {
+    self->state_ = State::kClosed;
+    self->MaybeFinishClose();
+    return;
+  }
+  self->ScheduleReconnect(status == REDIS_OK ? "connection closed" : context->errstr);
+}
+
+void TicketStore::ScheduleReconnect(const std::string& why) {
+  state_ = State::kWaiting;
+  backoff_ms_ = backoff_ms_ == 0 ? kInitialBackoffMs : std::min(backoff_ms_ * 2, kMaxBackoffMs);
+  if (why != last_error_) {
+    spdlog::error("redis {}: {}; retrying in {} ms", address_.ToString(), why, backoff_ms_);
+    last_error_ = why;
+  }
+  uv_timer_start(timer_, &TicketStore::OnTimer, backoff_ms_, 0);
+}
+
+void TicketStore::OnTimer(uv_timer_t* timer) {
+  auto* self = static_cast<TicketStore*>(timer->data);
+  if (self->state_ == State::kWaiting) self->Connect();
+}
+
+void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) {
+  if (state_ != State::kConnected) {
+    callback(Status::Error("redis unavailable" +
+                           (last_error_.empty() ? std::string() : ": " + last_error_)));
+    return;
+  }
+  nlohmann::json meta = {
+      {"subject", request.subject},
+      {"description", request.description},
+      {"truncated", request.truncated},
+      {"requester_email", request.requester_email},
+      {"requester_name", request.requester_name},
+      {"transaction", request.transaction},
+      {"tickets", nlohmann::json::array()},
+  };
+  for (const NewTicketTarget& t : request.tickets) {
+    meta["tickets"].push_back({{"brand", t.brand}, {"received_at", t.received_at}});
+  }
+  // Replace rather than throw on invalid UTF-8: nothing may throw on the loop.
+  std::string meta_text = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+
+  static constexpr std::string_view kTicketCounter = "{pd}:ticket:next_id";
+  static constexpr std::string_view kMessageCounter = "{pd}:message:next_id";
+  std::array<const char*, 8> argv = {"FCALL",
+                                     "postdesk_ingest",
+                                     "3",
+                                     kTicketCounter.data(),
+                                     kMessageCounter.data(),
+                                     kEventStreamKey.data(),
+                                     meta_text.data(),
+                                     request.raw.data()};
+  std::array<size_t, 8> lens = {5,
+                                15,
+                                1,
+                                kTicketCounter.size(),
+                                kMessageCounter.size(),
+                                kEventStreamKey.size(),
+                                meta_text.size(),
+                                request.raw.size()};
+  uint64_t id = next_request_++;
+  if (redisAsyncCommandArgv(context_, &TicketStore::OnReply, reinterpret_cast<void*>(id),
+                            static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+    callback(Status::Error("redis: cannot queue the command"));
+    return;
+  }
+  pending_.emplace(id, std::move(callback));
+}
+
+void TicketStore::OnReply(redisAsyncContext* context, void* reply_ptr, void* privdata) {
+  auto* self = static_cast<TicketStore*>(context->data);
+  auto id = reinterpret_cast<uint64_t>(privdata);
+  auto* reply = static_cast<redisReply*>(reply_ptr);
+  if (id == kInternalRequest) {
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+      spdlog::error("redis {}: setup failed: {}", self->address_.ToString(), reply->str);
+    }
+    return;
+  }
+  auto it = self->pending_.find(id);
+  if (it == self->pending_.end()) return;
+  IngestCallback callback = std::move(it->second);
+  self->pending_.erase(it);
+  if (!reply) {
+    callback(Status::Error("redis: connection lost before the reply"));
+  } else if (reply->type == REDIS_REPLY_ERROR) {
+    callback(Status::Error(std::string("redis: ") + reply->str));
+  } else if (reply->type != REDIS_REPLY_ARRAY) {
+    callback(Status::Error("redis: unexpected reply to FCALL"));
+  } else {
+    std::vector<int64_t> ids;
+    for (size_t i = 0; i < reply->elements; ++i) {
+      if (reply->element[i]->type == REDIS_REPLY_INTEGER) ids.push_back(reply->element[i]->integer);
+    }
+    callback(std::move(ids));
+  }
+}
+
+void TicketStore::Close(std::function<void()> done) {
+  close_done_ = std::move(done);
+  uv_timer_stop(timer_);
+  if (context_ && state_ != State::kWaiting) {
+    state_ = State::kClosing;
+    redisAsyncDisconnect(context_);  // after the replies in flight; then OnDisconnect
+    return;
+  }
+  state_ = State::kClosed;
+  MaybeFinishClose();
+}
+
+void TicketStore::MaybeFinishClose() {
+  if (state_ != State::kClosed || !timer_) return;
+  uv_timer_t* timer = timer_;
+  timer_ = nullptr;
+  timer->data = nullptr;
+  auto done = std::move(close_done_);
+  uv_close(reinterpret_cast<uv_handle_t*>(timer),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  if (done) done();
+}
+
+}  // namespace postdesk

@@ -1,0 +1,87 @@
+// TicketStore: one loop's asynchronous connection to Redis (hiredis on libuv), through which the
+// gateway stores messages as tickets.
+//
+// One TicketStore per event loop; every method runs on that loop's thread. It connects at
+// Start(), loads the Functions library on every (re)connection, and reconnects with exponential
+// backoff (100 ms to 5 s) after a failure, by itself. Ingest() calls its callback exactly once,
+// on the loop: with the new ticket ids after Redis acknowledged the write (and, with the
+// embedded server's `appendfsync always`, fsynced it), or with an error when Redis is down or
+// answered an error (then nothing was written: the function is atomic). The callback may run
+// before Ingest() returns when the store is disconnected. Close() ends the connection after the
+// replies in flight; the object may be destroyed once Close's callback ran.
+#ifndef POSTDESK_STORAGE_TICKET_STORE_H_
+#define POSTDESK_STORAGE_TICKET_STORE_H_
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "parser/result.h"
+#include "storage/redis_address.h"
+
+struct redisAsyncContext;
+
+namespace postdesk {
+
+struct NewTicketTarget {
+  std::string brand;
+  std::string received_at;
+};
+
+struct IngestRequest {
+  std::string subject;
+  std::string description;  // valid UTF-8
+  bool truncated = false;
+  std::string requester_email;
+  std::string requester_name;
+  std::string transaction;  // the SMTP transaction id, for tracing
+  std::vector<NewTicketTarget> tickets;  // one ticket per entry (one per brand)
+  std::string raw;          // the whole message as stored
+};
+
+using IngestCallback = std::function<void(Result<std::vector<int64_t>>)>;
+
+class TicketStore {
+ public:
+  TicketStore(uv_loop_t* loop, RedisAddress address);
+  ~TicketStore();
+  TicketStore(const TicketStore&) = delete;
+  TicketStore& operator=(const TicketStore&) = delete;
+
+  void Start();
+  void Ingest(const IngestRequest& request, IngestCallback callback);
+  void Close(std::function<void()> done);
+
+  bool connected() const { return state_ == State::kConnected; }
+
+ private:
+  enum class State { kIdle, kConnecting, kConnected, kWaiting, kClosing, kClosed };
+
+  static void OnConnect(const redisAsyncContext* context, int status);
+  static void OnDisconnect(const redisAsyncContext* context, int status);
+  static void OnReply(redisAsyncContext* context, void* reply, void* privdata);
+  static void OnTimer(uv_timer_t* timer);
+
+  void Connect();
+  void ScheduleReconnect(const std::string& why);
+  void MaybeFinishClose();
+
+  uv_loop_t* const loop_;
+  const RedisAddress address_;
+  State state_ = State::kIdle;
+  redisAsyncContext* context_ = nullptr;
+  uv_timer_t* timer_;  // owned; freed in its close callback
+  uint64_t backoff_ms_ = 0;
+  uint64_t next_request_ = 1;
+  std::unordered_map<uint64_t, IngestCallback> pending_;
+  std::function<void()> close_done_;
+  std::string last_error_;
+};
+
+}  // namespace postdesk
+
+#endif  // POSTDESK_STORAGE_TICKET_STORE_H_
