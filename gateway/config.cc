@@ -1,0 +1,352 @@
+#include "gateway/config.h"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "parser/email_address.h"
+
+namespace postdesk {
+namespace {
+
+// Reads one TOML table, remembering which keys were asked for so that Finish() can refuse the
+// rest: a misspelt key must not silently fall back to a default.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string path) : table_(table), path_(std::move(path)) {}
+
+  const std::string& path() const { return path_; }
+  std::string Name(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+
+  const toml::node* Get(std::string_view key) {
+    known_.insert(std::string(key));
+    return table_.get(key);
+  }
+
+  Status String(std::string_view key, std::string* out) {
+    const toml::node* node = Get(key);
+    if (!node) return Status::Ok();
+    if (!node->is_string()) return Status::Error(Name(key) + ": expected a string");
+    *out = node->as_string()->get();
+    return Status::Ok();
+  }
+
+  Status Integer(std::string_view key, int64_t min, int64_t max, int64_t* out) {
+    const toml::node* node = Get(key);
+    if (!node) return Status::Ok();
+    if (!node->is_integer()) return Status::Error(Name(key) + ": expected an integer");
+    int64_t v = node->as_integer()->get();
+    if (v < min || v > max) {
+      return Status::Error(Name(key) + ": must be between " + std::to_string(min) + " and " +
+                           std::to_string(max));
+    }
+    *out = v;
+    return Status::Ok();
+  }
+
+  Status StringList(std::string_view key, std::vector<std::string>* out) {
+    const toml::node* node = Get(key);
+    if (!node) return Status::Ok();
+    const toml::array* array = node->as_array();
+    if (!array) return Status::Error(Name(key) + ": expected an array of strings");
+    out->clear();
+    for (size_t i = 0; i < array->size(); ++i) {
+      const toml::node& item = *array->get(i);
+      if (!item.is_string()) {
+        return Status::Error(Name(key) + "[" + std::to_string(i) + "]: expected a string");
+      }
+      out->push_back(item.as_string()->get());
+    }
+    return Status::Ok();
+  }
+
+  // A size ("25MiB") or duration ("5m"): TOML strings, or plain integers of bytes / seconds.
+  Status Size(std::string_view key, size_t* out) {
+    const toml::node* node = Get(key);
+    if (!node) return Status::Ok();
+    if (node->is_integer() && node->as_integer()->get() >= 0) {
+      *out = static_cast<size_t>(node->as_integer()->get());
+      return Status::Ok();
+    }
+    if (!node->is_string()) return Status::Error(Name(key) + ": expected a size like \"25MiB\"");
+    Result<size_t> size = ParseSize(node->as_string()->get());
+    if (!size.ok()) return Status::Error(Name(key) + ": " + size.status().message());
+    *out = size.value();
+    return Status::Ok();
+  }
+
+  Status Duration(std::string_view key, std::chrono::milliseconds* out) {
+    const toml::node* node = Get(key);
+    if (!node) return Status::Ok();
+    if (!node->is_string()) return Status::Error(Name(key) + ": expected a duration like \"5m\"");
+    Result<std::chrono::milliseconds> d = ParseDuration(node->as_string()->get());
+    if (!d.ok()) return Status::Error(Name(key) + ": " + d.status().message());
+    *out = d.value();
+    return Status::Ok();
+  }
+
+  Status Finish() const {
+    for (const auto& [key, node] : table_) {
+      if (!known_.count(std::string(key.str()))) {
+        return Status::Error(Name(key.str()) + ": unknown key");
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  const toml::table& table_;
+  std::string path_;
+  std::set<std::string> known_;
+};
+
+#define RETURN_IF_ERROR(expr)          \
+  do {                                 \
+    ::postdesk::Status _s = (expr);    \
+    if (!_s.ok()) return _s;           \
+  } while (0)
+
+Result<ListenAddress> ParseListen(std::string_view text) {
+  ListenAddress out;
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return Status::Error("expected host:port");
+  std::string_view host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::string_view port = text.substr(colon + 1);
+  int value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || ptr != port.data() + port.size() || value < 1 || value > 65535) {
+    return Status::Error("port must be 1-65535");
+  }
+  if (host.empty()) return Status::Error("expected host:port");
+  out.host = std::string(host);
+  out.port = static_cast<uint16_t>(value);
+  return out;
+}
+
+Status ReadSmtp(TableReader& smtp, Config* config) {
+  std::vector<std::string> listen;
+  RETURN_IF_ERROR(smtp.StringList("listen", &listen));
+  if (smtp.Get("listen")) {
+    if (listen.empty()) return Status::Error(smtp.Name("listen") + ": needs at least one address");
+    config->listen.clear();
+    for (size_t i = 0; i < listen.size(); ++i) {
+      Result<ListenAddress> address = ParseListen(listen[i]);
+      if (!address.ok()) {
+        return Status::Error(smtp.Name("listen") + "[" + std::to_string(i) + "]: " +
+                             address.status().message());
+      }
+      config->listen.push_back(address.value());
+    }
+  }
+  RETURN_IF_ERROR(smtp.String("hostname", &config->hostname));
+  int64_t loops = 0;
+  RETURN_IF_ERROR(smtp.Integer("loops", 0, 256, &loops));
+  config->loops = static_cast<size_t>(loops);
+  return smtp.Finish();
+}
+
+Status ReadLimits(TableReader& limits, LimitsConfig* out) {
+  RETURN_IF_ERROR(limits.Size("max_message_size", &out->max_message_size));
+  int64_t recipients = static_cast<int64_t>(out->max_recipients);
+  RETURN_IF_ERROR(limits.Integer("max_recipients", 100, 100000, &recipients));
+  out->max_recipients = static_cast<size_t>(recipients);
+  int64_t line = static_cast<int64_t>(out->max_line_length);
+  RETURN_IF_ERROR(limits.Integer("max_line_length", 512, 65536, &line));
+  out->max_line_length = static_cast<size_t>(line);
+  int64_t errors = static_cast<int64_t>(out->max_errors);
+  RETURN_IF_ERROR(limits.Integer("max_errors", 1, 1000, &errors));
+  out->max_errors = static_cast<size_t>(errors);
+  RETURN_IF_ERROR(limits.Duration("command_timeout", &out->command_timeout));
+  RETURN_IF_ERROR(limits.Duration("data_timeout", &out->data_timeout));
+  RETURN_IF_ERROR(limits.Duration("shutdown_grace", &out->shutdown_grace));
+  if (out->max_message_size < 1024) {
+    return Status::Error(limits.Name("max_message_size") + ": must be at least 1KiB");
+  }
+  return limits.Finish();
+}
+
+Status ReadAddresses(TableReader& brand, std::string_view key, std::vector<std::string>* out) {
+  RETURN_IF_ERROR(brand.StringList(key, out));
+  for (size_t i = 0; i < out->size(); ++i) {
+    std::string& address = (*out)[i];
+    if (!IsValidMailbox(address) || SplitAddress(address).domain.empty()) {
+      return Status::Error(brand.Name(key) + "[" + std::to_string(i) + "]: \"" + address +
+                           "\" is not a mailbox address");
+    }
+    address = LowerAscii(address);
+  }
+  return Status::Ok();
+}
+
+Status ReadBrand(TableReader& brand, BrandConfig* out) {
+  RETURN_IF_ERROR(brand.String("name", &out->name));
+  if (out->name.empty()) return Status::Error(brand.Name("name") + ": required");
+  RETURN_IF_ERROR(ReadAddresses(brand, "addresses", &out->addresses));
+  RETURN_IF_ERROR(ReadAddresses(brand, "external_addresses", &out->external_addresses));
+  std::vector<std::string> wildcards;
+  RETURN_IF_ERROR(brand.StringList("wildcards", &wildcards));
+  for (size_t i = 0; i < wildcards.size(); ++i) {
+    std::string_view w = wildcards[i];
+    if (w.substr(0, 2) != "*@" || !IsValidMailbox("x" + std::string(w.substr(1)))) {
+      return Status::Error(brand.Name("wildcards") + "[" + std::to_string(i) + "]: \"" +
+                           wildcards[i] + "\" must look like \"*@domain\"");
+    }
+    out->wildcards.push_back(LowerAscii(w.substr(2)));
+  }
+  if (out->addresses.empty() && out->wildcards.empty()) {
+    return Status::Error(brand.Name("addresses") + ": a brand needs at least one address");
+  }
+  return brand.Finish();
+}
+
+// Every support address, wildcard domain and external address belongs to one brand only:
+// otherwise which brand gets the ticket would depend on the order of the file.
+Status CheckUnique(const std::vector<BrandConfig>& brands) {
+  std::set<std::string> names, addresses, domains;
+  for (const BrandConfig& b : brands) {
+    if (!names.insert(b.name).second) return Status::Error("brand \"" + b.name + "\" twice");
+    for (const auto* list : {&b.addresses, &b.external_addresses}) {
+      for (const std::string& a : *list) {
+        if (!addresses.insert(a).second) {
+          return Status::Error("address \"" + a + "\" appears twice (brand \"" + b.name + "\")");
+        }
+      }
+    }
+    for (const std::string& d : b.wildcards) {
+      if (!domains.insert(d).second) {
+        return Status::Error("wildcard \"*@" + d + "\" appears twice (brand \"" + b.name + "\")");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+std::string MachineHostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+}  // namespace
+
+Result<size_t> ParseSize(std::string_view text) {
+  size_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr == text.data()) return Status::Error("expected a size like \"25MiB\"");
+  std::string unit = LowerAscii(std::string_view(ptr, text.data() + text.size() - ptr));
+  size_t multiplier = 0;
+  if (unit.empty() || unit == "b") multiplier = 1;
+  else if (unit == "kb") multiplier = 1000;
+  else if (unit == "kib" || unit == "k") multiplier = 1024;
+  else if (unit == "mb") multiplier = 1000 * 1000;
+  else if (unit == "mib" || unit == "m") multiplier = 1024 * 1024;
+  else if (unit == "gb") multiplier = 1000 * 1000 * 1000;
+  else if (unit == "gib" || unit == "g") multiplier = size_t{1} << 30;
+  else return Status::Error("unknown unit \"" + unit + "\" (use B, KiB, MiB, GiB, KB, MB, GB)");
+  if (value > std::numeric_limits<size_t>::max() / multiplier) return Status::Error("too large");
+  return value * multiplier;
+}
+
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  std::string_view unit(ptr, text.data() + text.size() - ptr);
+  if (ec != std::errc() || ptr == text.data() || value > 1000000000) {
+    return Status::Error("expected a duration like \"30s\" or \"5m\"");
+  }
+  using std::chrono::milliseconds;
+  if (unit == "ms") return milliseconds(value);
+  if (unit == "s") return milliseconds(value * 1000);
+  if (unit == "m") return milliseconds(value * 60 * 1000);
+  if (unit == "h") return milliseconds(value * 3600 * 1000);
+  return Status::Error("unknown unit \"" + std::string(unit) + "\" (use ms, s, m, h)");
+}
+
+Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name) {
+  Config config;
+  config.source = std::string(source_name);
+  auto fail = [&](const Status& s) {
+    return Status::Error(std::string(source_name) + ": " + s.message());
+  };
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << e.source().begin;
+    return Status::Error(std::string(source_name) + ":" + where.str().substr(where.str().find("line")) +
+                         ": " + std::string(e.description()));
+  }
+
+  TableReader top(root, "");
+  Status s = top.String("data_dir", &config.data_dir);
+  if (!s.ok()) return fail(s);
+  if (config.data_dir.empty()) return fail(Status::Error("data_dir: must not be empty"));
+
+  struct Section {
+    const char* name;
+    Status (*read)(TableReader&, Config*);
+  };
+  const Section sections[] = {
+      {"smtp", &ReadSmtp},
+      {"limits", [](TableReader& r, Config* c) { return ReadLimits(r, &c->limits); }},
+      {"redis",
+       [](TableReader& r, Config* c) {
+         RETURN_IF_ERROR(r.String("url", &c->redis_url));
+         return r.Finish();
+       }},
+  };
+  for (const Section& section : sections) {
+    const toml::node* node = top.Get(section.name);
+    if (!node) continue;
+    if (!node->is_table()) return fail(Status::Error(std::string(section.name) + ": expected a table"));
+    TableReader reader(*node->as_table(), std::string("[") + section.name + "]");
+    s = section.read(reader, &config);
+    if (!s.ok()) return fail(s);
+  }
+
+  if (const toml::node* node = top.Get("brand")) {
+    const toml::array* brands = node->as_array();
+    if (!brands || !brands->is_array_of_tables()) {
+      return fail(Status::Error("brand: expected [[brand]] tables"));
+    }
+    for (size_t i = 0; i < brands->size(); ++i) {
+      TableReader reader(*brands->get(i)->as_table(), "[[brand]] #" + std::to_string(i + 1));
+      BrandConfig brand;
+      s = ReadBrand(reader, &brand);
+      if (!s.ok()) return fail(s);
+      config.brands.push_back(std::move(brand));
+    }
+  }
+  s = top.Finish();
+  if (!s.ok()) return fail(s);
+  if (config.brands.empty()) {
+    return fail(Status::Error("no [[brand]]: every recipient would be refused"));
+  }
+  s = CheckUnique(config.brands);
+  if (!s.ok()) return fail(s);
+  if (config.hostname.empty()) config.hostname = MachineHostName();
+  return config;
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Error(path + ": cannot open the configuration file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (text.str().size() > 64 * 1024 * 1024) return Status::Error(path + ": larger than 64 MiB");
+  return ParseConfig(text.str(), path);
+}
+
+}  // namespace postdesk

@@ -1,0 +1,64 @@
+// Config: the gateway's configuration, read from one TOML file (toml++).
+//
+// LoadConfigFile/ParseConfig validate everything before returning: an unknown key, a value of
+// the wrong type or out of range, an invalid address or a duplicate one is refused with a
+// message that names the key ("config.toml: [[brand]] #2 addresses[1]: ..."). A Config is an
+// immutable value once loaded: the serving loops share one through a shared_ptr<const Config>.
+// Pure code, no I/O beyond reading the file; callable from any thread.
+#ifndef POSTDESK_GATEWAY_CONFIG_H_
+#define POSTDESK_GATEWAY_CONFIG_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parser/result.h"
+
+namespace postdesk {
+
+struct ListenAddress {
+  std::string host;  // IPv4 or IPv6 literal, without brackets
+  uint16_t port = 0;
+};
+
+struct BrandConfig {
+  std::string name;
+  std::vector<std::string> addresses;           // lower case; the first is the brand's default
+  std::vector<std::string> wildcards;           // lower case domains of "*@domain"
+  std::vector<std::string> external_addresses;  // lower case; mailboxes that forward to us
+};
+
+struct LimitsConfig {
+  size_t max_message_size = 25 * 1024 * 1024;  // bytes; SIZE (RFC 1870) and 552 5.3.4
+  size_t max_recipients = 100;                 // RFC 5321 4.5.3.1.8: at least 100
+  size_t max_line_length = 2048;               // command lines, CRLF included
+  size_t max_errors = 20;                      // 4xx/5xx replies before 421 and close
+  std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};  // RFC 5321 4.5.3.2.7
+  std::chrono::milliseconds data_timeout{std::chrono::minutes(10)};    // RFC 5321 4.5.3.2.6
+  std::chrono::milliseconds shutdown_grace{std::chrono::seconds(30)};  // SIGTERM: in-flight work
+};
+
+struct Config {
+  std::string source;  // file name, for messages
+  std::string data_dir = "./var";
+  std::vector<ListenAddress> listen = {{"127.0.0.1", 2525}};
+  std::string hostname;  // default: the machine's host name
+  size_t loops = 0;      // event loops; 0 = one per core
+  std::string redis_url;  // empty: start the embedded redis-server under data_dir
+  LimitsConfig limits;
+  std::vector<BrandConfig> brands;
+};
+
+Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name);
+Result<Config> LoadConfigFile(const std::string& path);
+
+// "25MiB", "10MB", "4096" -> bytes; "5m", "30s", "250ms", "1h" -> milliseconds.
+Result<size_t> ParseSize(std::string_view text);
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+}  // namespace postdesk
+
+#endif  // POSTDESK_GATEWAY_CONFIG_H_

@@ -1,0 +1,42 @@
+// postdesk: the SMTP ingestion gateway's one binary. Dispatches to a subcommand.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "gateway/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: postdesk COMMAND [OPTIONS]\n"
+    "\n"
+    "Postdesk turns mail to your support addresses into helpdesk tickets in Redis.\n"
+    "\n"
+    "commands:\n"
+    "  serve --config FILE             run the SMTP gateway\n"
+    "  parse FILE.eml                  print what the parser makes of a message, as JSON\n"
+    "  tickets get ID --config FILE    print a stored ticket as JSON\n"
+    "  check-config --config FILE      validate a configuration file\n"
+    "\n"
+    "Run 'postdesk COMMAND --help' for a command's options.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A client that disconnects must cost an EPIPE, not the process.
+  signal(SIGPIPE, SIG_IGN);
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  postdesk::Args args(argv + 2, argv + argc);
+  std::string_view command = argv[1];
+  if (command == "serve") return postdesk::ServeCommand(args);
+  if (command == "parse") return postdesk::ParseCommand(args);
+  if (command == "tickets") return postdesk::TicketsCommand(args);
+  if (command == "check-config") return postdesk::CheckConfigCommand(args);
+  std::fprintf(stderr, "postdesk: unknown command '%s'\n\n%s", argv[1], kUsage);
+  return 2;
+}

@@ -1,0 +1,171 @@
+#include "gateway/server_loop.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace postdesk {
+namespace {
+
+template <typename Handle>
+void CloseAndDelete(Handle* handle) {
+  uv_close(reinterpret_cast<uv_handle_t*>(handle),
+           [](uv_handle_t* h) { delete reinterpret_cast<Handle*>(h); });
+}
+
+// A listening socket that several loops (and, on purpose, several postdesk processes of the
+// same user) can bind together: SO_REUSEPORT lets the kernel balance accepts across them.
+Result<int> BindReusePort(const ListenAddress& address) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, address.host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(address.port);
+    len = sizeof(*v4);
+  } else if (inet_pton(AF_INET6, address.host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(address.port);
+    len = sizeof(*v6);
+  } else {
+    return Status::Error("listen " + address.host + ": not an IP address");
+  }
+  std::string where = address.host + ":" + std::to_string(address.port);
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::Error("listen " + where + ": " + std::strerror(errno));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    int err = errno;
+    close(fd);
+    return Status::Error("listen " + where + ": " + std::strerror(err));
+  }
+  return fd;
+}
+
+}  // namespace
+
+ServerLoop::ServerLoop(uint16_t index, std::shared_ptr<const ServingState> state, RedisAddress redis)
+    : index_(index),
+      state_(std::move(state)),
+      shutdown_async_(new uv_async_t),
+      grace_timer_(new uv_timer_t),
+      read_buffer_(new char[kReadBufferSize]),
+      store_(&loop_, std::move(redis)),
+      delivery_(&loop_, &store_) {
+  uv_async_init(&loop_, shutdown_async_, [](uv_async_t* a) {
+    static_cast<ServerLoop*>(a->data)->BeginShutdown();
+  });
+  shutdown_async_->data = this;
+  uv_timer_init(&loop_, grace_timer_);
+  grace_timer_->data = this;
+}
+
+ServerLoop::~ServerLoop() {
+  // Run() returned: every handle was closed and freed; only the loop itself remains.
+  int rc = uv_loop_close(&loop_);
+  assert(rc == 0);
+  (void)rc;
+}
+
+Status ServerLoop::Listen(const std::vector<ListenAddress>& addresses) {
+  for (const ListenAddress& address : addresses) {
+    Result<int> fd = BindReusePort(address);
+    if (!fd.ok()) return fd.status();
+    auto* tcp = new uv_tcp_t;
+    uv_tcp_init(&loop_, tcp);
+    tcp->data = this;
+    listeners_.push_back(tcp);
+    int rc = uv_tcp_open(tcp, fd.value());
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 1024, &ServerLoop::OnConnection);
+    if (rc != 0) {
+      return Status::Error("listen " + address.host + ":" + std::to_string(address.port) + ": " +
+                           uv_strerror(rc));
+    }
+  }
+  return Status::Ok();
+}
+
+void ServerLoop::Run() {
+  store_.Start();
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+void ServerLoop::Shutdown() {
+  std::lock_guard<std::mutex> lock(async_mu_);
+  if (async_open_) uv_async_send(shutdown_async_);
+}
+
+void ServerLoop::OnConnection(uv_stream_t* listener, int status) {
+  auto* self = static_cast<ServerLoop*>(listener->data);
+  if (status < 0 || self->shutting_down_) return;
+  // Ids carry the loop's index in the top bits, so they are unique in the process and in logs.
+  uint64_t id = (uint64_t{self->index_} << 48) | self->next_connection_++;
+  auto connection = std::make_unique<SmtpConnection>(self, id);
+  SmtpConnection* raw = connection.get();
+  self->connections_.emplace(id, std::move(connection));
+  raw->Accept(listener, self->state_);
+}
+
+void ServerLoop::Deliver(SmtpTransaction transaction) {
+  delivery_.Deliver(std::move(transaction), [this](uint64_t session_id,
+                                                   const DeliveryOutcome& outcome) {
+    auto it = connections_.find(session_id);
+    if (it == connections_.end()) {
+      spdlog::warn("session {:x} gone before its delivery ended: {}", session_id, outcome.detail);
+      return;
+    }
+    it->second->session()->OnDelivered(outcome);
+  });
+}
+
+void ServerLoop::OnConnectionClosed(uint64_t id) {
+  connections_.erase(id);
+  if (shutting_down_) MaybeFinish();
+}
+
+void ServerLoop::BeginShutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  for (uv_tcp_t* listener : listeners_) CloseAndDelete(listener);
+  listeners_.clear();
+  std::vector<SmtpConnection*> open;
+  for (auto& [id, connection] : connections_) open.push_back(connection.get());
+  for (SmtpConnection* c : open) {
+    if (c->session()) c->session()->Shutdown();
+  }
+  uint64_t grace = static_cast<uint64_t>(state_->config.limits.shutdown_grace.count());
+  uv_timer_start(grace_timer_, [](uv_timer_t* t) {
+    auto* self = static_cast<ServerLoop*>(t->data);
+    spdlog::warn("loop {}: shutdown grace over, cutting {} connections", self->index_,
+                 self->connections_.size());
+    std::vector<SmtpConnection*> rest;
+    for (auto& [id, connection] : self->connections_) rest.push_back(connection.get());
+    for (SmtpConnection* c : rest) c->Abort();
+  }, grace, 0);
+  MaybeFinish();
+}
+
+void ServerLoop::MaybeFinish() {
+  if (finished_ || !connections_.empty()) return;
+  finished_ = true;
+  CloseAndDelete(grace_timer_);
+  {
+    std::lock_guard<std::mutex> lock(async_mu_);
+    async_open_ = false;
+  }
+  CloseAndDelete(shutdown_async_);
+  // Deliveries still on the thread pool keep the loop alive; the store answers them with an
+  // error once closed, and their sessions are gone anyway.
+  store_.Close([] {});
+}
+
+}  // namespace postdesk

@@ -1,0 +1,80 @@
+// ServerLoop: one libuv event loop on its own thread, with its own listening sockets
+// (SO_REUSEPORT: the kernel spreads connections across loops), connections, Redis connection
+// (TicketStore) and Delivery. A Server runs one per core (design.md, "Scale").
+//
+// Construction and Listen() happen on the main thread before Run(); Run() is the thread's body
+// and returns when the loop has drained after Shutdown(). Shutdown() is the only method that
+// may be called from another thread. Every other method runs on the loop's thread.
+#ifndef POSTDESK_GATEWAY_SERVER_LOOP_H_
+#define POSTDESK_GATEWAY_SERVER_LOOP_H_
+
+#include <uv.h>
+
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/delivery.h"
+#include "gateway/smtp_connection.h"
+#include "gateway/smtp_transaction.h"
+#include "parser/result.h"
+#include "storage/redis_address.h"
+#include "storage/ticket_store.h"
+
+namespace postdesk {
+
+class ServerLoop {
+ public:
+  ServerLoop(uint16_t index, std::shared_ptr<const ServingState> state, RedisAddress redis);
+  ~ServerLoop();
+  ServerLoop(const ServerLoop&) = delete;
+  ServerLoop& operator=(const ServerLoop&) = delete;
+
+  // Binds a listening socket for each address (SO_REUSEPORT, so every loop binds the same
+  // ports). Fails naming the address (in use, permission denied...).
+  Status Listen(const std::vector<ListenAddress>& addresses);
+  void Run();
+  // Thread-safe. Stops accepting; idle sessions get 421 now, the others after their
+  // transaction; after the grace period the rest are cut.
+  void Shutdown();
+
+  uv_loop_t* loop() { return &loop_; }
+  uv_buf_t read_buffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
+  void Deliver(SmtpTransaction transaction);
+  void OnConnectionClosed(uint64_t id);
+
+ private:
+  static constexpr unsigned kReadBufferSize = 64 * 1024;
+
+  static void OnConnection(uv_stream_t* listener, int status);
+  void BeginShutdown();
+  void MaybeFinish();
+
+  // Initialised before every member that registers handles on it.
+  struct Loop {
+    Loop() { uv_loop_init(&loop); }
+    uv_loop_t loop;
+  };
+
+  const uint16_t index_;
+  std::shared_ptr<const ServingState> state_;
+  Loop loop_holder_;
+  uv_loop_t& loop_ = loop_holder_.loop;
+  uv_async_t* shutdown_async_;  // owned; freed in its close callback
+  std::mutex async_mu_;         // guards async_open_: Shutdown() may race the loop's end
+  bool async_open_ = true;
+  uv_timer_t* grace_timer_;     // owned; freed in its close callback
+  std::vector<uv_tcp_t*> listeners_;  // owned; freed in their close callbacks
+  std::unique_ptr<char[]> read_buffer_;
+  TicketStore store_;
+  Delivery delivery_;
+  std::unordered_map<uint64_t, std::unique_ptr<SmtpConnection>> connections_;
+  uint64_t next_connection_ = 1;
+  bool shutting_down_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace postdesk
+
+#endif  // POSTDESK_GATEWAY_SERVER_LOOP_H_

@@ -1,0 +1,164 @@
+#include "gateway/smtp_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include "gateway/server_loop.h"
+
+namespace postdesk {
+namespace {
+
+struct WriteRequest {
+  uv_write_t req;
+  std::string data;
+};
+
+std::string PeerAddress(uv_tcp_t* tcp) {
+  sockaddr_storage addr{};
+  int len = sizeof(addr);
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "unknown";
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    uv_ip4_name(reinterpret_cast<sockaddr_in*>(&addr), text, sizeof(text));
+  } else if (addr.ss_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&addr), text, sizeof(text));
+  }
+  return text;
+}
+
+}  // namespace
+
+SmtpConnection::SmtpConnection(ServerLoop* loop, uint64_t id)
+    : loop_(loop), id_(id), tcp_(new uv_tcp_t), timer_(new uv_timer_t) {
+  uv_tcp_init(loop_->loop(), tcp_);
+  uv_timer_init(loop_->loop(), timer_);
+  tcp_->data = this;
+  timer_->data = this;
+  open_handles_ = 2;
+}
+
+SmtpConnection::~SmtpConnection() { assert(open_handles_ == 0); }
+
+bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const ServingState> state) {
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(tcp_)) != 0) {
+    CloseHandles();
+    return false;
+  }
+  uv_tcp_nodelay(tcp_, 1);
+  session_ = std::make_unique<SmtpSession>(id_, PeerAddress(tcp_), std::move(state), this);
+  SetReading(true);
+  session_->Start();
+  return true;
+}
+
+void SmtpConnection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  // One read buffer per loop: libuv calls OnRead right after OnAlloc and the session copies
+  // what it keeps, so idle connections hold no buffer at all.
+  auto* self = static_cast<SmtpConnection*>(handle->data);
+  *buf = self->loop_->read_buffer();
+}
+
+void SmtpConnection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<SmtpConnection*>(stream->data);
+  if (nread > 0) {
+    self->session_->OnBytes(std::string_view(buf->base, static_cast<size_t>(nread)));
+  } else if (nread < 0) {
+    self->session_->OnDisconnected(nread == UV_EOF ? "client closed the connection"
+                                                   : uv_strerror(static_cast<int>(nread)));
+  }
+}
+
+void SmtpConnection::Write(std::string_view bytes) {
+  if (closing_) return;
+  auto* stream = reinterpret_cast<uv_stream_t*>(tcp_);
+  // Most replies fit in the socket buffer: try without a copy first.
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
+  int written = uv_try_write(stream, &buf, 1);
+  if (written == static_cast<int>(bytes.size())) return;
+  if (written < 0 && written != UV_EAGAIN) {
+    session_->OnDisconnected(uv_strerror(written));
+    return;
+  }
+  size_t skip = written > 0 ? static_cast<size_t>(written) : 0;
+  auto* req = new WriteRequest;
+  req->data.assign(bytes.substr(skip));
+  req->req.data = this;
+  uv_buf_t rest = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
+  int rc = uv_write(&req->req, stream, &rest, 1, [](uv_write_t* w, int status) {
+    auto* request = reinterpret_cast<WriteRequest*>(w);
+    auto* self = static_cast<SmtpConnection*>(w->data);
+    delete request;
+    if (status < 0 && status != UV_ECANCELED) self->session_->OnDisconnected(uv_strerror(status));
+  });
+  if (rc != 0) {
+    delete req;
+    session_->OnDisconnected(uv_strerror(rc));
+  }
+}
+
+void SmtpConnection::SetReading(bool reading) {
+  if (closing_ || reading == reading_) return;
+  reading_ = reading;
+  auto* stream = reinterpret_cast<uv_stream_t*>(tcp_);
+  if (reading) {
+    uv_read_start(stream, &SmtpConnection::OnAlloc, &SmtpConnection::OnRead);
+  } else {
+    uv_read_stop(stream);
+  }
+}
+
+void SmtpConnection::SetTimeout(std::chrono::milliseconds timeout) {
+  if (closing_) return;
+  uv_timer_start(timer_, &SmtpConnection::OnTimer, static_cast<uint64_t>(timeout.count()), 0);
+}
+
+void SmtpConnection::OnTimer(uv_timer_t* timer) {
+  static_cast<SmtpConnection*>(timer->data)->session_->OnTimeout();
+}
+
+void SmtpConnection::Close() {
+  if (closing_) return;
+  SetReading(false);
+  closing_ = true;
+  uv_timer_stop(timer_);
+  // Shutdown waits for the queued writes (the last reply), then sends FIN.
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  int rc = uv_shutdown(req, reinterpret_cast<uv_stream_t*>(tcp_), [](uv_shutdown_t* r, int) {
+    auto* self = static_cast<SmtpConnection*>(r->data);
+    delete r;
+    self->CloseHandles();
+  });
+  if (rc != 0) {
+    delete req;
+    CloseHandles();
+  }
+}
+
+void SmtpConnection::Abort() {
+  if (session_) session_->OnDisconnected("aborted at the end of the shutdown grace");
+  closing_ = true;
+  CloseHandles();
+}
+
+void SmtpConnection::CloseHandles() {
+  closing_ = true;
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(tcp_), reinterpret_cast<uv_handle_t*>(timer_)}) {
+    if (!uv_is_closing(h)) uv_close(h, &SmtpConnection::OnHandleClosed);
+  }
+}
+
+void SmtpConnection::OnHandleClosed(uv_handle_t* handle) {
+  auto* self = static_cast<SmtpConnection*>(handle->data);
+  if (handle->type == UV_TCP) {
+    delete reinterpret_cast<uv_tcp_t*>(handle);
+  } else {
+    delete reinterpret_cast<uv_timer_t*>(handle);
+  }
+  if (--self->open_handles_ == 0) self->loop_->OnConnectionClosed(self->id_);
+}
+
+void SmtpConnection::Deliver(SmtpTransaction transaction) {
+  loop_->Deliver(std::move(transaction));
+}
+
+}  // namespace postdesk

@@ -1,0 +1,63 @@
+// SmtpConnection: one accepted TCP connection on a libuv loop, carrying one SmtpSession.
+//
+// Owns its uv_tcp_t and inactivity uv_timer_t (each freed in its close callback) and the
+// session. Lives on its loop's thread only. When both handles have closed it tells its
+// ServerLoop, which destroys it: nothing else deletes a connection, so a session may call
+// Close() from inside its own callbacks safely. Socket errors end the session quietly (the
+// client went away); nothing here throws.
+#ifndef POSTDESK_GATEWAY_SMTP_CONNECTION_H_
+#define POSTDESK_GATEWAY_SMTP_CONNECTION_H_
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gateway/smtp_session.h"
+
+namespace postdesk {
+
+class ServerLoop;
+
+class SmtpConnection : public SmtpSession::Transport {
+ public:
+  SmtpConnection(ServerLoop* loop, uint64_t id);
+  ~SmtpConnection() override;
+
+  // Accepts from `listener` and starts the session; false (and closed) on failure.
+  bool Accept(uv_stream_t* listener, std::shared_ptr<const ServingState> state);
+
+  SmtpSession* session() { return session_.get(); }
+  uint64_t id() const { return id_; }
+  // Closes the socket now, without waiting for queued replies (end of the shutdown grace).
+  void Abort();
+
+  // SmtpSession::Transport
+  void Write(std::string_view bytes) override;
+  void SetReading(bool reading) override;
+  void SetTimeout(std::chrono::milliseconds timeout) override;
+  void Close() override;
+  void Deliver(SmtpTransaction transaction) override;
+
+ private:
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnTimer(uv_timer_t* timer);
+  static void OnHandleClosed(uv_handle_t* handle);
+
+  void CloseHandles();
+
+  ServerLoop* const loop_;
+  const uint64_t id_;
+  uv_tcp_t* tcp_;
+  uv_timer_t* timer_;
+  int open_handles_ = 0;
+  bool closing_ = false;
+  bool reading_ = false;
+  std::unique_ptr<SmtpSession> session_;
+};
+
+}  // namespace postdesk
+
+#endif  // POSTDESK_GATEWAY_SMTP_CONNECTION_H_

@@ -1,0 +1,505 @@
+#include "gateway/smtp_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <charconv>
+#include <ctime>
+
+#include "gateway/log_text.h"
+
+namespace postdesk {
+namespace {
+
+// Command flags, as in Postfix's smtpd command table.
+constexpr unsigned kNeedsHelo = 1;  // only after HELO/EHLO (RFC 5321 4.1.4)
+constexpr unsigned kNoArgs = 2;     // takes no argument (RFC 5321 4.1.1.4, 4.1.1.5, 4.1.1.10)
+
+std::string Rfc5322Date(std::time_t now) {
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return std::string(buf, n);
+}
+
+// RFC 5321 4.4: the "from" clause carries the client's HELO text, which we must not let break
+// the header: anything outside printable ASCII, parentheses and brackets is replaced.
+std::string SanitizeHelo(std::string_view helo) {
+  std::string out;
+  for (char c : helo.substr(0, 255)) {
+    auto u = static_cast<unsigned char>(c);
+    out += (u > 32 && u < 127 && c != '(' && c != ')' && c != '[' && c != ']') ? c : '_';
+  }
+  return out.empty() ? "unknown" : out;
+}
+
+bool IsAscii(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+struct SmtpSession::CommandSpec {
+  SmtpVerb verb;
+  unsigned flags;
+  void (SmtpSession::*handler)(std::string_view arg);
+};
+
+const SmtpSession::CommandSpec* SmtpSession::FindCommand(SmtpVerb verb) {
+  static constexpr std::array<CommandSpec, 14> kCommands = {{
+      {SmtpVerb::kHelo, 0, &SmtpSession::DoHelo},
+      {SmtpVerb::kEhlo, 0, &SmtpSession::DoEhlo},
+      {SmtpVerb::kMail, kNeedsHelo, &SmtpSession::DoMail},
+      {SmtpVerb::kRcpt, kNeedsHelo, &SmtpSession::DoRcpt},
+      {SmtpVerb::kData, kNeedsHelo | kNoArgs, &SmtpSession::DoData},
+      {SmtpVerb::kRset, kNoArgs, &SmtpSession::DoRset},
+      {SmtpVerb::kNoop, 0, &SmtpSession::DoNoop},  // RFC 5321 4.1.1.9: a parameter is ignored
+      {SmtpVerb::kQuit, kNoArgs, &SmtpSession::DoQuit},
+      {SmtpVerb::kVrfy, 0, &SmtpSession::DoVrfy},
+      {SmtpVerb::kExpn, 0, &SmtpSession::DoExpn},
+      {SmtpVerb::kHelp, 0, &SmtpSession::DoHelp},
+      {SmtpVerb::kStarttls, 0, &SmtpSession::DoNotImplemented},
+      {SmtpVerb::kAuth, 0, &SmtpSession::DoNotImplemented},
+      {SmtpVerb::kBdat, 0, &SmtpSession::DoNotImplemented},
+  }};
+  for (const CommandSpec& spec : kCommands) {
+    if (spec.verb == verb) return &spec;
+  }
+  return nullptr;
+}
+
+const char* SmtpSession::StateName(State state) {
+  switch (state) {
+    case State::kGreeting: return "greeting";
+    case State::kReady: return "ready";
+    case State::kMail: return "mail";
+    case State::kRecipients: return "recipients";
+    case State::kData: return "data";
+    case State::kDelivering: return "delivering";
+    case State::kClosed: return "closed";
+  }
+  return "?";
+}
+
+SmtpSession::SmtpSession(uint64_t id, std::string client_ip,
+                         std::shared_ptr<const ServingState> state, Transport* transport)
+    : id_(id),
+      client_ip_(std::move(client_ip)),
+      serving_(std::move(state)),
+      limits_(serving_->config.limits),
+      transport_(transport) {}
+
+void SmtpSession::Start() {
+  Reply("220 " + serving_->config.hostname + " ESMTP Postdesk");
+  transport_->SetTimeout(limits_.command_timeout);
+  Flush();
+}
+
+void SmtpSession::EnterState(State next) {
+  SPDLOG_TRACE("session {:x}: {} -> {}", id_, StateName(state_), StateName(next));
+  state_ = next;
+}
+
+void SmtpSession::Reply(std::string_view line) {
+  out_.append(line);
+  out_.append("\r\n");
+}
+
+void SmtpSession::Flush() {
+  if (out_.empty()) return;
+  transport_->Write(out_);
+  out_.clear();
+}
+
+void SmtpSession::Close(std::string_view reason) {
+  if (state_ == State::kClosed) return;
+  spdlog::debug("session {:x} client={} closed: {}", id_, client_ip_, reason);
+  Flush();
+  EnterState(State::kClosed);
+  pending_.clear();
+  transport_->Close();
+}
+
+void SmtpSession::OnDisconnected(std::string_view reason) {
+  if (state_ == State::kClosed) return;
+  out_.clear();
+  if (state_ == State::kData) {
+    spdlog::info("session {:x} client={} lost during DATA ({} bytes): {}", id_, client_ip_,
+                 data_->total_bytes(), reason);
+  }
+  Close(reason);
+}
+
+bool SmtpSession::CountError() {
+  if (++errors_ < limits_.max_errors) return false;
+  Reply("421 4.7.0 " + serving_->config.hostname + " Error: too many errors");
+  Close("too many errors");
+  return true;
+}
+
+void SmtpSession::OnTimeout() {
+  if (state_ == State::kClosed) return;
+  Reply("421 4.4.2 " + serving_->config.hostname + " Error: timeout exceeded");
+  Close(std::string("timeout in state ") + StateName(state_));
+}
+
+void SmtpSession::Shutdown() {
+  draining_ = true;
+  if (state_ == State::kGreeting || state_ == State::kReady) {
+    Reply("421 4.3.2 " + serving_->config.hostname + " Service shutting down");
+    Close("shutdown");
+  }
+}
+
+void SmtpSession::ResetTransaction() {
+  mail_from_.clear();
+  smtputf8_ = false;
+  recipients_.clear();
+  data_.reset();
+}
+
+void SmtpSession::OnBytes(std::string_view bytes) {
+  if (state_ == State::kClosed) return;
+  if (pending_.empty() && state_ != State::kDelivering) {
+    size_t used = Process(bytes);
+    if (state_ != State::kClosed) pending_.assign(bytes.substr(used));
+  } else {
+    pending_.append(bytes);
+    if (state_ != State::kDelivering) {
+      size_t used = Process(pending_);
+      if (state_ != State::kClosed) pending_.erase(0, used);
+    }
+  }
+  Flush();
+}
+
+size_t SmtpSession::Process(std::string_view input) {
+  size_t pos = 0;
+  while (pos < input.size() && state_ != State::kClosed && state_ != State::kDelivering) {
+    if (state_ == State::kData) {
+      pos += data_->Consume(input.substr(pos));
+      if (data_->done()) FinishData();
+      continue;
+    }
+    size_t lf = input.find('\n', pos);
+    if (discarding_line_) {
+      if (lf == std::string_view::npos) return input.size();
+      discarding_line_ = false;
+      pos = lf + 1;
+      continue;
+    }
+    if (lf == std::string_view::npos) {
+      // RFC 5321 4.5.3.1.4 bounds a command line; we allow max_line_length and refuse the rest
+      // without buffering it.
+      if (input.size() - pos > limits_.max_line_length) {
+        discarding_line_ = true;
+        Reply("500 5.5.2 Error: line too long");
+        CountError();
+        return input.size();
+      }
+      break;
+    }
+    std::string_view line = input.substr(pos, lf - pos);
+    pos = lf + 1;
+    if (line.size() + 1 > limits_.max_line_length) {
+      Reply("500 5.5.2 Error: line too long");
+      CountError();
+      continue;
+    }
+    // Clients that end commands with a bare LF are common and harmless here; DATA is stricter.
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    HandleLine(line);
+  }
+  return pos;
+}
+
+void SmtpSession::HandleLine(std::string_view line) {
+  if (draining_ && state_ != State::kMail && state_ != State::kRecipients) {
+    Reply("421 4.3.2 " + serving_->config.hostname + " Service shutting down");
+    Close("shutdown");
+    return;
+  }
+  SmtpCommand command = ParseSmtpCommand(line);
+  const CommandSpec* spec = FindCommand(command.verb);
+  if (!spec) {
+    Reply("500 5.5.2 Error: command not recognized");
+    CountError();
+    return;
+  }
+  if ((spec->flags & kNeedsHelo) && state_ == State::kGreeting) {
+    Reply("503 5.5.1 Error: send HELO/EHLO first");
+    CountError();
+    return;
+  }
+  if ((spec->flags & kNoArgs) && !command.argument.empty()) {
+    Reply("501 5.5.4 Syntax: no parameters allowed");
+    CountError();
+    return;
+  }
+  (this->*(spec->handler))(command.argument);
+}
+
+void SmtpSession::DoHelo(std::string_view arg) {
+  if (arg.empty()) {
+    Reply("501 5.5.4 Syntax: HELO hostname");
+    CountError();
+    return;
+  }
+  ResetTransaction();  // RFC 5321 4.1.4: HELO/EHLO reset the state like RSET
+  helo_ = std::string(arg.substr(0, 255));
+  esmtp_ = false;
+  EnterState(State::kReady);
+  Reply("250 " + serving_->config.hostname);
+}
+
+void SmtpSession::DoEhlo(std::string_view arg) {
+  if (arg.empty()) {
+    Reply("501 5.5.4 Syntax: EHLO hostname");
+    CountError();
+    return;
+  }
+  ResetTransaction();
+  helo_ = std::string(arg.substr(0, 255));
+  esmtp_ = true;
+  EnterState(State::kReady);
+  const std::string& host = serving_->config.hostname;
+  Reply("250-" + host);
+  Reply("250-PIPELINING");
+  Reply("250-SIZE " + std::to_string(limits_.max_message_size));
+  Reply("250-8BITMIME");
+  Reply("250-SMTPUTF8");
+  Reply("250 ENHANCEDSTATUSCODES");
+}
+
+void SmtpSession::DoMail(std::string_view arg) {
+  if (state_ != State::kReady) {
+    Reply("503 5.5.1 Error: nested MAIL command");
+    CountError();
+    return;
+  }
+  if (draining_) {
+    Reply("421 4.3.2 " + serving_->config.hostname + " Service shutting down");
+    Close("shutdown");
+    return;
+  }
+  Result<MailPath> path = ParseMailPath(arg, "FROM:", /*allow_null=*/true);
+  if (!path.ok()) {
+    Reply("501 5.5.4 " + path.status().message());
+    CountError();
+    return;
+  }
+  bool smtputf8 = false;
+  for (const EsmtpParameter& p : path->parameters) {
+    if (p.keyword == "SIZE" && esmtp_) {
+      // RFC 1870 6: refuse a declared size over the limit at MAIL, before any data.
+      size_t declared = 0;
+      auto [ptr, ec] = std::from_chars(p.value.data(), p.value.data() + p.value.size(), declared);
+      if (ec == std::errc::result_out_of_range ||
+          (ec == std::errc() && declared > limits_.max_message_size)) {
+        Reply("552 5.3.4 Error: message size exceeds fixed maximum message size");
+        CountError();
+        return;
+      }
+      if (ec != std::errc() || ptr != p.value.data() + p.value.size()) {
+        Reply("501 5.5.4 Syntax: bad SIZE parameter");
+        CountError();
+        return;
+      }
+    } else if (p.keyword == "BODY" && esmtp_) {
+      // RFC 6152: 7BIT and 8BITMIME; BINARYMIME needs CHUNKING, which we do not offer.
+      std::string body = p.value;
+      for (char& c : body) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (body != "7BIT" && body != "8BITMIME") {
+        Reply("501 5.5.4 Syntax: BODY must be 7BIT or 8BITMIME");
+        CountError();
+        return;
+      }
+    } else if (p.keyword == "SMTPUTF8" && esmtp_ && p.value.empty()) {
+      smtputf8 = true;  // RFC 6531 3.4
+    } else {
+      Reply("555 5.5.4 Error: unsupported MAIL parameter");
+      CountError();
+      return;
+    }
+  }
+  mail_from_ = path->address;
+  smtputf8_ = smtputf8;
+  EnterState(State::kMail);
+  Reply("250 2.1.0 Ok");
+}
+
+void SmtpSession::DoRcpt(std::string_view arg) {
+  if (state_ != State::kMail && state_ != State::kRecipients) {
+    Reply("503 5.5.1 Error: need MAIL command");
+    CountError();
+    return;
+  }
+  Result<MailPath> path = ParseMailPath(arg, "TO:", /*allow_null=*/false);
+  if (!path.ok()) {
+    Reply("501 5.5.4 " + path.status().message());
+    CountError();
+    return;
+  }
+  if (!path->parameters.empty()) {
+    Reply("555 5.5.4 Error: unsupported RCPT parameter");
+    CountError();
+    return;
+  }
+  if (!smtputf8_ && !IsAscii(path->address)) {
+    // RFC 6531 3.4: a UTF-8 address needs SMTPUTF8 on MAIL.
+    Reply("553 5.6.7 Error: non-ASCII address without SMTPUTF8");
+    CountError();
+    return;
+  }
+  if (recipients_.size() >= limits_.max_recipients) {
+    Reply("452 4.5.3 Error: too many recipients");  // RFC 5321 4.5.3.1.10
+    return;
+  }
+  std::optional<AddressMatch> match = serving_->addresses.FindRecipient(path->address);
+  if (!match) {
+    // RFC 5321 3.6.2 / design: refused now, so that no bounce is ever sent later (backscatter).
+    Reply("550 5.1.1 <" + path->address + ">: Recipient address rejected: User unknown");
+    CountError();
+    return;
+  }
+  recipients_.push_back({path->address, std::move(*match)});
+  EnterState(State::kRecipients);
+  Reply("250 2.1.5 Ok");
+}
+
+void SmtpSession::DoData(std::string_view) {
+  if (state_ == State::kMail) {
+    // RFC 2920 3.1: with PIPELINING, DATA after only failed RCPTs is refused with 554.
+    Reply("554 5.5.1 Error: no valid recipients");
+    CountError();
+    return;
+  }
+  if (state_ != State::kRecipients) {
+    Reply("503 5.5.1 Error: need RCPT command");
+    CountError();
+    return;
+  }
+  data_.emplace(limits_.max_message_size);
+  data_started_ = std::chrono::steady_clock::now();
+  EnterState(State::kData);
+  transport_->SetTimeout(limits_.data_timeout);
+  Reply("354 End data with <CR><LF>.<CR><LF>");
+  // The 354 must reach the client now: it waits for it before sending data (RFC 2920 3.1).
+  Flush();
+}
+
+void SmtpSession::FinishData() {
+  transport_->SetTimeout(limits_.command_timeout);
+  if (data_->oversized()) {
+    spdlog::info("session {:x} client={} from=<{}> rejected: message over {} bytes", id_,
+                 client_ip_, EscapeForLog(mail_from_), limits_.max_message_size);
+    ResetTransaction();
+    EnterState(State::kReady);
+    Reply("552 5.3.4 Error: message file too big");
+    CountError();
+    return;
+  }
+  ++transaction_count_;
+  SmtpTransaction tx;
+  tx.session_id = id_;
+  char id[32];
+  snprintf(id, sizeof(id), "%llx.%x", static_cast<unsigned long long>(id_), transaction_count_);
+  tx.id = id;
+  std::string received = ReceivedHeader();
+  tx.message.reserve(received.size() + data_->message().size());
+  tx.message.append(received).append(data_->message());
+  tx.client_ip = client_ip_;
+  tx.helo = helo_;
+  tx.mail_from = mail_from_;
+  tx.recipients = recipients_;
+  tx.state = serving_;
+  EnterState(State::kDelivering);
+  transport_->SetReading(false);
+  transport_->Deliver(std::move(tx));
+}
+
+std::string SmtpSession::ReceivedHeader() const {
+  // RFC 5321 4.4; protocol names from RFC 3848 and RFC 6531 4.3.
+  const char* with = smtputf8_ ? "UTF8SMTP" : (esmtp_ ? "ESMTP" : "SMTP");
+  char id[32];
+  snprintf(id, sizeof(id), "%llx.%x", static_cast<unsigned long long>(id_), transaction_count_);
+  std::string header = "Received: from " + SanitizeHelo(helo_) + " ([" + client_ip_ + "])\r\n\tby " +
+                       serving_->config.hostname + " (Postdesk) with " + with + " id " + id;
+  if (recipients_.size() == 1) header += "\r\n\tfor <" + recipients_[0].address + ">";
+  header += "; " + Rfc5322Date(std::time(nullptr)) + "\r\n";
+  return header;
+}
+
+void SmtpSession::OnDelivered(const DeliveryOutcome& outcome) {
+  if (state_ != State::kDelivering) return;  // closed meanwhile (timeout, shutdown grace)
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - data_started_)
+                .count();
+  std::string rcpts;
+  for (const SmtpRecipient& r : recipients_) {
+    if (!rcpts.empty()) rcpts += ',';
+    rcpts += EscapeForLog(r.address, 100);
+  }
+  spdlog::info("session={:x}.{:x} client={} helo={} from=<{}> to=<{}> size={} {} reply=\"{}\" ms={}",
+               id_, transaction_count_, client_ip_, EscapeForLog(helo_, 64),
+               EscapeForLog(mail_from_, 100), rcpts, data_->total_bytes(), outcome.detail,
+               outcome.reply, ms);
+  Reply(outcome.reply);
+  if (outcome.reply.empty() || outcome.reply[0] != '2') CountError();
+  if (state_ == State::kClosed) return;
+  ResetTransaction();
+  EnterState(State::kReady);
+  transport_->SetReading(true);
+  if (draining_) {
+    Reply("421 4.3.2 " + serving_->config.hostname + " Service shutting down");
+    Close("shutdown");
+    return;
+  }
+  // Commands pipelined behind the data waited in pending_.
+  size_t used = Process(pending_);
+  if (state_ != State::kClosed) pending_.erase(0, used);
+  Flush();
+}
+
+void SmtpSession::DoRset(std::string_view) {
+  ResetTransaction();
+  if (state_ != State::kGreeting) EnterState(State::kReady);
+  Reply("250 2.0.0 Ok");
+}
+
+void SmtpSession::DoNoop(std::string_view) { Reply("250 2.0.0 Ok"); }
+
+void SmtpSession::DoQuit(std::string_view) {
+  Reply("221 2.0.0 Bye");
+  Close("quit");
+}
+
+void SmtpSession::DoVrfy(std::string_view arg) {
+  if (arg.empty()) {
+    Reply("501 5.5.4 Syntax: VRFY address");
+    CountError();
+    return;
+  }
+  // RFC 5321 3.5.3: 252 when we will not verify; no address harvesting.
+  Reply("252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+void SmtpSession::DoExpn(std::string_view) {
+  Reply("502 5.5.1 Error: EXPN not supported");
+  CountError();
+}
+
+void SmtpSession::DoHelp(std::string_view) {
+  Reply("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+}
+
+void SmtpSession::DoNotImplemented(std::string_view) {
+  Reply("502 5.5.1 Error: command not implemented");
+  CountError();
+}
+
+}  // namespace postdesk

@@ -1,0 +1,127 @@
+// SmtpSession: the server side of one SMTP connection as a state machine (RFC 5321, with
+// PIPELINING RFC 2920, SIZE RFC 1870, 8BITMIME RFC 6152, SMTPUTF8 RFC 6531, ENHANCEDSTATUSCODES
+// RFC 2034/3463).
+//
+// Transport-agnostic: bytes come in through OnBytes(), replies and requests go out through the
+// Transport interface, so the same code runs over libuv, over TLS, and under tests and fuzzers
+// with a fake transport. Runs on one loop thread; not thread-safe. Owned by its transport's
+// connection. It never throws and never fails: client errors become 4xx/5xx replies, too many
+// of them or a timeout become 421 and Close. While a message is being delivered the session
+// reads nothing more (pipelined commands wait in the buffer) and answers the final dot only when
+// OnDelivered() brings delivery's outcome.
+#ifndef POSTDESK_GATEWAY_SMTP_SESSION_H_
+#define POSTDESK_GATEWAY_SMTP_SESSION_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway/smtp_transaction.h"
+#include "parser/smtp_command.h"
+#include "parser/smtp_data_reader.h"
+
+namespace postdesk {
+
+class SmtpSession {
+ public:
+  class Transport {
+   public:
+    virtual ~Transport() = default;
+    virtual void Write(std::string_view bytes) = 0;
+    // False while a message is being delivered: stop reading the socket (backpressure).
+    virtual void SetReading(bool reading) = 0;
+    // (Re)arms the inactivity timer; its expiry calls OnTimeout().
+    virtual void SetTimeout(std::chrono::milliseconds timeout) = 0;
+    // Closes the connection once the bytes written so far are sent. Called once.
+    virtual void Close() = 0;
+    // Stores the message; the transport answers through OnDelivered(), later, on this loop.
+    virtual void Deliver(SmtpTransaction transaction) = 0;
+  };
+
+  enum class State {
+    kGreeting,    // connected, waiting for HELO/EHLO
+    kReady,       // after HELO/EHLO, no transaction
+    kMail,        // after MAIL, no recipient yet
+    kRecipients,  // at least one RCPT accepted
+    kData,        // receiving message data
+    kDelivering,  // final dot seen, waiting for OnDelivered()
+    kClosed,
+  };
+
+  SmtpSession(uint64_t id, std::string client_ip, std::shared_ptr<const ServingState> state,
+              Transport* transport);
+  SmtpSession(const SmtpSession&) = delete;
+  SmtpSession& operator=(const SmtpSession&) = delete;
+
+  void Start();  // sends the 220 greeting
+  void OnBytes(std::string_view bytes);
+  void OnDelivered(const DeliveryOutcome& outcome);
+  void OnTimeout();
+  // SIGTERM: idle sessions get 421 now; a session inside a transaction gets it after.
+  void Shutdown();
+  // The peer went away (read error or EOF): no more replies.
+  void OnDisconnected(std::string_view reason);
+
+  State state() const { return state_; }
+  uint64_t id() const { return id_; }
+  static const char* StateName(State state);
+
+ private:
+  struct CommandSpec;
+  static const CommandSpec* FindCommand(SmtpVerb verb);
+
+  size_t Process(std::string_view input);
+  void HandleLine(std::string_view line);
+  void EnterState(State next);
+  void Reply(std::string_view line);
+  void Flush();
+  void Close(std::string_view reason);
+  void ResetTransaction();
+  void FinishData();
+  bool CountError();  // true when the error limit was reached and the session closed
+
+  void DoHelo(std::string_view arg);
+  void DoEhlo(std::string_view arg);
+  void DoMail(std::string_view arg);
+  void DoRcpt(std::string_view arg);
+  void DoData(std::string_view arg);
+  void DoRset(std::string_view arg);
+  void DoNoop(std::string_view arg);
+  void DoQuit(std::string_view arg);
+  void DoVrfy(std::string_view arg);
+  void DoExpn(std::string_view arg);
+  void DoHelp(std::string_view arg);
+  void DoNotImplemented(std::string_view arg);
+
+  std::string ReceivedHeader() const;
+
+  const uint64_t id_;
+  const std::string client_ip_;
+  std::shared_ptr<const ServingState> serving_;
+  const LimitsConfig& limits_;
+  Transport* const transport_;
+
+  State state_ = State::kGreeting;
+  std::string pending_;      // unprocessed input (partial line, or input held while delivering)
+  bool discarding_line_ = false;  // inside an over-long command line, until its LF
+  std::string out_;          // replies not yet handed to the transport
+  size_t errors_ = 0;
+  bool draining_ = false;
+  bool esmtp_ = false;
+  std::string helo_;
+  uint32_t transaction_count_ = 0;
+
+  // The transaction (RFC 5321 3.3): reset by RSET, HELO/EHLO and the end of DATA.
+  std::string mail_from_;
+  bool smtputf8_ = false;
+  std::vector<SmtpRecipient> recipients_;
+  std::optional<SmtpDataReader> data_;
+  std::chrono::steady_clock::time_point data_started_;
+};
+
+}  // namespace postdesk
+
+#endif  // POSTDESK_GATEWAY_SMTP_SESSION_H_
