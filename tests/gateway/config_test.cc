@@ -1,0 +1,123 @@
+#include "gateway/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace postdesk {
+namespace {
+
+constexpr char kMinimal[] = R"(
+[[brand]]
+name = "acme"
+addresses = ["support@acme.test"]
+)";
+
+std::string ErrorOf(const std::string& toml) {
+  Result<Config> c = ParseConfig(toml, "t.toml");
+  return c.ok() ? "" : c.status().message();
+}
+
+TEST(Config, DefaultsApplyToAMinimalFile) {
+  Result<Config> c = ParseConfig(kMinimal, "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->data_dir, "./var");
+  ASSERT_EQ(c->listen.size(), 1u);
+  EXPECT_EQ(c->listen[0].host, "127.0.0.1");
+  EXPECT_EQ(c->listen[0].port, 2525);
+  EXPECT_TRUE(c->redis_url.empty());
+  EXPECT_FALSE(c->hostname.empty());
+  EXPECT_EQ(c->limits.max_recipients, 100u);
+  EXPECT_EQ(c->limits.command_timeout, std::chrono::minutes(5));
+}
+
+TEST(Config, ExampleFileInTheRepositoryLoads) {
+  Result<Config> c = LoadConfigFile(POSTDESK_SOURCE_DIR "/postdesk.example.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_FALSE(c->brands.empty());
+}
+
+TEST(Config, FullFileIsReadWithAddressesLowerCased) {
+  Result<Config> c = ParseConfig(R"(
+data_dir = "/tmp/pd"
+[smtp]
+listen = ["0.0.0.0:25", "[::1]:2525"]
+hostname = "mx.acme.test"
+loops = 2
+[redis]
+url = "redis://127.0.0.1:6379/1"
+[limits]
+max_message_size = "10MiB"
+command_timeout = "30s"
+[[brand]]
+name = "acme"
+addresses = ["Support@Acme.test", "help@acme.test"]
+wildcards = ["*@In.Acme.test"]
+external_addresses = ["acme.support@gmail.test"]
+)",
+                                 "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->listen[1].host, "::1");
+  EXPECT_EQ(c->listen[1].port, 2525);
+  EXPECT_EQ(c->loops, 2u);
+  EXPECT_EQ(c->limits.max_message_size, 10u * 1024 * 1024);
+  EXPECT_EQ(c->limits.command_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c->brands[0].addresses[0], "support@acme.test");
+  EXPECT_EQ(c->brands[0].wildcards[0], "in.acme.test");
+}
+
+TEST(Config, UnknownKeysAreRefusedByName) {
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "\n[smtp]\nlisten_on = [\"x\"]\n"),
+            "t.toml: [smtp].listen_on: unknown key");
+  EXPECT_EQ(ErrorOf("datadir = \"x\"\n" + std::string(kMinimal)), "t.toml: datadir: unknown key");
+  EXPECT_EQ(ErrorOf("[[brand]]\nname=\"a\"\naddresses=[\"a@b.test\"]\nwildcard=[]\n"),
+            "t.toml: [[brand]] #1.wildcard: unknown key");
+}
+
+TEST(Config, WrongValuesAreRefusedByName) {
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[smtp]\nlisten = [\"127.0.0.1:99999\"]\n"),
+            "t.toml: [smtp].listen[0]: port must be 1-65535");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[smtp]\nhostname = 5\n"),
+            "t.toml: [smtp].hostname: expected a string");
+  EXPECT_EQ(ErrorOf("[[brand]]\nname=\"a\"\naddresses=[\"not an address\"]\n"),
+            "t.toml: [[brand]] #1.addresses[0]: \"not an address\" is not a mailbox address");
+  EXPECT_EQ(ErrorOf("[[brand]]\nname=\"a\"\naddresses=[\"a@b.test\"]\nwildcards=[\"b.test\"]\n"),
+            "t.toml: [[brand]] #1.wildcards[0]: \"b.test\" must look like \"*@domain\"");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[limits]\nmax_recipients = 10\n"),
+            "t.toml: [limits].max_recipients: must be between 100 and 100000");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[limits]\ndata_timeout = \"10 minutes\"\n"),
+            "t.toml: [limits].data_timeout: unknown unit \" minutes\" (use ms, s, m, h)");
+}
+
+TEST(Config, MissingBrandsAndDuplicatesAreRefused) {
+  EXPECT_EQ(ErrorOf("data_dir = \"x\"\n"), "t.toml: no [[brand]]: every recipient would be refused");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + kMinimal), "t.toml: brand \"acme\" twice");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) +
+                    "[[brand]]\nname=\"b\"\naddresses=[\"SUPPORT@acme.test\"]\n"),
+            "t.toml: address \"support@acme.test\" appears twice (brand \"b\")");
+}
+
+TEST(Config, TomlSyntaxErrorsNameTheLine) {
+  std::string error = ErrorOf("[smtp\nlisten=1\n");
+  EXPECT_EQ(error.rfind("t.toml:line 1", 0), 0u) << error;
+}
+
+TEST(Config, MissingFileIsAClearError) {
+  Result<Config> c = LoadConfigFile("/nonexistent/postdesk.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "/nonexistent/postdesk.toml: cannot open the configuration file");
+}
+
+TEST(ConfigUnits, SizesAndDurations) {
+  EXPECT_EQ(ParseSize("25MiB").value(), 25u * 1024 * 1024);
+  EXPECT_EQ(ParseSize("10MB").value(), 10u * 1000 * 1000);
+  EXPECT_EQ(ParseSize("4096").value(), 4096u);
+  EXPECT_FALSE(ParseSize("ten").ok());
+  EXPECT_FALSE(ParseSize("99999999999999999999GiB").ok());
+  EXPECT_EQ(ParseDuration("250ms").value(), std::chrono::milliseconds(250));
+  EXPECT_EQ(ParseDuration("1h").value(), std::chrono::hours(1));
+  EXPECT_FALSE(ParseDuration("5").ok());
+}
+
+}  // namespace
+}  // namespace postdesk

@@ -1,0 +1,302 @@
+#include "gateway/smtp_session.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace postdesk {
+namespace {
+
+// A transport that records what the session does, and lets the test answer deliveries.
+class FakeTransport : public SmtpSession::Transport {
+ public:
+  void Write(std::string_view bytes) override { written += bytes; }
+  void SetReading(bool r) override { reading = r; }
+  void SetTimeout(std::chrono::milliseconds t) override { timeout = t; }
+  void Close() override { ++closes; }
+  void Deliver(SmtpTransaction tx) override { delivered.push_back(std::move(tx)); }
+
+  // The reply lines written since the last call.
+  std::vector<std::string> TakeLines() {
+    std::vector<std::string> lines;
+    size_t pos = 0;
+    while (true) {
+      size_t end = written.find("\r\n", pos);
+      if (end == std::string::npos) break;
+      lines.push_back(written.substr(pos, end - pos));
+      pos = end + 2;
+    }
+    written.erase(0, pos);
+    return lines;
+  }
+
+  std::string written;
+  bool reading = true;
+  std::chrono::milliseconds timeout{0};
+  int closes = 0;
+  std::vector<SmtpTransaction> delivered;
+};
+
+std::shared_ptr<const ServingState> TestState() {
+  Result<Config> config = ParseConfig(R"(
+[smtp]
+hostname = "mx.postdesk.test"
+[limits]
+max_message_size = "2KiB"
+max_errors = 5
+[[brand]]
+name = "acme"
+addresses = ["support@acme.test", "help@acme.test"]
+wildcards = ["*@in.acme.test"]
+[[brand]]
+name = "globex"
+addresses = ["help@globex.test"]
+)",
+                                      "test.toml");
+  EXPECT_TRUE(config.ok()) << config.status().message();
+  return std::make_shared<const ServingState>(std::move(config).value());
+}
+
+class SmtpSessionTest : public ::testing::Test {
+ protected:
+  SmtpSessionTest() : session_(7, "192.0.2.1", TestState(), &transport_) {
+    session_.Start();
+    transport_.TakeLines();
+  }
+
+  // Sends one command line and returns the reply lines it produced.
+  std::vector<std::string> Send(std::string_view line) {
+    session_.OnBytes(std::string(line) + "\r\n");
+    return transport_.TakeLines();
+  }
+  std::string SendOne(std::string_view line) {
+    std::vector<std::string> lines = Send(line);
+    EXPECT_EQ(lines.size(), 1u) << line;
+    return lines.empty() ? "" : lines.back();
+  }
+  void StartTransaction() {
+    Send("EHLO client.test");
+    ASSERT_EQ(SendOne("MAIL FROM:<ann@customer.test>"), "250 2.1.0 Ok");
+    ASSERT_EQ(SendOne("RCPT TO:<support@acme.test>"), "250 2.1.5 Ok");
+  }
+
+  FakeTransport transport_;
+  SmtpSession session_;
+};
+
+TEST(SmtpSessionGreeting, GreetsWithHostnameAndArmsCommandTimeout) {
+  FakeTransport transport;
+  SmtpSession session(1, "192.0.2.1", TestState(), &transport);
+  session.Start();
+  EXPECT_EQ(transport.TakeLines(), std::vector<std::string>{"220 mx.postdesk.test ESMTP Postdesk"});
+  EXPECT_EQ(transport.timeout, std::chrono::minutes(5));
+}
+
+TEST_F(SmtpSessionTest, EhloAdvertisesTheFiveExtensions) {
+  std::vector<std::string> lines = Send("EHLO client.test");
+  std::vector<std::string> expected = {"250-mx.postdesk.test", "250-PIPELINING", "250-SIZE 2048",
+                                       "250-8BITMIME",         "250-SMTPUTF8",
+                                       "250 ENHANCEDSTATUSCODES"};
+  EXPECT_EQ(lines, expected);
+}
+
+TEST_F(SmtpSessionTest, HeloWorksWithoutExtensions) {
+  EXPECT_EQ(SendOne("HELO client.test"), "250 mx.postdesk.test");
+  EXPECT_EQ(SendOne("MAIL FROM:<a@b.test>"), "250 2.1.0 Ok");
+}
+
+TEST_F(SmtpSessionTest, MailBeforeHeloIsRefused) {
+  EXPECT_EQ(SendOne("MAIL FROM:<a@b.test>"), "503 5.5.1 Error: send HELO/EHLO first");
+}
+
+TEST_F(SmtpSessionTest, UnknownRecipientGets550AtRcptTime) {
+  Send("EHLO client.test");
+  SendOne("MAIL FROM:<a@b.test>");
+  EXPECT_EQ(SendOne("RCPT TO:<nobody@acme.test>"),
+            "550 5.1.1 <nobody@acme.test>: Recipient address rejected: User unknown");
+}
+
+TEST_F(SmtpSessionTest, RecipientLookupIsCaseInsensitiveAndTakesPlusTagsAndWildcards) {
+  Send("EHLO client.test");
+  SendOne("MAIL FROM:<a@b.test>");
+  EXPECT_EQ(SendOne("RCPT TO:<SUPPORT@Acme.Test>"), "250 2.1.5 Ok");
+  EXPECT_EQ(SendOne("RCPT TO:<help+billing@acme.test>"), "250 2.1.5 Ok");
+  EXPECT_EQ(SendOne("RCPT TO:<anything@in.acme.test>"), "250 2.1.5 Ok");
+}
+
+TEST_F(SmtpSessionTest, DataWithoutRecipientIsRefused) {
+  Send("EHLO client.test");
+  EXPECT_EQ(SendOne("DATA"), "503 5.5.1 Error: need RCPT command");
+  SendOne("MAIL FROM:<a@b.test>");
+  SendOne("RCPT TO:<nobody@acme.test>");
+  EXPECT_EQ(SendOne("DATA"), "554 5.5.1 Error: no valid recipients");
+}
+
+TEST_F(SmtpSessionTest, FinalDotIsAnsweredOnlyAfterDelivery) {
+  StartTransaction();
+  EXPECT_EQ(SendOne("DATA"), "354 End data with <CR><LF>.<CR><LF>");
+  EXPECT_EQ(transport_.timeout, std::chrono::minutes(10));
+  session_.OnBytes("Subject: hi\r\n\r\n..body\r\n.\r\n");
+  EXPECT_TRUE(transport_.TakeLines().empty());
+  EXPECT_FALSE(transport_.reading);
+  ASSERT_EQ(transport_.delivered.size(), 1u);
+  const SmtpTransaction& tx = transport_.delivered[0];
+  EXPECT_EQ(tx.mail_from, "ann@customer.test");
+  ASSERT_EQ(tx.recipients.size(), 1u);
+  EXPECT_EQ(tx.recipients[0].match.received_at, "support@acme.test");
+  // Our trace header first (RFC 5321 4.4), then the unstuffed message.
+  EXPECT_EQ(tx.message.rfind("Received: from client.test ([192.0.2.1])\r\n\tby mx.postdesk.test", 0), 0u);
+  EXPECT_NE(tx.message.find("\r\n\r\n.body\r\n"), std::string::npos);
+
+  session_.OnDelivered({"250 2.0.0 Ok: ticket 1", "tickets=1"});
+  EXPECT_EQ(transport_.TakeLines(), std::vector<std::string>{"250 2.0.0 Ok: ticket 1"});
+  EXPECT_TRUE(transport_.reading);
+  EXPECT_EQ(session_.state(), SmtpSession::State::kReady);
+}
+
+TEST_F(SmtpSessionTest, PipelinedCommandsAfterDataWaitForTheDelivery) {
+  // RFC 2920: a client may send the message, the dot and the next MAIL in one write.
+  Send("EHLO client.test");
+  session_.OnBytes(
+      "MAIL FROM:<a@b.test>\r\nRCPT TO:<help@acme.test>\r\nDATA\r\n");
+  EXPECT_EQ(transport_.TakeLines(),
+            (std::vector<std::string>{"250 2.1.0 Ok", "250 2.1.5 Ok",
+                                      "354 End data with <CR><LF>.<CR><LF>"}));
+  session_.OnBytes("Subject: one\r\n\r\nx\r\n.\r\nMAIL FROM:<c@d.test>\r\nQUIT\r\n");
+  EXPECT_TRUE(transport_.TakeLines().empty());
+  session_.OnDelivered({"250 2.0.0 Ok: ticket 9", "tickets=9"});
+  EXPECT_EQ(transport_.TakeLines(),
+            (std::vector<std::string>{"250 2.0.0 Ok: ticket 9", "250 2.1.0 Ok", "221 2.0.0 Bye"}));
+  EXPECT_EQ(transport_.closes, 1);
+}
+
+TEST_F(SmtpSessionTest, StorageFailureGets451AndTheSessionGoesOn) {
+  StartTransaction();
+  SendOne("DATA");
+  session_.OnBytes("Subject: hi\r\n\r\nbody\r\n.\r\n");
+  session_.OnDelivered({"451 4.3.0 Error: ticket storage unavailable, try again later", "down"});
+  EXPECT_EQ(transport_.TakeLines()[0].substr(0, 9), "451 4.3.0");
+  EXPECT_EQ(SendOne("NOOP"), "250 2.0.0 Ok");
+}
+
+TEST_F(SmtpSessionTest, DeclaredSizeOverTheLimitIsRefusedAtMail) {
+  Send("EHLO client.test");
+  EXPECT_EQ(SendOne("MAIL FROM:<a@b.test> SIZE=4096"),
+            "552 5.3.4 Error: message size exceeds fixed maximum message size");
+  EXPECT_EQ(SendOne("MAIL FROM:<a@b.test> SIZE=100 BODY=8BITMIME SMTPUTF8"), "250 2.1.0 Ok");
+}
+
+TEST_F(SmtpSessionTest, OversizedDataIsDrainedAndRefusedWith552) {
+  StartTransaction();
+  SendOne("DATA");
+  session_.OnBytes("Subject: big\r\n\r\n" + std::string(4000, 'x') + "\r\n.\r\n");
+  EXPECT_EQ(transport_.TakeLines(),
+            std::vector<std::string>{"552 5.3.4 Error: message file too big"});
+  EXPECT_TRUE(transport_.delivered.empty());
+  EXPECT_EQ(SendOne("MAIL FROM:<a@b.test>"), "250 2.1.0 Ok");
+}
+
+TEST_F(SmtpSessionTest, UnsupportedParametersGet555) {
+  Send("EHLO client.test");
+  EXPECT_EQ(SendOne("MAIL FROM:<a@b.test> AUTH=<>"), "555 5.5.4 Error: unsupported MAIL parameter");
+  SendOne("MAIL FROM:<a@b.test>");
+  EXPECT_EQ(SendOne("RCPT TO:<help@acme.test> NOTIFY=NEVER"),
+            "555 5.5.4 Error: unsupported RCPT parameter");
+}
+
+TEST_F(SmtpSessionTest, Utf8RecipientNeedsSmtputf8OnMail) {
+  Send("EHLO client.test");
+  SendOne("MAIL FROM:<a@b.test>");
+  EXPECT_EQ(SendOne("RCPT TO:<ü@in.acme.test>"),
+            "553 5.6.7 Error: non-ASCII address without SMTPUTF8");
+  SendOne("RSET");
+  SendOne("MAIL FROM:<a@b.test> SMTPUTF8");
+  EXPECT_EQ(SendOne("RCPT TO:<ü@in.acme.test>"), "250 2.1.5 Ok");
+}
+
+TEST_F(SmtpSessionTest, VrfyAnswers252AndExpn502) {
+  Send("EHLO client.test");
+  EXPECT_EQ(SendOne("VRFY support").substr(0, 9), "252 2.0.0");
+  EXPECT_EQ(SendOne("EXPN staff").substr(0, 9), "502 5.5.1");
+}
+
+TEST_F(SmtpSessionTest, RsetClearsTheTransaction) {
+  StartTransaction();
+  EXPECT_EQ(SendOne("RSET"), "250 2.0.0 Ok");
+  EXPECT_EQ(SendOne("DATA"), "503 5.5.1 Error: need RCPT command");
+}
+
+TEST_F(SmtpSessionTest, NestedMailIsRefused) {
+  StartTransaction();
+  EXPECT_EQ(SendOne("MAIL FROM:<x@y.test>"), "503 5.5.1 Error: nested MAIL command");
+}
+
+TEST_F(SmtpSessionTest, TooManyErrorsCloseWith421) {
+  Send("EHLO client.test");
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(SendOne("BOGUS"), "500 5.5.2 Error: command not recognized");
+  std::vector<std::string> last = Send("BOGUS");
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(last[1], "421 4.7.0 mx.postdesk.test Error: too many errors");
+  EXPECT_EQ(transport_.closes, 1);
+}
+
+TEST_F(SmtpSessionTest, OverlongCommandLineIsRefusedWithoutBuffering) {
+  Send("EHLO client.test");
+  session_.OnBytes(std::string(10000, 'A'));
+  EXPECT_EQ(transport_.TakeLines(), std::vector<std::string>{"500 5.5.2 Error: line too long"});
+  session_.OnBytes(std::string(10000, 'A') + "\r\nNOOP\r\n");
+  EXPECT_EQ(transport_.TakeLines(), std::vector<std::string>{"250 2.0.0 Ok"});
+}
+
+TEST_F(SmtpSessionTest, TimeoutAnswers421AndCloses) {
+  session_.OnTimeout();
+  EXPECT_EQ(transport_.TakeLines(),
+            std::vector<std::string>{"421 4.4.2 mx.postdesk.test Error: timeout exceeded"});
+  EXPECT_EQ(transport_.closes, 1);
+}
+
+TEST_F(SmtpSessionTest, ShutdownClosesIdleSessionsAtOnce) {
+  Send("EHLO client.test");
+  session_.Shutdown();
+  EXPECT_EQ(transport_.TakeLines(),
+            std::vector<std::string>{"421 4.3.2 mx.postdesk.test Service shutting down"});
+  EXPECT_EQ(transport_.closes, 1);
+}
+
+TEST_F(SmtpSessionTest, ShutdownLetsTheTransactionInFlightFinish) {
+  StartTransaction();
+  SendOne("DATA");
+  session_.Shutdown();
+  EXPECT_EQ(transport_.closes, 0);
+  session_.OnBytes("Subject: x\r\n\r\nbody\r\n.\r\n");
+  ASSERT_EQ(transport_.delivered.size(), 1u);
+  session_.OnDelivered({"250 2.0.0 Ok: ticket 3", "tickets=3"});
+  EXPECT_EQ(transport_.TakeLines(),
+            (std::vector<std::string>{"250 2.0.0 Ok: ticket 3",
+                                      "421 4.3.2 mx.postdesk.test Service shutting down"}));
+  EXPECT_EQ(transport_.closes, 1);
+}
+
+TEST_F(SmtpSessionTest, CommandsSplitAcrossReadsAndBareLfLinesWork) {
+  session_.OnBytes("EH");
+  EXPECT_TRUE(transport_.TakeLines().empty());
+  session_.OnBytes("LO client.test\r");
+  EXPECT_TRUE(transport_.TakeLines().empty());
+  session_.OnBytes("\nNOOP\n");
+  std::vector<std::string> lines = transport_.TakeLines();
+  ASSERT_EQ(lines.size(), 7u);
+  EXPECT_EQ(lines.back(), "250 2.0.0 Ok");
+}
+
+TEST_F(SmtpSessionTest, DisconnectDuringDataDeliversNothing) {
+  StartTransaction();
+  SendOne("DATA");
+  session_.OnBytes("Subject: partial\r\n\r\nhalf a mess");
+  session_.OnDisconnected("client closed the connection");
+  EXPECT_TRUE(transport_.delivered.empty());
+  EXPECT_EQ(session_.state(), SmtpSession::State::kClosed);
+}
+
+}  // namespace
+}  // namespace postdesk

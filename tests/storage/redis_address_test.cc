@@ -1,0 +1,46 @@
+#include "storage/redis_address.h"
+
+#include <gtest/gtest.h>
+
+namespace postdesk {
+namespace {
+
+TEST(RedisAddress, TcpUrlWithPortAndDatabase) {
+  Result<RedisAddress> a = ParseRedisUrl("redis://10.0.0.5:6380/3");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->host, "10.0.0.5");
+  EXPECT_EQ(a->port, 6380);
+  EXPECT_EQ(a->db, 3);
+  EXPECT_EQ(a->ToString(), "redis://10.0.0.5:6380/3");
+}
+
+TEST(RedisAddress, DefaultsAndIpv6) {
+  Result<RedisAddress> a = ParseRedisUrl("redis://cache.internal");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->port, 6379);
+  EXPECT_EQ(a->db, 0);
+  Result<RedisAddress> v6 = ParseRedisUrl("redis://[::1]:7000");
+  ASSERT_TRUE(v6.ok()) << v6.status().message();
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 7000);
+}
+
+TEST(RedisAddress, UnixSocket) {
+  Result<RedisAddress> a = ParseRedisUrl("unix:///run/redis/redis.sock?db=2");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->unix_path, "/run/redis/redis.sock");
+  EXPECT_EQ(a->db, 2);
+}
+
+TEST(RedisAddress, BadUrlsSayWhy) {
+  EXPECT_EQ(ParseRedisUrl("http://x").status().message(),
+            "redis url: must start with redis:// or unix://");
+  EXPECT_EQ(ParseRedisUrl("redis://x:0").status().message(), "redis url: port must be 1-65535");
+  EXPECT_EQ(ParseRedisUrl("redis://x/99").status().message(), "redis url: database must be 0-15");
+  EXPECT_EQ(ParseRedisUrl("unix://relative.sock").status().message(),
+            "redis url: unix:// needs an absolute socket path");
+  EXPECT_FALSE(ParseRedisUrl("redis://").ok());
+}
+
+}  // namespace
+}  // namespace postdesk

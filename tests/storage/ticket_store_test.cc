@@ -1,0 +1,186 @@
+// TicketStore and TicketReader against a real redis-server (started through EmbeddedRedis in a
+// temporary data_dir), never a mock.
+#include "storage/ticket_store.h"
+
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <uv.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "storage/embedded_redis.h"
+#include "storage/ticket_reader.h"
+
+namespace postdesk {
+namespace {
+
+std::string TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "pd-store-XXXXXX").string();
+  char* dir = mkdtemp(pattern.data());
+  EXPECT_NE(dir, nullptr);
+  return pattern;
+}
+
+// Runs `loop` until `done` holds or `timeout` passes; false on timeout.
+template <typename Predicate>
+bool RunUntil(uv_loop_t* loop, Predicate done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    uv_run(loop, UV_RUN_NOWAIT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+class TicketStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TempDir();
+    Result<std::unique_ptr<EmbeddedRedis>> redis = EmbeddedRedis::Start(dir_);
+    ASSERT_TRUE(redis.ok()) << redis.status().message();
+    redis_ = std::move(redis).value();
+    uv_loop_init(&loop_);
+    store_ = std::make_unique<TicketStore>(&loop_, redis_->address());
+    store_->Start();
+    ASSERT_TRUE(RunUntil(&loop_, [&] { return store_->connected(); }, std::chrono::seconds(5)));
+  }
+
+  void TearDown() override {
+    if (store_) {
+      bool closed = false;
+      store_->Close([&] { closed = true; });
+      EXPECT_TRUE(RunUntil(&loop_, [&] { return closed; }, std::chrono::seconds(5)));
+      store_.reset();
+      uv_run(&loop_, UV_RUN_DEFAULT);
+      EXPECT_EQ(uv_loop_close(&loop_), 0);
+    }
+    redis_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  Result<std::vector<int64_t>> IngestAndWait(const IngestRequest& request) {
+    std::optional<Result<std::vector<int64_t>>> result;
+    store_->Ingest(request, [&](Result<std::vector<int64_t>> r) { result.emplace(std::move(r)); });
+    EXPECT_TRUE(RunUntil(&loop_, [&] { return result.has_value(); }, std::chrono::seconds(5)));
+    if (!result) return Status::Error("timed out");
+    return std::move(*result);
+  }
+
+  static IngestRequest Request() {
+    IngestRequest r;
+    r.subject = "Printer on fire";
+    r.description = "Hello, my printer is on fire. Ünïcödé ✓";
+    r.requester_email = "Ann@Customer.test";
+    r.requester_name = "Ann Example";
+    r.transaction = "7.1";
+    r.tickets = {{"acme", "support@acme.test"}};
+    r.raw = "Received: from x\r\nSubject: Printer on fire\r\n\r\nHello\r\n";
+    return r;
+  }
+
+  long long Command(const char* command) {
+    redisContext* c = redisConnectUnix(redis_->address().unix_path.c_str());
+    auto* reply = static_cast<redisReply*>(redisCommand(c, command));
+    long long value = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    if (reply) freeReplyObject(reply);
+    redisFree(c);
+    return value;
+  }
+
+  std::string dir_;
+  std::unique_ptr<EmbeddedRedis> redis_;
+  uv_loop_t loop_;
+  std::unique_ptr<TicketStore> store_;
+};
+
+TEST_F(TicketStoreTest, StoredTicketReadsBackWithEveryField) {
+  Result<std::vector<int64_t>> ids = IngestAndWait(Request());
+  ASSERT_TRUE(ids.ok()) << ids.status().message();
+  ASSERT_EQ(ids.value(), std::vector<int64_t>{1});
+
+  Result<std::unique_ptr<TicketReader>> reader = TicketReader::Connect(redis_->address());
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  Result<nlohmann::json> t = reader.value()->GetTicket(1);
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  const nlohmann::json& ticket = t.value();
+  EXPECT_EQ(ticket["id"], 1);
+  EXPECT_EQ(ticket["subject"], "Printer on fire");
+  EXPECT_EQ(ticket["description"], "Hello, my printer is on fire. Ünïcödé ✓");
+  EXPECT_EQ(ticket["requester"]["email"], "Ann@Customer.test");
+  EXPECT_EQ(ticket["requester"]["name"], "Ann Example");
+  EXPECT_EQ(ticket["received_at"], "support@acme.test");
+  EXPECT_EQ(ticket["brand"], "acme");
+  EXPECT_EQ(ticket["status"], "new");
+  EXPECT_TRUE(ticket["priority"].is_null());
+  EXPECT_EQ(ticket["tags"], nlohmann::json::array());
+  ASSERT_EQ(ticket["comments"].size(), 1u);
+  EXPECT_EQ(ticket["comments"][0]["body"], ticket["description"]);
+  EXPECT_EQ(ticket["comments"][0]["via"], "email");
+  EXPECT_EQ(ticket["created_at"].get<std::string>().size(), 24u);  // 2026-11-21T23:59:01.123Z
+
+  Result<std::string> raw = reader.value()->GetRawMessage(1);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw.value(), Request().raw);
+}
+
+TEST_F(TicketStoreTest, EachTicketAddsAnEventAndARequesterIndexEntry) {
+  ASSERT_TRUE(IngestAndWait(Request()).ok());
+  ASSERT_TRUE(IngestAndWait(Request()).ok());
+  EXPECT_EQ(Command("XLEN {pd}:events"), 2);
+  EXPECT_EQ(Command("ZCARD {pd}:requester:ann@customer.test:tickets"), 2);
+}
+
+TEST_F(TicketStoreTest, OneRequestForTwoBrandsMakesTwoTicketsAndOneRawMessage) {
+  IngestRequest r = Request();
+  r.tickets = {{"acme", "support@acme.test"}, {"globex", "help@globex.test"}};
+  Result<std::vector<int64_t>> ids = IngestAndWait(r);
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(ids.value(), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(Command("EXISTS {pd}:message:1 {pd}:message:2"), 1);
+  auto reader = TicketReader::Connect(redis_->address());
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(reader.value()->GetTicket(2).value()["brand"], "globex");
+}
+
+TEST_F(TicketStoreTest, MissingTicketIsAClearError) {
+  auto reader = TicketReader::Connect(redis_->address());
+  ASSERT_TRUE(reader.ok());
+  Result<nlohmann::json> t = reader.value()->GetTicket(42);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().message(), "no ticket 42");
+}
+
+TEST_F(TicketStoreTest, RedisDownFailsFastThenReconnectsByItself) {
+  ASSERT_TRUE(IngestAndWait(Request()).ok());
+  ASSERT_TRUE(redis_->Stop().ok());
+  // The disconnect is noticed on the loop.
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return !store_->connected(); }, std::chrono::seconds(5)));
+  Result<std::vector<int64_t>> down = IngestAndWait(Request());
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.status().message().rfind("redis unavailable", 0), 0u);
+
+  Result<std::unique_ptr<EmbeddedRedis>> again = EmbeddedRedis::Start(dir_);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  redis_ = std::move(again).value();
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return store_->connected(); }, std::chrono::seconds(10)));
+  Result<std::vector<int64_t>> up = IngestAndWait(Request());
+  ASSERT_TRUE(up.ok()) << up.status().message();
+  // The AOF kept the counter across the restart: no id is reused.
+  EXPECT_EQ(up.value(), std::vector<int64_t>{2});
+}
+
+TEST(EmbeddedRedisStart, SecondServerOnTheSameDataDirIsRefused) {
+  std::string dir = TempDir();
+  auto first = EmbeddedRedis::Start(dir);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  auto second = EmbeddedRedis::Start(dir);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("already answers"), std::string::npos);
+  first.value().reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace postdesk
