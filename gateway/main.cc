@@ -1,5 +1,7 @@
 // postdesk: the SMTP ingestion gateway's one binary. Dispatches to a subcommand.
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <cstring>
@@ -26,6 +28,9 @@ constexpr char kUsage[] =
 int main(int argc, char** argv) {
   // A client that disconnects must cost an EPIPE, not the process.
   signal(SIGPIPE, SIG_IGN);
+  // Logs go to stderr: stdout is for the JSON that the tools print.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("postdesk"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);

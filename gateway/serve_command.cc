@@ -1,6 +1,5 @@
 // `postdesk serve`: the gateway process. Loads the configuration, starts the embedded
 // redis-server unless [redis] url is set, runs one event loop per core, and drains on SIGTERM.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
@@ -61,9 +60,6 @@ int ServeCommand(const Args& args) {
   }
   std::string level = OptionValue(args, "--log-level").value_or("info");
   spdlog::set_level(spdlog::level::from_str(level));
-  spdlog::set_default_logger(spdlog::stderr_color_mt("postdesk"));
-  spdlog::set_level(spdlog::level::from_str(level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
 
   Result<Config> config = LoadConfigFile(*config_path);
   if (!config.ok()) {

@@ -16,6 +16,9 @@ namespace {
 
 constexpr uint64_t kInitialBackoffMs = 100;
 constexpr uint64_t kMaxBackoffMs = 5000;
+// hiredis 0.14's libuv adapter drops poll errors, so a refused or silent TCP connect may never
+// call OnConnect: a connect that has not finished by then is abandoned and retried.
+constexpr uint64_t kConnectTimeoutMs = 1000;
 
 // Marks the FUNCTION LOAD and SELECT replies, which have no caller waiting.
 constexpr uint64_t kInternalRequest = 0;
@@ -66,6 +69,7 @@ void TicketStore::Connect() {
   std::array<size_t, 4> lens = {8, 4, 7, kFunctionsLibrary.size()};
   redisAsyncCommandArgv(context_, &TicketStore::OnReply, reinterpret_cast<void*>(kInternalRequest),
                         4, argv.data(), lens.data());
+  uv_timer_start(timer_, &TicketStore::OnTimer, kConnectTimeoutMs, 0);
 }
 
 void TicketStore::OnConnect(const redisAsyncContext* context, int status) {
@@ -82,6 +86,7 @@ void TicketStore::OnConnect(const redisAsyncContext* context, int status) {
     return;
   }
   if (self->state_ == State::kClosing) return;
+  uv_timer_stop(self->timer_);
   if (self->backoff_ms_ != 0) spdlog::info("redis {}: connected again", self->address_.ToString());
   self->state_ = State::kConnected;
   self->backoff_ms_ = 0;
@@ -111,7 +116,14 @@ void TicketStore::ScheduleReconnect(const std::string& why) {
 
 void TicketStore::OnTimer(uv_timer_t* timer) {
   auto* self = static_cast<TicketStore*>(timer->data);
-  if (self->state_ == State::kWaiting) self->Connect();
+  if (self->state_ == State::kWaiting) {
+    self->Connect();
+  } else if (self->state_ == State::kConnecting) {
+    redisAsyncContext* context = self->context_;
+    self->context_ = nullptr;
+    redisAsyncFree(context);  // not connected: no disconnect callback
+    self->ScheduleReconnect("connect timed out");
+  }
 }
 
 void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) {
