@@ -1,0 +1,264 @@
+"""End to end: the real postdesk binary, a real redis-server, and real clients (smtplib, swaks)."""
+import os
+import re
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+from email.message import EmailMessage
+
+sys.path.insert(0, os.path.dirname(__file__))
+from postdesk_harness import POSTDESK, Gateway, RawClient, RedisServer, pid_alive  # noqa: E402
+
+TICKET_REPLY = re.compile(r"^2\.0\.0 Ok: ticket (\d+)$")
+
+
+def message(subject="Printer on fire", body="Hello,\nmy printer is on fire.\n",
+            sender="Ann Example <ann@customer.test>", to="support@acme.test"):
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg.set_content(body)
+    return msg
+
+
+def send(port, msg, rcpts, mail_from="ann@customer.test"):
+    """Sends with smtplib; returns (code, text) of the reply to the final dot."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        smtp.ehlo("client.test")
+        smtp.mail(mail_from)
+        for r in rcpts:
+            code, text = smtp.rcpt(r)
+            assert code == 250, (r, code, text)
+        return smtp.data(msg.as_bytes())
+
+
+class SmtpDialogueTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.gw = Gateway()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.stop()
+
+    def test_ehlo_lists_the_five_extensions(self):
+        with smtplib.SMTP("127.0.0.1", self.gw.port, timeout=10) as smtp:
+            code, text = smtp.ehlo("client.test")
+            self.assertEqual(code, 250)
+            for ext in ("pipelining", "size", "8bitmime", "smtputf8", "enhancedstatuscodes"):
+                self.assertTrue(smtp.has_extn(ext), ext)
+            self.assertEqual(smtp.esmtp_features["size"], str(1024 * 1024))
+
+    def test_greeting_helo_vrfy_noop_rset_quit(self):
+        c = RawClient(self.gw.port)
+        self.assertEqual(c.reply(), ["220 mx.postdesk.test ESMTP Postdesk"])
+        c.send("HELO client.test\r\n")
+        self.assertEqual(c.reply(), ["250 mx.postdesk.test"])
+        c.send("VRFY support\r\n")
+        self.assertTrue(c.reply()[0].startswith("252 2.0.0"))
+        c.send("NOOP\r\nRSET\r\nQUIT\r\n")
+        self.assertEqual(c.reply(), ["250 2.0.0 Ok"])
+        self.assertEqual(c.reply(), ["250 2.0.0 Ok"])
+        self.assertEqual(c.reply(), ["221 2.0.0 Bye"])
+        self.assertTrue(c.closed())
+
+    def test_unknown_recipient_gets_550_5_1_1(self):
+        with smtplib.SMTP("127.0.0.1", self.gw.port, timeout=10) as smtp:
+            smtp.ehlo("client.test")
+            smtp.mail("ann@customer.test")
+            code, text = smtp.rcpt("nobody@acme.test")
+            self.assertEqual(code, 550)
+            self.assertTrue(text.decode().startswith("5.1.1 <nobody@acme.test>"), text)
+            code, _ = smtp.rcpt("Support+Urgent@ACME.test")
+            self.assertEqual(code, 250)
+
+    def test_message_becomes_a_ticket_with_subject_requester_and_received_at(self):
+        code, text = send(self.gw.port, message(), ["help@acme.test"])
+        self.assertEqual(code, 250, text)
+        m = TICKET_REPLY.match(text.decode())
+        self.assertTrue(m, text)
+        ticket = self.gw.ticket(int(m.group(1)))
+        self.assertEqual(ticket["subject"], "Printer on fire")
+        self.assertEqual(ticket["requester"], {"email": "ann@customer.test", "name": "Ann Example"})
+        self.assertEqual(ticket["received_at"], "help@acme.test")
+        self.assertEqual(ticket["brand"], "acme")
+        self.assertEqual(ticket["status"], "new")
+        self.assertIn("my printer is on fire.", ticket["description"])
+        for key in ("id", "priority", "tags", "comments", "created_at"):
+            self.assertIn(key, ticket)
+        self.assertEqual(len(ticket["comments"]), 1)
+
+    def test_swaks_delivers_a_ticket(self):
+        out = subprocess.run(
+            ["swaks", "--server", f"127.0.0.1:{self.gw.port}", "--to", "support@acme.test",
+             "--from", "bob@customer.test", "--header", "Subject: Sent with swaks",
+             "--body", "Swaks body line."],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        m = re.search(r"<-  250 2\.0\.0 Ok: ticket (\d+)", out.stdout)
+        self.assertTrue(m, out.stdout)
+        ticket = self.gw.ticket(int(m.group(1)))
+        self.assertEqual(ticket["subject"], "Sent with swaks")
+        self.assertEqual(ticket["requester"]["email"], "bob@customer.test")
+        self.assertEqual(ticket["received_at"], "support@acme.test")
+
+    def test_two_brands_in_one_transaction_make_one_ticket_each(self):
+        code, text = send(self.gw.port, message(subject="Two brands"),
+                          ["support@acme.test", "help@acme.test", "help@globex.test"])
+        self.assertEqual(code, 250, text)
+        ids = re.match(r"^2\.0\.0 Ok: tickets (\d+) (\d+)$", text.decode())
+        self.assertTrue(ids, text)
+        brands = {self.gw.ticket(int(i))["brand"] for i in ids.groups()}
+        self.assertEqual(brands, {"acme", "globex"})
+
+    def test_wildcard_address_is_the_received_at(self):
+        code, text = send(self.gw.port, message(), ["Billing@In.Acme.Test"])
+        self.assertEqual(code, 250, text)
+        ticket = self.gw.ticket(int(TICKET_REPLY.match(text.decode()).group(1)))
+        self.assertEqual(ticket["received_at"], "billing@in.acme.test")
+
+    def test_pipelined_transaction_in_one_write(self):
+        c = RawClient(self.gw.port)
+        c.reply()
+        c.send("EHLO client.test\r\n")
+        c.reply()
+        c.send("MAIL FROM:<ann@customer.test>\r\nRCPT TO:<nobody@acme.test>\r\n"
+               "RCPT TO:<support@acme.test>\r\nDATA\r\n")
+        self.assertEqual(c.reply(), ["250 2.1.0 Ok"])
+        self.assertTrue(c.reply()[0].startswith("550 5.1.1"))
+        self.assertEqual(c.reply(), ["250 2.1.5 Ok"])
+        self.assertEqual(c.reply(), ["354 End data with <CR><LF>.<CR><LF>"])
+        c.send("Subject: pipelined\r\n\r\n..starts with a dot\r\nnot the end\n.\nstill data\r\n"
+               ".\r\nNOOP\r\nQUIT\r\n")
+        final = c.reply()[0]
+        m = re.match(r"^250 2\.0\.0 Ok: ticket (\d+)$", final)
+        self.assertTrue(m, final)
+        self.assertEqual(c.reply(), ["250 2.0.0 Ok"])
+        self.assertEqual(c.reply(), ["221 2.0.0 Bye"])
+        ticket = self.gw.ticket(int(m.group(1)))
+        self.assertEqual(ticket["subject"], "pipelined")
+        # Dot-unstuffing, and a bare-LF dot that did not end the data.
+        self.assertIn(".starts with a dot", ticket["description"])
+        self.assertIn("still data", ticket["description"])
+
+    def test_oversized_message_gets_552_and_the_session_goes_on(self):
+        with smtplib.SMTP("127.0.0.1", self.gw.port, timeout=30) as smtp:
+            smtp.ehlo("client.test")
+            code, _ = smtp.mail("ann@customer.test", ["SIZE=2000000"])
+            self.assertEqual(code, 552)
+            smtp.mail("ann@customer.test")
+            smtp.rcpt("support@acme.test")
+            code, text = smtp.data(message(body="x" * 80 + "\n").as_bytes() * 1 +
+                                   (b"y" * 998 + b"\r\n") * 1100)
+            self.assertEqual(code, 552, text)
+            self.assertEqual(smtp.noop()[0], 250)
+
+    def test_utf8_addresses_with_smtputf8(self):
+        with smtplib.SMTP("127.0.0.1", self.gw.port, timeout=30) as smtp:
+            smtp.ehlo("client.test")
+            code, _ = smtp.mail("jörg@kunde.test", ["SMTPUTF8", "BODY=8BITMIME"])
+            self.assertEqual(code, 250)
+            self.assertEqual(smtp.rcpt("größe@in.acme.test")[0], 250)
+
+
+class RedisOutageTest(unittest.TestCase):
+    def test_unreachable_redis_gets_451_then_recovers_without_restart(self):
+        redis = RedisServer()
+        port = redis.port
+        redis.stop()
+        gw = Gateway(redis_url=f"redis://127.0.0.1:{port}")
+        try:
+            code, text = send(gw.port, message(), ["support@acme.test"])
+            self.assertEqual(code, 451)
+            self.assertTrue(text.decode().startswith("4.3.0"), text)
+            # Redis comes up on the same port: the gateway reconnects by itself.
+            redis = RedisServer.__new__(RedisServer)
+            redis.dir = gw.dir + "/redis"
+            os.makedirs(redis.dir)
+            redis.port = port
+            redis.proc = subprocess.Popen(
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", redis.dir,
+                 "--save", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.time() + 20
+            while True:
+                code, text = send(gw.port, message(), ["support@acme.test"])
+                if code == 250 or time.time() > deadline:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(code, 250, text)
+            ticket = gw.ticket(int(TICKET_REPLY.match(text.decode()).group(1)))
+            self.assertEqual(ticket["subject"], "Printer on fire")
+            # The url mode starts no redis-server of its own.
+            self.assertIsNone(gw.redis_pid())
+        finally:
+            gw.stop()
+            redis.stop()
+
+
+class ShutdownTest(unittest.TestCase):
+    def test_sigterm_finishes_the_transaction_in_flight_and_leaves_no_process(self):
+        gw = Gateway()
+        try:
+            redis_pid = gw.redis_pid()
+            self.assertIsNotNone(redis_pid)
+            idle = RawClient(gw.port)
+            idle.reply()
+            busy = RawClient(gw.port)
+            busy.reply()
+            busy.send("EHLO client.test\r\nMAIL FROM:<ann@customer.test>\r\n"
+                      "RCPT TO:<support@acme.test>\r\nDATA\r\n")
+            for _ in range(4):
+                busy.reply()
+            busy.send("Subject: in flight\r\n\r\nhalf of the body ")
+            time.sleep(0.2)
+            gw.proc.send_signal(15)
+            # The idle session is told at once; new connections are refused.
+            self.assertTrue(idle.reply()[0].startswith("421 4.3.2"))
+            time.sleep(0.3)
+            busy.send("and the rest.\r\n.\r\n")
+            final = busy.reply()[0]
+            self.assertTrue(re.match(r"^250 2\.0\.0 Ok: ticket \d+$", final), final)
+            self.assertTrue(busy.reply()[0].startswith("421 4.3.2"))
+            self.assertEqual(gw.proc.wait(timeout=30), 0)
+            self.assertFalse(pid_alive(redis_pid), "embedded redis-server still running")
+            ticket = gw.ticket(int(final.split()[-1]))  # the data survived the restart
+            self.assertEqual(ticket["subject"], "in flight")
+        finally:
+            gw.stop()
+
+
+class CommandLineTest(unittest.TestCase):
+    def run_postdesk(self, *args):
+        return subprocess.run([POSTDESK, *args], capture_output=True, text=True, timeout=30)
+
+    def test_every_subcommand_has_help(self):
+        for sub in (["serve"], ["parse"], ["tickets"], ["check-config"], []):
+            out = self.run_postdesk(*sub, "--help")
+            self.assertEqual(out.returncode, 0, sub)
+            self.assertIn("usage: postdesk", out.stdout)
+
+    def test_check_config_names_a_wrong_key(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".toml") as f:
+            f.write('[smtp]\nlisten = ["127.0.0.1:2525"]\nhostnme = "x"\n'
+                    '[[brand]]\nname = "a"\naddresses = ["a@b.test"]\n')
+            f.flush()
+            out = self.run_postdesk("check-config", "--config", f.name)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("[smtp].hostnme: unknown key", out.stderr)
+            out = self.run_postdesk("serve", "--config", f.name)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("[smtp].hostnme: unknown key", out.stderr)
+
+    def test_check_config_accepts_the_example(self):
+        example = os.path.join(os.path.dirname(__file__), "..", "..", "postdesk.example.toml")
+        out = self.run_postdesk("check-config", "--config", example)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("ok: 1 brands", out.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,171 @@
+"""Starts the real `postdesk` binary (and, where asked, a real redis-server) for integration tests.
+
+Each Gateway gets its own temporary data_dir and a free port, so tests never share state.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+POSTDESK = os.environ.get("POSTDESK_BIN", "postdesk")
+
+CONFIG = """
+data_dir = "{data_dir}"
+[smtp]
+listen = ["127.0.0.1:{port}"]
+hostname = "mx.postdesk.test"
+loops = 2
+{redis}
+[limits]
+max_message_size = "{max_size}"
+shutdown_grace = "10s"
+[[brand]]
+name = "acme"
+addresses = ["support@acme.test", "help@acme.test"]
+wildcards = ["*@in.acme.test"]
+[[brand]]
+name = "globex"
+addresses = ["help@globex.test"]
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes (its parent has not reaped it yet).
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+class Gateway:
+    """A running `postdesk serve` on a fresh data_dir."""
+
+    def __init__(self, redis_url=None, max_size="1MiB"):
+        self.dir = tempfile.mkdtemp(prefix="pd-it-")
+        self.port = free_port()
+        self.config = os.path.join(self.dir, "postdesk.toml")
+        redis = f'[redis]\nurl = "{redis_url}"' if redis_url else ""
+        with open(self.config, "w") as f:
+            f.write(CONFIG.format(data_dir=os.path.join(self.dir, "var"), port=self.port,
+                                  redis=redis, max_size=max_size))
+        self.log_path = os.path.join(self.dir, "postdesk.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([POSTDESK, "serve", "--config", self.config],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_port(self.port)
+        except Exception:
+            self.stop()
+            raise RuntimeError("gateway did not start:\n" + self.read_log())
+
+    def read_log(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def redis_pid(self):
+        m = re.search(r"embedded redis-server pid (\d+)", self.read_log())
+        return int(m.group(1)) if m else None
+
+    def terminate(self, timeout=30):
+        """SIGTERM; returns the exit status."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def ticket(self, ticket_id):
+        out = subprocess.run([POSTDESK, "tickets", "get", str(ticket_id), "--config", self.config],
+                             capture_output=True, text=True, timeout=30)
+        if out.returncode != 0:
+            raise AssertionError(f"tickets get {ticket_id}: {out.stderr}")
+        return json.loads(out.stdout)
+
+
+class RedisServer:
+    """A plain redis-server on a free TCP port, for the [redis] url mode."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="pd-redis-")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+        self.url = f"redis://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RawClient:
+    """A line-level SMTP client over a plain socket, for what smtplib will not send."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def reply(self):
+        """One whole (possibly multi-line) reply, as a list of lines."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("closed; got " + repr(lines))
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode())
+            if len(line) < 4 or line[3:4] != b"-":
+                return lines
+
+    def closed(self):
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        self.sock.close()
