@@ -225,8 +225,10 @@ class ShutdownTest(unittest.TestCase):
             self.assertTrue(busy.reply()[0].startswith("421 4.3.2"))
             self.assertEqual(gw.proc.wait(timeout=30), 0)
             self.assertFalse(pid_alive(redis_pid), "embedded redis-server still running")
-            ticket = gw.ticket(int(final.split()[-1]))  # the data survived the restart
+            ticket = gw.ticket(int(final.split()[-1]))  # read back after the gateway stopped
             self.assertEqual(ticket["subject"], "in flight")
+            idle.close()
+            busy.close()
         finally:
             gw.stop()
 
