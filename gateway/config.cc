@@ -167,6 +167,12 @@ Status ReadLimits(TableReader& limits, LimitsConfig* out) {
   int64_t errors = static_cast<int64_t>(out->max_errors);
   RETURN_IF_ERROR(limits.Integer("max_errors", 1, 1000, &errors));
   out->max_errors = static_cast<size_t>(errors);
+  int64_t connections = static_cast<int64_t>(out->max_connections);
+  RETURN_IF_ERROR(limits.Integer("max_connections", 1, 1000000, &connections));
+  out->max_connections = static_cast<size_t>(connections);
+  int64_t per_ip = static_cast<int64_t>(out->max_connections_per_ip);
+  RETURN_IF_ERROR(limits.Integer("max_connections_per_ip", 1, 1000000, &per_ip));
+  out->max_connections_per_ip = static_cast<size_t>(per_ip);
   RETURN_IF_ERROR(limits.Duration("command_timeout", &out->command_timeout));
   RETURN_IF_ERROR(limits.Duration("data_timeout", &out->data_timeout));
   RETURN_IF_ERROR(limits.Duration("shutdown_grace", &out->shutdown_grace));

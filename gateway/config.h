@@ -36,6 +36,8 @@ struct LimitsConfig {
   size_t max_recipients = 100;                 // RFC 5321 4.5.3.1.8: at least 100
   size_t max_line_length = 2048;               // command lines, CRLF included
   size_t max_errors = 20;                      // 4xx/5xx replies before 421 and close
+  size_t max_connections = 10000;              // at once, all clients; then 421 4.7.0
+  size_t max_connections_per_ip = 50;          // at once, one client address; then 421 4.7.0
   std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};  // RFC 5321 4.5.3.2.7
   std::chrono::milliseconds data_timeout{std::chrono::minutes(10)};    // RFC 5321 4.5.3.2.6
   std::chrono::milliseconds shutdown_grace{std::chrono::seconds(30)};  // SIGTERM: in-flight work

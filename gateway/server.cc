@@ -9,12 +9,16 @@ Result<std::unique_ptr<Server>> Server::Start(std::shared_ptr<const ServingState
   size_t count = state->config.loops;
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
   auto server = std::unique_ptr<Server>(new Server);
+  server->limits_ = std::make_unique<ConnectionLimits>(state->config.limits.max_connections,
+                                                       state->config.limits.max_connections_per_ip);
   for (size_t i = 0; i < count; ++i) {
-    auto loop = std::make_unique<ServerLoop>(static_cast<uint16_t>(i), state, redis);
+    auto loop = std::make_unique<ServerLoop>(static_cast<uint16_t>(i), state, redis,
+                                             server->limits_.get());
     Status s = loop->Listen(state->config.listen);
     if (!s.ok()) {
       // Nothing runs yet: the loops' handles are abandoned with the process, which exits now.
       for (auto& l : server->loops_) l.release();
+      server->loops_.clear();
       loop.release();
       return s;
     }

@@ -26,6 +26,7 @@ class Server {
 
  private:
   Server() = default;
+  std::unique_ptr<ConnectionLimits> limits_;  // shared by the loops; outlives them
   std::vector<std::unique_ptr<ServerLoop>> loops_;
   std::vector<std::thread> threads_;
 };

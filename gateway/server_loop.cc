@@ -53,9 +53,11 @@ Result<int> BindReusePort(const ListenAddress& address) {
 
 }  // namespace
 
-ServerLoop::ServerLoop(uint16_t index, std::shared_ptr<const ServingState> state, RedisAddress redis)
+ServerLoop::ServerLoop(uint16_t index, std::shared_ptr<const ServingState> state, RedisAddress redis,
+                       ConnectionLimits* limits)
     : index_(index),
       state_(std::move(state)),
+      limits_(limits),
       shutdown_async_(new uv_async_t),
       grace_timer_(new uv_timer_t),
       read_buffer_(new char[kReadBufferSize]),
@@ -112,7 +114,7 @@ void ServerLoop::OnConnection(uv_stream_t* listener, int status) {
   auto connection = std::make_unique<SmtpConnection>(self, id);
   SmtpConnection* raw = connection.get();
   self->connections_.emplace(id, std::move(connection));
-  raw->Accept(listener, self->state_);
+  raw->Accept(listener, self->state_, self->limits_);
 }
 
 void ServerLoop::Deliver(SmtpTransaction transaction) {

@@ -26,7 +26,9 @@ namespace postdesk {
 
 class ServerLoop {
  public:
-  ServerLoop(uint16_t index, std::shared_ptr<const ServingState> state, RedisAddress redis);
+  // `limits` is shared by every loop and outlives them.
+  ServerLoop(uint16_t index, std::shared_ptr<const ServingState> state, RedisAddress redis,
+             ConnectionLimits* limits);
   ~ServerLoop();
   ServerLoop(const ServerLoop&) = delete;
   ServerLoop& operator=(const ServerLoop&) = delete;
@@ -59,6 +61,7 @@ class ServerLoop {
 
   const uint16_t index_;
   std::shared_ptr<const ServingState> state_;
+  ConnectionLimits* const limits_;
   Loop loop_holder_;
   uv_loop_t& loop_ = loop_holder_.loop;
   uv_async_t* shutdown_async_;  // owned; freed in its close callback

@@ -38,13 +38,28 @@ SmtpConnection::SmtpConnection(ServerLoop* loop, uint64_t id)
 
 SmtpConnection::~SmtpConnection() { assert(open_handles_ == 0); }
 
-bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const ServingState> state) {
+bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const ServingState> state,
+                            ConnectionLimits* limits) {
   if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(tcp_)) != 0) {
     CloseHandles();
     return false;
   }
   uv_tcp_nodelay(tcp_, 1);
-  session_ = std::make_unique<SmtpSession>(id_, PeerAddress(tcp_), std::move(state), this);
+  client_ = PeerAddress(tcp_);
+  std::string hostname = state->config.hostname;
+  session_ = std::make_unique<SmtpSession>(id_, client_, std::move(state), this);
+  switch (limits->Acquire(client_)) {
+    case ConnectionLimits::Verdict::kAccepted:
+      limits_ = limits;
+      break;
+    case ConnectionLimits::Verdict::kServerFull:
+      session_->Refuse("421 4.7.0 " + hostname + " Error: too many connections", "server full");
+      return false;
+    case ConnectionLimits::Verdict::kClientFull:
+      session_->Refuse("421 4.7.0 " + hostname + " Error: too many connections from your address",
+                       "client over its connection limit");
+      return false;
+  }
   SetReading(true);
   session_->Start();
   return true;
@@ -154,7 +169,9 @@ void SmtpConnection::OnHandleClosed(uv_handle_t* handle) {
   } else {
     delete reinterpret_cast<uv_timer_t*>(handle);
   }
-  if (--self->open_handles_ == 0) self->loop_->OnConnectionClosed(self->id_);
+  if (--self->open_handles_ > 0) return;
+  if (self->limits_) self->limits_->Release(self->client_);
+  self->loop_->OnConnectionClosed(self->id_);
 }
 
 void SmtpConnection::Deliver(SmtpTransaction transaction) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "gateway/connection_limits.h"
 #include "gateway/smtp_session.h"
 
 namespace postdesk {
@@ -26,7 +27,9 @@ class SmtpConnection : public SmtpSession::Transport {
   ~SmtpConnection() override;
 
   // Accepts from `listener` and starts the session; false (and closed) on failure.
-  bool Accept(uv_stream_t* listener, std::shared_ptr<const ServingState> state);
+  // Over `limits`, the client is told 421 4.7.0 and the connection closed.
+  bool Accept(uv_stream_t* listener, std::shared_ptr<const ServingState> state,
+              ConnectionLimits* limits);
 
   SmtpSession* session() { return session_.get(); }
   uint64_t id() const { return id_; }
@@ -56,6 +59,8 @@ class SmtpConnection : public SmtpSession::Transport {
   bool closing_ = false;
   bool reading_ = false;
   std::unique_ptr<SmtpSession> session_;
+  ConnectionLimits* limits_ = nullptr;  // set when a slot was acquired: released at the end
+  std::string client_;
 };
 
 }  // namespace postdesk

@@ -99,6 +99,11 @@ void SmtpSession::Start() {
   Flush();
 }
 
+void SmtpSession::Refuse(std::string_view reply, std::string_view reason) {
+  Reply(reply);
+  Close(reason);
+}
+
 void SmtpSession::EnterState(State next) {
   SPDLOG_TRACE("session {:x}: {} -> {}", id_, StateName(state_), StateName(next));
   state_ = next;

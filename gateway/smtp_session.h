@@ -57,6 +57,8 @@ class SmtpSession {
   SmtpSession& operator=(const SmtpSession&) = delete;
 
   void Start();  // sends the 220 greeting
+  // Instead of Start(): answers `reply` (a 421) and closes, e.g. over a connection limit.
+  void Refuse(std::string_view reply, std::string_view reason);
   void OnBytes(std::string_view bytes);
   void OnDelivered(const DeliveryOutcome& outcome);
   void OnTimeout();

@@ -199,6 +199,46 @@ class RedisOutageTest(unittest.TestCase):
             redis.stop()
 
 
+class ConnectionLimitTest(unittest.TestCase):
+    def test_connections_over_the_per_client_limit_get_421(self):
+        gw = Gateway(limits="max_connections_per_ip = 2")
+        try:
+            # The harness's readiness probe may hold a slot for a moment: keep two greeted
+            # connections, whatever it takes.
+            held = []
+            deadline = time.time() + 5
+            while len(held) < 2 and time.time() < deadline:
+                c = RawClient(gw.port)
+                if c.reply()[0].startswith("220"):
+                    held.append(c)
+                else:
+                    c.close()
+                    time.sleep(0.05)
+            self.assertEqual(len(held), 2)
+            first, second = held
+            third = RawClient(gw.port)
+            self.assertEqual(third.reply(), [
+                "421 4.7.0 mx.postdesk.test Error: too many connections from your address"])
+            self.assertTrue(third.closed())
+            # A slot frees up when a client leaves.
+            first.send("QUIT\r\n")
+            first.reply()
+            self.assertTrue(first.closed())
+            deadline = time.time() + 5
+            while True:
+                fourth = RawClient(gw.port)
+                line = fourth.reply()[0]
+                if line.startswith("220") or time.time() > deadline:
+                    break
+                fourth.close()
+                time.sleep(0.05)
+            self.assertTrue(line.startswith("220"), line)
+            for c in (first, second, third, fourth):
+                c.close()
+        finally:
+            gw.stop()
+
+
 class ShutdownTest(unittest.TestCase):
     def test_sigterm_finishes_the_transaction_in_flight_and_leaves_no_process(self):
         gw = Gateway()

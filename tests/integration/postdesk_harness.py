@@ -24,6 +24,7 @@ loops = 2
 [limits]
 max_message_size = "{max_size}"
 shutdown_grace = "10s"
+{limits}
 [[brand]]
 name = "acme"
 addresses = ["support@acme.test", "help@acme.test"]
@@ -67,14 +68,14 @@ def pid_alive(pid):
 class Gateway:
     """A running `postdesk serve` on a fresh data_dir."""
 
-    def __init__(self, redis_url=None, max_size="1MiB"):
+    def __init__(self, redis_url=None, max_size="1MiB", limits=""):
         self.dir = tempfile.mkdtemp(prefix="pd-it-")
         self.port = free_port()
         self.config = os.path.join(self.dir, "postdesk.toml")
         redis = f'[redis]\nurl = "{redis_url}"' if redis_url else ""
         with open(self.config, "w") as f:
             f.write(CONFIG.format(data_dir=os.path.join(self.dir, "var"), port=self.port,
-                                  redis=redis, max_size=max_size))
+                                  redis=redis, max_size=max_size, limits=limits))
         self.log_path = os.path.join(self.dir, "postdesk.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([POSTDESK, "serve", "--config", self.config],
