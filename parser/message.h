@@ -8,6 +8,7 @@
 #define POSTDESK_PARSER_MESSAGE_H_
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,14 +34,31 @@ struct ParsedMessage {
   std::vector<Attachment> attachments;
 
   // Headers the later stages need, as written (unfolded, trimmed); empty when absent.
-  std::string message_id;                 // without angle brackets
-  std::string in_reply_to;                // without angle brackets
-  std::vector<std::string> references;    // without angle brackets, in order
-  std::string auto_submitted;             // Auto-Submitted
-  std::string precedence;                 // Precedence
-  std::vector<std::string> to;            // addr-specs of To
-  std::vector<std::string> cc;            // addr-specs of Cc
-  size_t received_count = 0;              // number of Received: headers
+  std::string message_id;               // without angle brackets
+  std::string in_reply_to;              // without angle brackets
+  std::vector<std::string> references;  // without angle brackets, in order
+  std::string auto_submitted;           // Auto-Submitted
+  std::string precedence;               // Precedence
+  std::vector<std::string> to;          // addr-specs of To
+  std::vector<std::string> cc;          // addr-specs of Cc
+  size_t received_count = 0;            // number of Received: headers
+
+  // Classification signals (design.md, "Classification"). Optional where the mere presence of
+  // the header is the signal; the value is unfolded, trimmed, raw (not RFC 2047 decoded) UTF-8.
+  std::optional<std::string> list_id;                   // List-Id (RFC 2919)
+  std::optional<std::string> list_unsubscribe;          // List-Unsubscribe (RFC 2369)
+  std::vector<std::string> x_loop;                      // every X-Loop value, in order
+  std::optional<std::string> x_autoreply;               // X-Autoreply
+  std::optional<std::string> x_autorespond;             // X-Autorespond
+  std::optional<std::string> x_autoresponder;           // X-Autoresponder
+  std::optional<std::string> x_auto_response_suppress;  // X-Auto-Response-Suppress
+  std::optional<std::string> x_failed_recipients;       // X-Failed-Recipients
+  std::string content_type;  // top-level media type, lower case ("multipart/report")
+  std::string report_type;   // its report-type parameter, lower case ("delivery-status")
+  std::vector<std::string> delivered_to;    // addr-specs of every Delivered-To
+  std::vector<std::string> x_forwarded_to;  // addr-specs of every X-Forwarded-To
+  std::vector<std::string> x_original_to;   // addr-specs of every X-Original-To
+  std::vector<std::string> reply_to;        // addr-specs of Reply-To
 
   // Set when the parser met a bound (depth, part count, header size) or malformed structure and
   // salvaged what it could. The caller still stores the raw message whole.

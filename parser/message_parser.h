@@ -15,9 +15,11 @@
 namespace postdesk {
 
 struct ParseLimits {
-  size_t max_depth = 16;               // MIME nesting depth; deeper parts are not descended into
-  size_t max_parts = 500;              // MIME parts in all; later parts are ignored
+  size_t max_depth = 16;                 // MIME nesting depth; deeper parts are not descended into
+  size_t max_parts = 500;                // MIME parts in all; later parts are ignored
   size_t max_header_bytes = 256 * 1024;  // one header block; the rest is read as body
+  size_t max_header_fields = 1000;       // fields in one header block; the rest is read as body
+  size_t max_field_bytes = 64 * 1024;    // one (folded) header field; longer ones are cut
 };
 
 // `raw` may end lines with CRLF or bare LF.
