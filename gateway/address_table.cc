@@ -39,6 +39,10 @@ std::optional<AddressMatch> AddressTable::FindRecipient(std::string_view address
   return std::nullopt;
 }
 
+bool AddressTable::IsSupportAddress(std::string_view address) const {
+  return Find(exact_, LowerAscii(address)).has_value();
+}
+
 std::optional<AddressMatch> AddressTable::FindExternal(std::string_view address) const {
   std::optional<AddressMatch> match = Find(external_, LowerAscii(address));
   if (match) match->external = true;

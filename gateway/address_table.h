@@ -31,6 +31,9 @@ class AddressTable {
 
   // A support address or wildcard of a brand (what RCPT accepts).
   std::optional<AddressMatch> FindRecipient(std::string_view address) const;
+  // One of the brands' own support addresses, exact or +tag (not a wildcard: a customer may
+  // well write from a domain we take mail for).
+  bool IsSupportAddress(std::string_view address) const;
   // A registered external address (for forwarded mail); exact or +tag, no wildcards.
   std::optional<AddressMatch> FindExternal(std::string_view address) const;
 

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -182,6 +183,25 @@ Status ReadLimits(TableReader& limits, LimitsConfig* out) {
   return limits.Finish();
 }
 
+Status ReadClassification(TableReader& r, ClassificationConfig* out) {
+  RETURN_IF_ERROR(r.String("token_secret", &out->token_secret));
+  if (!out->token_secret.empty() && out->token_secret.size() < 16) {
+    return Status::Error(r.Name("token_secret") + ": at least 16 characters");
+  }
+  RETURN_IF_ERROR(r.Integer("rate_limit", 1, 1000000, &out->rate_limit));
+  RETURN_IF_ERROR(r.Duration("rate_window", &out->rate_window));
+  RETURN_IF_ERROR(r.Duration("block_time", &out->block_time));
+  RETURN_IF_ERROR(r.Duration("duplicate_window", &out->duplicate_window));
+  RETURN_IF_ERROR(r.Duration("suspended_retention", &out->suspended_retention));
+  for (auto [key, value] : {std::pair{"rate_window", out->rate_window},
+                            {"block_time", out->block_time},
+                            {"duplicate_window", out->duplicate_window},
+                            {"suspended_retention", out->suspended_retention}}) {
+    if (value.count() < 1000) return Status::Error(r.Name(key) + ": at least 1s");
+  }
+  return r.Finish();
+}
+
 Status ReadAddresses(TableReader& brand, std::string_view key, std::vector<std::string>* out) {
   RETURN_IF_ERROR(brand.StringList(key, out));
   for (size_t i = 0; i < out->size(); ++i) {
@@ -276,7 +296,8 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   if (unit == "s") return milliseconds(value * 1000);
   if (unit == "m") return milliseconds(value * 60 * 1000);
   if (unit == "h") return milliseconds(value * 3600 * 1000);
-  return Status::Error("unknown unit \"" + std::string(unit) + "\" (use ms, s, m, h)");
+  if (unit == "d") return milliseconds(value * 24 * 3600 * 1000);
+  return Status::Error("unknown unit \"" + std::string(unit) + "\" (use ms, s, m, h, d)");
 }
 
 Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name) {
@@ -307,6 +328,8 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
   const Section sections[] = {
       {"smtp", &ReadSmtp},
       {"limits", [](TableReader& r, Config* c) { return ReadLimits(r, &c->limits); }},
+      {"classification",
+       [](TableReader& r, Config* c) { return ReadClassification(r, &c->classification); }},
       {"redis",
        [](TableReader& r, Config* c) {
          RETURN_IF_ERROR(r.String("url", &c->redis_url));
@@ -344,6 +367,43 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
   if (!s.ok()) return fail(s);
   if (config.hostname.empty()) config.hostname = MachineHostName();
   return config;
+}
+
+Status ResolveTokenSecret(Config* config) {
+  if (!config->classification.token_secret.empty()) return Status::Ok();
+  std::error_code ec;
+  std::filesystem::create_directories(config->data_dir, ec);
+  if (ec) return Status::Error("data_dir " + config->data_dir + ": " + ec.message());
+  std::string path = config->data_dir + "/token.key";
+  std::ifstream in(path);
+  std::string secret;
+  if (in && std::getline(in, secret) && secret.size() >= 16) {
+    config->classification.token_secret = secret;
+    return Status::Ok();
+  }
+  unsigned char bytes[32];
+  std::ifstream random("/dev/urandom", std::ios::binary);
+  if (!random.read(reinterpret_cast<char*>(bytes), sizeof(bytes))) {
+    return Status::Error("cannot read /dev/urandom for the token secret");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char b : bytes) {
+    secret += kHex[b >> 4];
+    secret += kHex[b & 15];
+  }
+  // Written to a temporary file and renamed, so that a crash never leaves half a key.
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << secret << "\n";
+    if (!out.flush()) return Status::Error(tmp + ": cannot write the token secret");
+  }
+  std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               ec);
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::Error(path + ": " + ec.message());
+  config->classification.token_secret = secret;
+  return Status::Ok();
 }
 
 Result<Config> LoadConfigFile(const std::string& path) {

@@ -43,6 +43,17 @@ struct LimitsConfig {
   std::chrono::milliseconds shutdown_grace{std::chrono::seconds(30)};  // SIGTERM: in-flight work
 };
 
+// What happens to a message before it becomes a ticket (design.md, "Classification").
+struct ClassificationConfig {
+  // Key of the ticket tokens' MAC; empty: generated once into data_dir/token.key.
+  std::string token_secret;
+  int64_t rate_limit = 20;  // messages from one sender to one brand...
+  std::chrono::milliseconds rate_window{std::chrono::hours(1)};  // ...within this window
+  std::chrono::milliseconds block_time{std::chrono::hours(1)};   // then blocked this long
+  std::chrono::milliseconds duplicate_window{std::chrono::hours(24 * 7)};
+  std::chrono::milliseconds suspended_retention{std::chrono::hours(24 * 14)};
+};
+
 struct Config {
   std::string source;  // file name, for messages
   std::string data_dir = "./var";
@@ -51,13 +62,19 @@ struct Config {
   size_t loops = 0;      // event loops; 0 = one per core
   std::string redis_url;  // empty: start the embedded redis-server under data_dir
   LimitsConfig limits;
+  ClassificationConfig classification;
   std::vector<BrandConfig> brands;
 };
 
 Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name);
 Result<Config> LoadConfigFile(const std::string& path);
 
-// "25MiB", "10MB", "4096" -> bytes; "5m", "30s", "250ms", "1h" -> milliseconds.
+// Fills config->classification.token_secret from data_dir/token.key when the configuration
+// has none, creating that file (mode 0600, 32 random bytes as hex) the first time. Nodes that
+// share one Redis must share the secret: configure it explicitly for them.
+Status ResolveTokenSecret(Config* config);
+
+// "25MiB", "10MB", "4096" -> bytes; "5m", "30s", "250ms", "1h", "7d" -> milliseconds.
 Result<size_t> ParseSize(std::string_view text);
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
 

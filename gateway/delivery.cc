@@ -1,6 +1,7 @@
 #include "gateway/delivery.h"
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "parser/message_parser.h"
@@ -12,10 +13,52 @@ struct Delivery::Job {
   Delivery* owner;
   SmtpTransaction transaction;
   ParsedMessage parsed;
+  Classification classification;
   Done done;
 };
 
-IngestRequest BuildIngestRequest(const SmtpTransaction& tx, const ParsedMessage& parsed) {
+Classification ClassifyTransaction(const SmtpTransaction& tx, const ParsedMessage& parsed) {
+  ClassifierContext context;
+  context.tokens = &tx.state->tokens;
+  context.loop_markers = {tx.state->config.hostname};
+  const AddressTable& addresses = tx.state->addresses;
+  context.is_support_address = [&addresses](std::string_view a) {
+    return addresses.IsSupportAddress(a);
+  };
+  std::vector<std::string> recipients;
+  for (const SmtpRecipient& r : tx.recipients) recipients.push_back(r.address);
+  return Classify(parsed, tx.mail_from, recipients, context);
+}
+
+namespace {
+
+// The brand's external address that forwarded this message, if any, in the design's order.
+std::optional<std::string> ForwardedFrom(const ParsedMessage& parsed, const AddressTable& table,
+                                         size_t brand) {
+  for (const auto* list : {&parsed.delivered_to, &parsed.x_forwarded_to, &parsed.x_original_to,
+                           &parsed.to, &parsed.cc}) {
+    for (const std::string& address : *list) {
+      std::optional<AddressMatch> m = table.FindExternal(address);
+      if (m && m->brand == brand) return m->received_at;
+    }
+  }
+  return std::nullopt;
+}
+
+StoragePolicy PolicyOf(const ClassificationConfig& c) {
+  StoragePolicy p;
+  p.rate_limit = c.rate_limit;
+  p.rate_window_ms = c.rate_window.count();
+  p.block_ms = c.block_time.count();
+  p.dedupe_window_ms = c.duplicate_window.count();
+  p.suspended_retention_ms = c.suspended_retention.count();
+  return p;
+}
+
+}  // namespace
+
+IngestRequest BuildIngestRequest(const SmtpTransaction& tx, const ParsedMessage& parsed,
+                                 const Classification& classification) {
   IngestRequest request;
   request.subject = parsed.subject;
   request.description = parsed.description;
@@ -23,14 +66,24 @@ IngestRequest BuildIngestRequest(const SmtpTransaction& tx, const ParsedMessage&
   // The requester is the From: mailbox; without one, the envelope sender.
   request.requester_email = parsed.from_email.empty() ? tx.mail_from : parsed.from_email;
   request.requester_name = parsed.from_name;
+  request.message_id = parsed.message_id;
+  request.auto_notifications_suppressed = classification.auto_notifications_suppressed;
   request.transaction = tx.id;
+  request.policy = PolicyOf(tx.state->config.classification);
   std::vector<size_t> seen;
   for (const SmtpRecipient& r : tx.recipients) {
     bool known = false;
     for (size_t b : seen) known = known || b == r.match.brand;
     if (known) continue;
     seen.push_back(r.match.brand);
-    request.tickets.push_back({tx.state->config.brands[r.match.brand].name, r.match.received_at});
+    NewTicketTarget target;
+    target.brand = tx.state->config.brands[r.match.brand].name;
+    target.received_at = ForwardedFrom(parsed, tx.state->addresses, r.match.brand)
+                             .value_or(r.match.received_at);
+    target.cause = std::string(SuspensionCauseName(classification.cause));
+    target.reason = classification.reason;
+    target.thread_ticket = classification.thread_ticket.value_or(0);
+    request.tickets.push_back(std::move(target));
   }
   return request;
 }
@@ -43,7 +96,8 @@ void Delivery::Deliver(SmtpTransaction transaction, Done done) {
   job->work.data = job.get();
   if (uv_queue_work(loop_, &job->work, &Delivery::ParseOnWorker, &Delivery::StoreOnLoop) != 0) {
     job->done(job->transaction.session_id,
-              {"451 4.3.0 Error: cannot process the message now, try again later", "queue_work failed"});
+              {"451 4.3.0 Error: cannot process the message now, try again later",
+               "error=\"queue_work failed\""});
     return;
   }
   ++in_flight_;
@@ -53,29 +107,35 @@ void Delivery::Deliver(SmtpTransaction transaction, Done done) {
 void Delivery::ParseOnWorker(uv_work_t* work) {
   auto* job = static_cast<Job*>(work->data);
   job->parsed = ParseMessage(job->transaction.message);
+  job->classification = ClassifyTransaction(job->transaction, job->parsed);
 }
 
 void Delivery::StoreOnLoop(uv_work_t* work, int /*status*/) {
   std::unique_ptr<Job> job(static_cast<Job*>(work->data));
   Delivery* self = job->owner;
-  IngestRequest request = BuildIngestRequest(job->transaction, job->parsed);
-  request.raw = std::move(job->transaction.message);
   uint64_t session_id = job->transaction.session_id;
+  // Our own Received: header is one of them.
+  if (job->parsed.received_count > kMaxReceivedHeaders + 1) {
+    --self->in_flight_;
+    job->done(session_id, {"554 5.4.6 Error: too many hops (" +
+                               std::to_string(job->parsed.received_count - 1) +
+                               " Received: headers): routing loop",
+                           "refused=hops"});
+    return;
+  }
+  IngestRequest request = BuildIngestRequest(job->transaction, job->parsed, job->classification);
+  request.raw = std::move(job->transaction.message);
   Done done = std::move(job->done);
   self->store_->Ingest(request, [self, session_id, done = std::move(done)](
-                                    Result<std::vector<int64_t>> ids) {
+                                    Result<std::vector<IngestOutcome>> outcomes) {
     --self->in_flight_;
-    if (!ids.ok() || ids.value().empty()) {
-      std::string why = ids.ok() ? "redis: no ticket id returned" : ids.status().message();
-      done(session_id,
-           {"451 4.3.0 Error: ticket storage unavailable, try again later", "error=\"" + why + "\""});
+    if (!outcomes.ok()) {
+      done(session_id, {"451 4.3.0 Error: ticket storage unavailable, try again later",
+                        "error=\"" + outcomes.status().message() + "\""});
       return;
     }
-    std::string list;
-    for (int64_t id : ids.value()) list += (list.empty() ? "" : " ") + std::to_string(id);
-    bool many = ids.value().size() > 1;
-    done(session_id, {std::string("250 2.0.0 Ok: ticket") + (many ? "s " : " ") + list,
-                      "tickets=" + list});
+    std::string text = DescribeOutcomes(outcomes.value());
+    done(session_id, {"250 2.0.0 Ok: " + text, "stored=\"" + text + "\""});
   });
 }
 

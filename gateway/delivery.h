@@ -1,12 +1,15 @@
-// Delivery: what happens at the final dot. The message is parsed on the libuv thread pool (off
-// the loop, so a large message never stalls other sessions), turned into one ticket per brand
-// among the recipients, and stored by the loop's TicketStore in one atomic Redis call.
+// Delivery: what happens at the final dot. The message is parsed and classified on the libuv
+// thread pool (off the loop, so a large message never stalls other sessions), turned into one
+// outcome per brand among the recipients (a ticket, a comment, a suspension, or nothing for a
+// duplicate), and stored by the loop's TicketStore in one atomic Redis call.
 //
 // One Delivery per loop; Deliver() and the callback run on that loop's thread. The callback gets
 // the session id back, never a pointer: the session may be gone by then (timeout, disconnect),
 // and the caller looks it up. It runs exactly once per Deliver(): with "250 2.0.0 Ok: ticket N"
-// only after Redis acknowledged the write, or "451 4.3.0" when storage failed and nothing was
-// written (the sender keeps the message and retries: RFC 5321 4.2.5).
+// (or "comment on ticket N", "suspended N (cause)", "duplicate of ticket N") only after Redis
+// acknowledged the write; "451 4.3.0" when storage failed and nothing was written (the sender
+// keeps the message and retries: RFC 5321 4.2.5); "554 5.4.6" for more than 100 Received:
+// headers (a routing loop, RFC 5321 6.3).
 #ifndef POSTDESK_GATEWAY_DELIVERY_H_
 #define POSTDESK_GATEWAY_DELIVERY_H_
 
@@ -16,6 +19,7 @@
 #include <functional>
 
 #include "gateway/smtp_transaction.h"
+#include "parser/classifier.h"
 #include "parser/message.h"
 #include "storage/ticket_store.h"
 
@@ -40,10 +44,20 @@ class Delivery {
   size_t in_flight_ = 0;
 };
 
-// The tickets a transaction makes: one per brand among its recipients, received at the first
-// recipient of that brand (design.md: "one transaction to several addresses of one brand makes
-// one ticket; of several brands, one each").
-IngestRequest BuildIngestRequest(const SmtpTransaction& transaction, const ParsedMessage& parsed);
+// Received: headers past which a message is a routing loop (RFC 5321 6.3; Postfix's
+// hopcount_limit has the same default).
+inline constexpr size_t kMaxReceivedHeaders = 100;
+
+// The classification of a transaction's message, with this deployment's tokens, loop marker
+// and support addresses.
+Classification ClassifyTransaction(const SmtpTransaction& transaction, const ParsedMessage& parsed);
+
+// What a transaction asks of storage: one target per brand among its recipients, received at
+// the first recipient of that brand or, for forwarded mail, at the brand's registered external
+// address named in Delivered-To, X-Forwarded-To, X-Original-To, To or Cc (design.md,
+// "Addresses and brands").
+IngestRequest BuildIngestRequest(const SmtpTransaction& transaction, const ParsedMessage& parsed,
+                                 const Classification& classification);
 
 }  // namespace postdesk
 

@@ -66,6 +66,11 @@ int ServeCommand(const Args& args) {
     std::fprintf(stderr, "postdesk: %s\n", config.status().message().c_str());
     return 1;
   }
+  Status secret = ResolveTokenSecret(&config.value());
+  if (!secret.ok()) {
+    std::fprintf(stderr, "postdesk: %s\n", secret.message().c_str());
+    return 1;
+  }
   auto state = std::make_shared<const ServingState>(std::move(config).value());
 
   std::unique_ptr<EmbeddedRedis> embedded;

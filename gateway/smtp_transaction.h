@@ -12,15 +12,20 @@
 
 #include "gateway/address_table.h"
 #include "gateway/config.h"
+#include "parser/ticket_token.h"
 
 namespace postdesk {
 
 // What the loops share read-only: the configuration and the address table built from it. A
 // reload (SIGHUP) makes a new one; sessions keep the one they started with.
 struct ServingState {
-  explicit ServingState(Config c) : config(std::move(c)), addresses(config.brands) {}
+  explicit ServingState(Config c)
+      : config(std::move(c)),
+        addresses(config.brands),
+        tokens(config.classification.token_secret) {}
   Config config;
   AddressTable addresses;
+  TicketTokens tokens;
 };
 
 struct SmtpRecipient {

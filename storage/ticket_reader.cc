@@ -98,6 +98,9 @@ Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
   ticket["type"] = f["type"].empty() ? nlohmann::json(nullptr) : nlohmann::json(f["type"]);
   ticket["tags"] = ParseJsonOr(f["tags"], nlohmann::json::array());
   ticket["via"] = f["via"];
+  ticket["auto_notifications_suppressed"] = f["auto_notifications_suppressed"] == "1";
+  ticket["followup_source_id"] =
+      f["followup_source_id"].empty() ? nlohmann::json(nullptr) : nlohmann::json(ToInt(f["followup_source_id"]));
   ticket["comments"] = nlohmann::json::array();
   for (size_t i = 0; i < comments->elements; ++i) {
     nlohmann::json c = ParseJsonOr(std::string(comments->element[i]->str, comments->element[i]->len),

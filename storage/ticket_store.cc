@@ -7,7 +7,6 @@
 
 #include <array>
 #include <cassert>
-#include <nlohmann/json.hpp>
 
 #include "storage/redis_functions.h"
 
@@ -132,20 +131,7 @@ void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) 
                            (last_error_.empty() ? std::string() : ": " + last_error_)));
     return;
   }
-  nlohmann::json meta = {
-      {"subject", request.subject},
-      {"description", request.description},
-      {"truncated", request.truncated},
-      {"requester_email", request.requester_email},
-      {"requester_name", request.requester_name},
-      {"transaction", request.transaction},
-      {"tickets", nlohmann::json::array()},
-  };
-  for (const NewTicketTarget& t : request.tickets) {
-    meta["tickets"].push_back({{"brand", t.brand}, {"received_at", t.received_at}});
-  }
-  // Replace rather than throw on invalid UTF-8: nothing may throw on the loop.
-  std::string meta_text = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string meta_text = IngestMetaJson(request);
 
   static constexpr std::string_view kTicketCounter = "{pd}:ticket:next_id";
   static constexpr std::string_view kMessageCounter = "{pd}:message:next_id";
@@ -188,19 +174,7 @@ void TicketStore::OnReply(redisAsyncContext* context, void* reply_ptr, void* pri
   if (it == self->pending_.end()) return;
   IngestCallback callback = std::move(it->second);
   self->pending_.erase(it);
-  if (!reply) {
-    callback(Status::Error("redis: connection lost before the reply"));
-  } else if (reply->type == REDIS_REPLY_ERROR) {
-    callback(Status::Error(std::string("redis: ") + reply->str));
-  } else if (reply->type != REDIS_REPLY_ARRAY) {
-    callback(Status::Error("redis: unexpected reply to FCALL"));
-  } else {
-    std::vector<int64_t> ids;
-    for (size_t i = 0; i < reply->elements; ++i) {
-      if (reply->element[i]->type == REDIS_REPLY_INTEGER) ids.push_back(reply->element[i]->integer);
-    }
-    callback(std::move(ids));
-  }
+  callback(ParseIngestReply(reply));
 }
 
 void TicketStore::Close(std::function<void()> done) {

@@ -4,9 +4,10 @@
 // One TicketStore per event loop; every method runs on that loop's thread. It connects at
 // Start(), loads the Functions library on every (re)connection, and reconnects with exponential
 // backoff (100 ms to 5 s) after a failure, by itself. Ingest() calls its callback exactly once,
-// on the loop: with the new ticket ids after Redis acknowledged the write (and, with the
+// on the loop: with the outcomes after Redis acknowledged the write (and, with the
 // embedded server's `appendfsync always`, fsynced it), or with an error when Redis is down or
-// answered an error (then nothing was written: the function is atomic). The callback may run
+// answered an error (then nothing was written: the function is atomic). The outcomes say, per
+// brand, whether a ticket, a comment, a suspension or nothing (a duplicate) was stored. The callback may run
 // before Ingest() returns when the store is disconnected. Close() ends the connection after the
 // replies in flight; the object may be destroyed once Close's callback ran.
 #ifndef POSTDESK_STORAGE_TICKET_STORE_H_
@@ -21,29 +22,14 @@
 #include <vector>
 
 #include "parser/result.h"
+#include "storage/ingest_request.h"
 #include "storage/redis_address.h"
 
 struct redisAsyncContext;
 
 namespace postdesk {
 
-struct NewTicketTarget {
-  std::string brand;
-  std::string received_at;
-};
-
-struct IngestRequest {
-  std::string subject;
-  std::string description;  // valid UTF-8
-  bool truncated = false;
-  std::string requester_email;
-  std::string requester_name;
-  std::string transaction;  // the SMTP transaction id, for tracing
-  std::vector<NewTicketTarget> tickets;  // one ticket per entry (one per brand)
-  std::string raw;          // the whole message as stored
-};
-
-using IngestCallback = std::function<void(Result<std::vector<int64_t>>)>;
+using IngestCallback = std::function<void(Result<std::vector<IngestOutcome>>)>;
 
 class TicketStore {
  public:

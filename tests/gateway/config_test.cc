@@ -86,7 +86,7 @@ TEST(Config, WrongValuesAreRefusedByName) {
   EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[limits]\nmax_recipients = 10\n"),
             "t.toml: [limits].max_recipients: must be between 100 and 100000");
   EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[limits]\ndata_timeout = \"10 minutes\"\n"),
-            "t.toml: [limits].data_timeout: unknown unit \" minutes\" (use ms, s, m, h)");
+            "t.toml: [limits].data_timeout: unknown unit \" minutes\" (use ms, s, m, h, d)");
 }
 
 TEST(Config, MissingBrandsAndDuplicatesAreRefused) {

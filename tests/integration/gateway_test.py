@@ -110,7 +110,7 @@ class SmtpDialogueTest(unittest.TestCase):
         code, text = send(self.gw.port, message(subject="Two brands"),
                           ["support@acme.test", "help@acme.test", "help@globex.test"])
         self.assertEqual(code, 250, text)
-        ids = re.match(r"^2\.0\.0 Ok: tickets (\d+) (\d+)$", text.decode())
+        ids = re.match(r"^2\.0\.0 Ok: ticket (\d+), ticket (\d+)$", text.decode())
         self.assertTrue(ids, text)
         brands = {self.gw.ticket(int(i))["brand"] for i in ids.groups()}
         self.assertEqual(brands, {"acme", "globex"})

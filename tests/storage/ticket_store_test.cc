@@ -22,6 +22,23 @@ std::string TempDir() {
   return pattern;
 }
 
+NewTicketTarget Target(std::string brand, std::string received_at, std::string cause = "",
+                       int64_t thread_ticket = 0) {
+  NewTicketTarget t;
+  t.brand = std::move(brand);
+  t.received_at = std::move(received_at);
+  t.cause = std::move(cause);
+  t.reason = t.cause.empty() ? "" : "test";
+  t.thread_ticket = thread_ticket;
+  return t;
+}
+
+std::vector<int64_t> Ids(const std::vector<IngestOutcome>& outcomes) {
+  std::vector<int64_t> ids;
+  for (const IngestOutcome& o : outcomes) ids.push_back(o.id);
+  return ids;
+}
+
 // Runs `loop` until `done` holds or `timeout` passes; false on timeout.
 template <typename Predicate>
 bool RunUntil(uv_loop_t* loop, Predicate done, std::chrono::milliseconds timeout) {
@@ -60,9 +77,9 @@ class TicketStoreTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  Result<std::vector<int64_t>> IngestAndWait(const IngestRequest& request) {
-    std::optional<Result<std::vector<int64_t>>> result;
-    store_->Ingest(request, [&](Result<std::vector<int64_t>> r) { result.emplace(std::move(r)); });
+  Result<std::vector<IngestOutcome>> IngestAndWait(const IngestRequest& request) {
+    std::optional<Result<std::vector<IngestOutcome>>> result;
+    store_->Ingest(request, [&](Result<std::vector<IngestOutcome>> r) { result.emplace(std::move(r)); });
     EXPECT_TRUE(RunUntil(&loop_, [&] { return result.has_value(); }, std::chrono::seconds(5)));
     if (!result) return Status::Error("timed out");
     return std::move(*result);
@@ -75,7 +92,7 @@ class TicketStoreTest : public ::testing::Test {
     r.requester_email = "Ann@Customer.test";
     r.requester_name = "Ann Example";
     r.transaction = "7.1";
-    r.tickets = {{"acme", "support@acme.test"}};
+    r.tickets = {Target("acme", "support@acme.test")};
     r.raw = "Received: from x\r\nSubject: Printer on fire\r\n\r\nHello\r\n";
     return r;
   }
@@ -96,9 +113,9 @@ class TicketStoreTest : public ::testing::Test {
 };
 
 TEST_F(TicketStoreTest, StoredTicketReadsBackWithEveryField) {
-  Result<std::vector<int64_t>> ids = IngestAndWait(Request());
+  Result<std::vector<IngestOutcome>> ids = IngestAndWait(Request());
   ASSERT_TRUE(ids.ok()) << ids.status().message();
-  ASSERT_EQ(ids.value(), std::vector<int64_t>{1});
+  ASSERT_EQ(Ids(ids.value()), std::vector<int64_t>{1});
 
   Result<std::unique_ptr<TicketReader>> reader = TicketReader::Connect(redis_->address());
   ASSERT_TRUE(reader.ok()) << reader.status().message();
@@ -134,10 +151,10 @@ TEST_F(TicketStoreTest, EachTicketAddsAnEventAndARequesterIndexEntry) {
 
 TEST_F(TicketStoreTest, OneRequestForTwoBrandsMakesTwoTicketsAndOneRawMessage) {
   IngestRequest r = Request();
-  r.tickets = {{"acme", "support@acme.test"}, {"globex", "help@globex.test"}};
-  Result<std::vector<int64_t>> ids = IngestAndWait(r);
+  r.tickets = {Target("acme", "support@acme.test"), Target("globex", "help@globex.test")};
+  Result<std::vector<IngestOutcome>> ids = IngestAndWait(r);
   ASSERT_TRUE(ids.ok());
-  EXPECT_EQ(ids.value(), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(Ids(ids.value()), (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(Command("EXISTS {pd}:message:1 {pd}:message:2"), 1);
   auto reader = TicketReader::Connect(redis_->address());
   ASSERT_TRUE(reader.ok());
@@ -157,7 +174,7 @@ TEST_F(TicketStoreTest, RedisDownFailsFastThenReconnectsByItself) {
   ASSERT_TRUE(redis_->Stop().ok());
   // The disconnect is noticed on the loop.
   ASSERT_TRUE(RunUntil(&loop_, [&] { return !store_->connected(); }, std::chrono::seconds(5)));
-  Result<std::vector<int64_t>> down = IngestAndWait(Request());
+  Result<std::vector<IngestOutcome>> down = IngestAndWait(Request());
   ASSERT_FALSE(down.ok());
   EXPECT_EQ(down.status().message().rfind("redis unavailable", 0), 0u);
 
@@ -165,10 +182,98 @@ TEST_F(TicketStoreTest, RedisDownFailsFastThenReconnectsByItself) {
   ASSERT_TRUE(again.ok()) << again.status().message();
   redis_ = std::move(again).value();
   ASSERT_TRUE(RunUntil(&loop_, [&] { return store_->connected(); }, std::chrono::seconds(10)));
-  Result<std::vector<int64_t>> up = IngestAndWait(Request());
+  Result<std::vector<IngestOutcome>> up = IngestAndWait(Request());
   ASSERT_TRUE(up.ok()) << up.status().message();
   // The AOF kept the counter across the restart: no id is reused.
-  EXPECT_EQ(up.value(), std::vector<int64_t>{2});
+  EXPECT_EQ(Ids(up.value()), std::vector<int64_t>{2});
+}
+
+TEST_F(TicketStoreTest, SuspendedMessageIsKeptWithItsCauseAndMakesNoTicket) {
+  IngestRequest r = Request();
+  r.tickets = {Target("acme", "support@acme.test", "auto_vacation")};
+  auto outcome = IngestAndWait(r);
+  ASSERT_TRUE(outcome.ok()) << outcome.status().message();
+  ASSERT_EQ(outcome.value().size(), 1u);
+  EXPECT_EQ(outcome.value()[0].kind, IngestOutcome::Kind::kSuspended);
+  EXPECT_EQ(outcome.value()[0].cause, "auto_vacation");
+  EXPECT_EQ(DescribeOutcomes(outcome.value()), "suspended 1 (auto_vacation)");
+  EXPECT_EQ(Command("EXISTS {pd}:ticket:1"), 0);
+  EXPECT_EQ(Command("EXISTS {pd}:suspended:1"), 1);
+  EXPECT_EQ(Command("EXISTS {pd}:message:1"), 1);  // the raw message is kept
+  EXPECT_GT(Command("PTTL {pd}:suspended:1"), 0);   // for the retention period
+}
+
+TEST_F(TicketStoreTest, SameMessageIdToTheSameBrandMakesOneTicket) {
+  IngestRequest r = Request();
+  r.message_id = "CAF123@mail.customer.test";
+  auto first = IngestAndWait(r);
+  auto second = IngestAndWait(r);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(second.value()[0].kind, IngestOutcome::Kind::kDuplicate);
+  EXPECT_EQ(DescribeOutcomes(second.value()), "duplicate of ticket 1");
+  EXPECT_EQ(Command("EXISTS {pd}:ticket:2"), 0);
+  EXPECT_EQ(Command("EXISTS {pd}:message:2"), 0);  // a pure duplicate stores nothing
+  // Another brand does get its own ticket.
+  r.tickets = {Target("globex", "help@globex.test")};
+  auto other = IngestAndWait(r);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(DescribeOutcomes(other.value()), "ticket 2");
+}
+
+TEST_F(TicketStoreTest, RateGuardSuspendsPastTheLimitThenBlocksTheSender) {
+  IngestRequest r = Request();
+  r.policy.rate_limit = 3;
+  std::vector<std::string> seen;
+  for (int i = 0; i < 5; ++i) {
+    auto o = IngestAndWait(r);
+    ASSERT_TRUE(o.ok());
+    seen.push_back(DescribeOutcomes(o.value()));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"ticket 1", "ticket 2", "ticket 3", "suspended 1 (loop)",
+                                            "suspended 2 (blocklisted)"}));
+  // Another sender is not affected.
+  r.requester_email = "bob@customer.test";
+  EXPECT_EQ(DescribeOutcomes(IngestAndWait(r).value()), "ticket 4");
+}
+
+TEST_F(TicketStoreTest, ReplyBecomesACommentAndReopensASolvedTicket) {
+  ASSERT_TRUE(IngestAndWait(Request()).ok());
+  Command("HSET {pd}:ticket:1 status solved");
+  IngestRequest reply = Request();
+  reply.description = "Still on fire.";
+  reply.tickets = {Target("acme", "support@acme.test", "", 1)};
+  auto o = IngestAndWait(reply);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(DescribeOutcomes(o.value()), "comment on ticket 1");
+  auto reader = TicketReader::Connect(redis_->address());
+  nlohmann::json t = reader.value()->GetTicket(1).value();
+  ASSERT_EQ(t["comments"].size(), 2u);
+  EXPECT_EQ(t["comments"][1]["body"], "Still on fire.");
+  EXPECT_EQ(t["comments"][1]["author"]["email"], "Ann@Customer.test");
+  EXPECT_EQ(t["status"], "open");
+  EXPECT_EQ(Command("XLEN {pd}:events"), 2);
+}
+
+TEST_F(TicketStoreTest, ReplyToAClosedTicketOpensALinkedFollowUp) {
+  ASSERT_TRUE(IngestAndWait(Request()).ok());
+  Command("HSET {pd}:ticket:1 status closed");
+  IngestRequest reply = Request();
+  reply.tickets = {Target("acme", "support@acme.test", "", 1)};
+  auto o = IngestAndWait(reply);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(DescribeOutcomes(o.value()), "ticket 2 (follow-up of 1)");
+  auto reader = TicketReader::Connect(redis_->address());
+  EXPECT_EQ(reader.value()->GetTicket(2).value()["followup_source_id"], 1);
+  EXPECT_EQ(reader.value()->GetTicket(1).value()["comments"].size(), 1u);
+}
+
+TEST_F(TicketStoreTest, ReplyNamingAnotherBrandsTicketMakesANewTicket) {
+  IngestRequest r = Request();
+  r.tickets = {Target("globex", "help@globex.test")};
+  ASSERT_TRUE(IngestAndWait(r).ok());
+  IngestRequest reply = Request();
+  reply.tickets = {Target("acme", "support@acme.test", "", 1)};
+  EXPECT_EQ(DescribeOutcomes(IngestAndWait(reply).value()), "ticket 2");
 }
 
 TEST(EmbeddedRedisStart, SecondServerOnTheSameDataDirIsRefused) {

@@ -1,0 +1,69 @@
+// IngestRequest and IngestOutcome: what one stored message asks of Redis, and what became of it
+// there, plus their wire forms for FCALL postdesk_ingest (storage/redis_functions.h).
+//
+// Plain values; the conversions are pure and thread-safe. ParseIngestReply fails with a Status
+// naming what was unexpected.
+#ifndef POSTDESK_STORAGE_INGEST_REQUEST_H_
+#define POSTDESK_STORAGE_INGEST_REQUEST_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "parser/result.h"
+
+struct redisReply;
+
+namespace postdesk {
+
+// One brand among the recipients, and what classification decided for it.
+struct NewTicketTarget {
+  std::string brand;
+  std::string received_at;
+  std::string cause;          // a suspension cause ("auto_vacation"...), or "" to store
+  std::string reason;         // why, for the suspended record
+  int64_t thread_ticket = 0;  // add a comment to this ticket when it is open (0: none)
+};
+
+// The guards that storage applies atomically (design.md: Classification, duplicates).
+struct StoragePolicy {
+  int64_t rate_limit = 20;                         // messages per sender and brand...
+  int64_t rate_window_ms = 3600 * 1000;            // ...within this window
+  int64_t block_ms = 3600 * 1000;                  // then the sender is blocked this long
+  int64_t dedupe_window_ms = 7 * 24 * 3600 * 1000LL;  // same Message-ID, same brand
+  int64_t suspended_retention_ms = 14 * 24 * 3600 * 1000LL;
+};
+
+struct IngestRequest {
+  std::string subject;
+  std::string description;  // valid UTF-8
+  bool truncated = false;
+  std::string requester_email;
+  std::string requester_name;
+  std::string message_id;   // for duplicate detection; "" when the message has none
+  bool auto_notifications_suppressed = false;
+  bool recovering = false;  // a suspended message recovered by an operator: no guards
+  std::string transaction;  // the SMTP transaction id, for tracing
+  std::vector<NewTicketTarget> tickets;  // one per brand
+  StoragePolicy policy;
+  std::string raw;          // the whole message as stored
+};
+
+struct IngestOutcome {
+  enum class Kind { kTicket, kComment, kSuspended, kDuplicate };
+  Kind kind = Kind::kTicket;
+  int64_t id = 0;           // the ticket (ticket, comment, duplicate) or suspended message
+  int64_t followup_of = 0;  // kTicket: the closed ticket a reply named
+  std::string cause;        // kSuspended
+};
+
+std::string IngestMetaJson(const IngestRequest& request);
+Result<std::vector<IngestOutcome>> ParseIngestReply(const redisReply* reply);
+
+// The SMTP reply text for outcomes, e.g. "ticket 12", "comment on ticket 12",
+// "suspended 4 (auto_vacation)", "duplicate of ticket 12"; joined with ", ".
+std::string DescribeOutcomes(const std::vector<IngestOutcome>& outcomes);
+
+}  // namespace postdesk
+
+#endif  // POSTDESK_STORAGE_INGEST_REQUEST_H_
