@@ -84,7 +84,16 @@ std::string ReadValue(std::string_view s, size_t* i, bool* quoted) {
   *quoted = false;
   const size_t start = *i;
   while (*i < s.size() && s[*i] != ';') ++*i;
-  return std::string(Trim(s.substr(start, *i - start)));
+  std::string_view token = Trim(s.substr(start, *i - start));
+  // RFC 2045 5.1 allows comments around a token ("charset=koi8-r (Russian)"); a token cannot
+  // hold "(" after a blank, so drop everything from there.
+  for (size_t k = 1; k < token.size(); ++k) {
+    if (token[k] == '(' && IsBlank(token[k - 1])) {
+      token = Trim(token.substr(0, k));
+      break;
+    }
+  }
+  return std::string(token);
 }
 
 // Splits "name*2*" into name, section 2, extended.

@@ -69,6 +69,14 @@ TEST(MimeParameters, CommentsInTheValueAreDropped) {
   EXPECT_EQ(ParseHeaderParameters("text/plain (a comment); charset=utf-8").value, "text/plain");
 }
 
+TEST(MimeParameters, CommentAfterAnUnquotedTokenIsDropped) {
+  // Found by the differential test: "charset=windows-1251 (a comment)" lost the charset.
+  EXPECT_EQ(ParseHeaderParameters("text/plain; charset=windows-1251 (Cyrillic)").Get("charset"),
+            "windows-1251");
+  EXPECT_EQ(ParseHeaderParameters("text/plain; charset=\"koi8-r\" (Russian)").Get("charset"),
+            "koi8-r");
+}
+
 TEST(MimeParameters, ParameterCountIsBounded) {
   std::string raw = "text/plain";
   for (int i = 0; i < 5000; ++i) raw += "; p" + std::to_string(i) + "=v";

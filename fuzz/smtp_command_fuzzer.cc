@@ -1,0 +1,47 @@
+// smtp_command_fuzzer: the SMTP command line parsers (parser/smtp_command.h) over arbitrary
+// lines. Checks the contract: the argument is a view into the line, a parsed path is within
+// kMaxPathLength and holds no CR, LF or NUL, ESMTP keywords are upper case, and nothing echoes
+// client bytes into an error message.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fuzz/fuzz_check.h"
+#include "parser/smtp_command.h"
+
+namespace {
+
+void CheckPath(const postdesk::Result<postdesk::MailPath>& result, std::string_view argument) {
+  if (!result.ok()) {
+    // Error messages go into 501 replies: they must not carry client bytes (header contract).
+    const std::string& message = result.status().message();
+    FUZZ_CHECK(!message.empty());
+    FUZZ_CHECK(argument.size() < 8 || message.find(argument) == std::string::npos);
+    for (char c : message) FUZZ_CHECK(c != '\r' && c != '\n');
+    return;
+  }
+  const postdesk::MailPath& path = result.value();
+  FUZZ_CHECK(path.address.size() <= postdesk::kMaxPathLength);
+  for (char c : path.address) FUZZ_CHECK(c != '\r' && c != '\n' && c != '\0');
+  for (const auto& parameter : path.parameters) {
+    FUZZ_CHECK(!parameter.keyword.empty());
+    for (char c : parameter.keyword) FUZZ_CHECK(!(c >= 'a' && c <= 'z'));
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view line(reinterpret_cast<const char*>(data), size);
+  const postdesk::SmtpCommand command = postdesk::ParseSmtpCommand(line);
+  // The argument is a view into the line (smtp_command.h), never a copy or a dangling view.
+  if (!command.argument.empty()) {
+    FUZZ_CHECK(command.argument.data() >= line.data());
+    FUZZ_CHECK(command.argument.data() + command.argument.size() <= line.data() + line.size());
+  }
+  CheckPath(postdesk::ParseMailPath(command.argument, "FROM:", true), command.argument);
+  CheckPath(postdesk::ParseMailPath(command.argument, "TO:", false), command.argument);
+  CheckPath(postdesk::ParseMailPath(line, "FROM:", true), line);
+  return 0;
+}

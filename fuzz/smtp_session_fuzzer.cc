@@ -1,0 +1,276 @@
+// libFuzzer target: byte streams from a hostile client into SmtpSession, through a fake
+// Transport that checks the session's side of the Transport contract.
+//
+// Input layout: byte 0 picks the limits (message size, line length, error limit); bytes 1-4 seed
+// a PRNG that schedules the run: how the rest is split into reads, when deliveries are answered
+// (250 or 451), and when a timeout, a shutdown, a write failure or a disconnect happens. The
+// rest is what the client sends. Seeds in smtp_session_fuzzer/ are 5 control bytes, then a
+// dialogue.
+//
+// Every property violation aborts (libFuzzer reports it as a crash):
+//  - every Write() is whole reply lines: 3 digits, ' ' or '-', text without CR or LF, CRLF, and
+//    the lines of a multi-line reply share their code (RFC 5321 4.2.1);
+//  - the first line written is a 220 greeting (RFC 5321 4.3.1);
+//  - nothing is written, delivered or closed after Close(); Close() is called at most once;
+//  - at most one Deliver() is outstanding, and reading is off while it is (backpressure);
+//  - a delivered message is our Received: header (well-formed, CRLF lines) followed by at most
+//    max_message_size bytes, for 1 to max_recipients recipients;
+//  - the output is bounded by the input: < 64 bytes per input byte + 4096.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "gateway/config.h"
+#include "gateway/smtp_session.h"
+#include "gateway/smtp_transaction.h"
+
+namespace postdesk {
+namespace {
+
+#define FUZZ_CHECK(cond)                                                                 \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
+      std::fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                      \
+    }                                                                                    \
+  } while (0)
+
+// xorshift32: the schedule must be a pure function of the input, for reproducible crashes.
+class Prng {
+ public:
+  explicit Prng(uint32_t seed) : state_(seed ? seed : 0x9e3779b9u) {}
+  uint32_t Next() {
+    state_ ^= state_ << 13;
+    state_ ^= state_ >> 17;
+    state_ ^= state_ << 5;
+    return state_;
+  }
+  bool OneIn(uint32_t n) { return Next() % n == 0; }
+
+ private:
+  uint32_t state_;
+};
+
+std::shared_ptr<const ServingState> MakeState(size_t max_message_size, size_t max_line_length,
+                                              size_t max_errors) {
+  Result<Config> config = ParseConfig(R"(
+[smtp]
+hostname = "mx.postdesk.test"
+[[brand]]
+name = "acme"
+addresses = ["support@acme.test", "help@acme.test"]
+wildcards = ["*@in.acme.test"]
+[[brand]]
+name = "globex"
+addresses = ["help@globex.test"]
+)",
+                                      "fuzz.toml");
+  if (!config.ok()) {
+    std::fprintf(stderr, "fuzz config: %s\n", config.status().message().c_str());
+    std::abort();
+  }
+  // Within the ranges that ParseConfig accepts for [limits], at their small ends, so that the
+  // fuzzer reaches every limit with short inputs.
+  config->limits.max_message_size = max_message_size;
+  config->limits.max_line_length = max_line_length;
+  config->limits.max_errors = max_errors;
+  return std::make_shared<const ServingState>(std::move(config).value());
+}
+
+const std::shared_ptr<const ServingState>& StateFor(uint8_t selector) {
+  static const std::shared_ptr<const ServingState> kStates[8] = {
+      MakeState(1024, 512, 20),      MakeState(1024, 512, 3),
+      MakeState(2048, 2048, 20),     MakeState(1024, 2048, 1),
+      MakeState(64 * 1024, 512, 20), MakeState(1024, 65536, 1000),
+      MakeState(4096, 1000, 5),      MakeState(25 * 1024 * 1024, 2048, 20),
+  };
+  return kStates[selector % 8];
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+class CheckingTransport : public SmtpSession::Transport {
+ public:
+  CheckingTransport(const LimitsConfig& limits, Prng* prng) : limits_(limits), prng_(prng) {}
+
+  void set_session(SmtpSession* session) { session_ = session; }
+
+  void Write(std::string_view bytes) override {
+    FUZZ_CHECK(!closed_);
+    FUZZ_CHECK(!bytes.empty());
+    written_ += bytes.size();
+    CheckReplyLines(bytes);
+    // SmtpConnection::Write reports a failed write to the session from inside Write().
+    if (prng_->OneIn(512)) session_->OnDisconnected("write failed");
+  }
+
+  void SetReading(bool reading) override {
+    FUZZ_CHECK(!closed_);
+    reading_ = reading;
+  }
+
+  void SetTimeout(std::chrono::milliseconds timeout) override { FUZZ_CHECK(timeout.count() > 0); }
+
+  void Close() override {
+    FUZZ_CHECK(!closed_);
+    closed_ = true;
+  }
+
+  void Deliver(SmtpTransaction tx) override {
+    FUZZ_CHECK(!closed_);
+    FUZZ_CHECK(!delivering_);
+    FUZZ_CHECK(!reading_);
+    FUZZ_CHECK(!tx.recipients.empty());
+    FUZZ_CHECK(tx.recipients.size() <= limits_.max_recipients);
+    CheckMessage(tx.message);
+    delivering_ = true;
+  }
+
+  bool closed() const { return closed_; }
+  bool reading() const { return reading_; }
+  bool delivering() const { return delivering_; }
+  void Delivered() { delivering_ = false; }
+  size_t written() const { return written_; }
+
+ private:
+  void CheckReplyLines(std::string_view bytes) {
+    size_t pos = 0;
+    while (pos < bytes.size()) {
+      size_t end = bytes.find("\r\n", pos);
+      FUZZ_CHECK(end != std::string_view::npos);  // whole lines only
+      std::string_view line = bytes.substr(pos, end - pos);
+      FUZZ_CHECK(line.size() >= 4);
+      FUZZ_CHECK(IsDigit(line[0]) && IsDigit(line[1]) && IsDigit(line[2]));
+      FUZZ_CHECK(line[0] >= '2' && line[0] <= '5');
+      FUZZ_CHECK(line[3] == ' ' || line[3] == '-');
+      FUZZ_CHECK(line.find_first_of("\r\n") == std::string_view::npos);
+      if (lines_ == 0) FUZZ_CHECK(line.substr(0, 4) == "220 ");
+      if (!continued_code_.empty()) FUZZ_CHECK(line.substr(0, 3) == continued_code_);
+      continued_code_ = line[3] == '-' ? std::string(line.substr(0, 3)) : std::string();
+      ++lines_;
+      pos = end + 2;
+    }
+    // A multi-line reply is never split across writes: the client waits for its last line.
+    FUZZ_CHECK(continued_code_.empty());
+  }
+
+  void CheckMessage(std::string_view message) {
+    FUZZ_CHECK(message.substr(0, 15) == "Received: from ");
+    // The header ends at the first CRLF that is not followed by folding whitespace.
+    size_t end = 0;
+    while (true) {
+      end = message.find("\r\n", end);
+      FUZZ_CHECK(end != std::string_view::npos);
+      end += 2;
+      if (end >= message.size() || message[end] != '\t') break;
+    }
+    std::string_view header = message.substr(0, end);
+    FUZZ_CHECK(header.size() < 1024);
+    for (size_t i = 0; i < header.size(); ++i) {
+      if (header[i] == '\r') FUZZ_CHECK(i + 1 < header.size() && header[i + 1] == '\n');
+      if (header[i] == '\n') FUZZ_CHECK(i > 0 && header[i - 1] == '\r');
+      FUZZ_CHECK(header[i] != '\0');
+    }
+    FUZZ_CHECK(message.size() - end <= limits_.max_message_size);
+  }
+
+  const LimitsConfig& limits_;
+  Prng* const prng_;
+  SmtpSession* session_ = nullptr;
+  bool closed_ = false;
+  bool reading_ = true;
+  bool delivering_ = false;
+  size_t written_ = 0;
+  size_t lines_ = 0;
+  std::string continued_code_;
+};
+
+void Answer(SmtpSession* session, CheckingTransport* transport, Prng* prng) {
+  transport->Delivered();
+  if (prng->OneIn(3)) {
+    session->OnDelivered({"451 4.3.0 Error: ticket storage unavailable, try again later", "down"});
+  } else {
+    session->OnDelivered({"250 2.0.0 Ok: ticket 1", "tickets=1"});
+  }
+}
+
+}  // namespace
+}  // namespace postdesk
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  spdlog::set_level(spdlog::level::off);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using postdesk::CheckingTransport;
+  using postdesk::Prng;
+  using postdesk::SmtpSession;
+  if (size < 5) return 0;
+  const auto& state = postdesk::StateFor(data[0]);
+  Prng prng(static_cast<uint32_t>(data[1]) | static_cast<uint32_t>(data[2]) << 8 |
+            static_cast<uint32_t>(data[3]) << 16 | static_cast<uint32_t>(data[4]) << 24);
+  std::string_view input(reinterpret_cast<const char*>(data) + 5, size - 5);
+
+  CheckingTransport transport(state->config.limits, &prng);
+  SmtpSession session(1, "192.0.2.1", state, &transport);
+  transport.set_session(&session);
+  session.Start();
+  FUZZ_CHECK(transport.written() > 0 || transport.closed());
+
+  size_t pos = 0;
+  while (pos < input.size() && !transport.closed()) {
+    uint32_t event = prng.Next() % 256;
+    if (transport.delivering() && (!transport.reading() || event < 64)) {
+      // Delivery answers between reads; it must come before more input while reading is off.
+      postdesk::Answer(&session, &transport, &prng);
+      continue;
+    }
+    if (event == 255) {
+      session.OnTimeout();
+      continue;
+    }
+    if (event == 254) {
+      session.Shutdown();
+      continue;
+    }
+    if (event == 253) {
+      session.OnDisconnected("client closed the connection");
+      break;
+    }
+    // Mostly small reads, to split commands, CRLFs and dots; sometimes big ones.
+    uint32_t r = prng.Next();
+    size_t chunk = (r & 3) == 0 ? 1 + (r >> 2) % 4096 : 1 + (r >> 2) % 16;
+    chunk = std::min(chunk, input.size() - pos);
+    session.OnBytes(input.substr(pos, chunk));
+    pos += chunk;
+  }
+  // Each answer may let pipelined input start the next transaction.
+  while (transport.delivering()) postdesk::Answer(&session, &transport, &prng);
+  switch (prng.Next() % 4) {
+    case 0:
+      session.OnTimeout();
+      break;
+    case 1:
+      session.Shutdown();
+      break;
+    case 2:
+      session.OnDisconnected("client closed the connection");
+      break;
+    default:
+      break;
+  }
+  // Late events must be harmless: a timer that fired as the session closed, a duplicate or
+  // stray delivery outcome (nothing is outstanding any more).
+  session.OnTimeout();
+  session.OnDelivered({"250 2.0.0 Ok: ticket 2", "tickets=2"});
+  FUZZ_CHECK(transport.written() < 64 * size + 4096);
+  if (transport.closed()) FUZZ_CHECK(session.state() == SmtpSession::State::kClosed);
+  return 0;
+}
