@@ -17,6 +17,7 @@ int ServeCommand(const Args& args);
 int ParseCommand(const Args& args);
 int TicketsCommand(const Args& args);
 int CheckConfigCommand(const Args& args);
+int SuspendedCommand(const Args& args);
 
 // Shared option handling: "--config FILE" or "--config=FILE"; true if args hold -h/--help.
 std::optional<std::string> OptionValue(const Args& args, std::string_view name);

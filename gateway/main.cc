@@ -20,6 +20,8 @@ constexpr char kUsage[] =
     "  parse FILE.eml                  print what the parser makes of a message, as JSON\n"
     "  tickets get ID --config FILE    print a stored ticket as JSON\n"
     "  check-config --config FILE      validate a configuration file\n"
+    "  suspended list|show|recover|delete [ID] --config FILE\n"
+    "                                  suspended messages (loops, auto-replies, bounces)\n"
     "\n"
     "Run 'postdesk COMMAND --help' for a command's options.\n";
 
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
   if (command == "parse") return postdesk::ParseCommand(args);
   if (command == "tickets") return postdesk::TicketsCommand(args);
   if (command == "check-config") return postdesk::CheckConfigCommand(args);
+  if (command == "suspended") return postdesk::SuspendedCommand(args);
   std::fprintf(stderr, "postdesk: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }

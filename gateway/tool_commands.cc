@@ -11,6 +11,7 @@
 #include "parser/message_json.h"
 #include "parser/message_parser.h"
 #include "storage/embedded_redis.h"
+#include "storage/suspended_messages.h"
 #include "storage/ticket_reader.h"
 
 namespace postdesk {
@@ -28,6 +29,35 @@ void PrintJson(const nlohmann::json& json) {
 int Fail(const std::string& message) {
   std::fprintf(stderr, "postdesk: %s\n", message.c_str());
   return 1;
+}
+
+// The configured Redis for a tool: the running gateway's embedded server, or one started on
+// data_dir for the time of the command when the gateway is stopped, or [redis] url.
+struct AdminRedis {
+  std::unique_ptr<EmbeddedRedis> embedded;  // declared first: destroyed after the connection
+  std::unique_ptr<RedisConnection> connection;
+};
+
+Result<AdminRedis> OpenRedis(const Config& config) {
+  AdminRedis redis;
+  RedisAddress address;
+  if (config.redis_url.empty()) {
+    address.unix_path = EmbeddedRedis::SocketPath(config.data_dir);
+    if (!RedisAnswers(address, std::chrono::milliseconds(500))) {
+      Result<std::unique_ptr<EmbeddedRedis>> started = EmbeddedRedis::Start(config.data_dir);
+      if (!started.ok()) return started.status();
+      redis.embedded = std::move(started).value();
+      address = redis.embedded->address();
+    }
+  } else {
+    Result<RedisAddress> parsed = ParseRedisUrl(config.redis_url);
+    if (!parsed.ok()) return parsed.status();
+    address = parsed.value();
+  }
+  Result<std::unique_ptr<RedisConnection>> connection = RedisConnection::Connect(address);
+  if (!connection.ok()) return connection.status();
+  redis.connection = std::move(connection).value();
+  return redis;
 }
 
 }  // namespace
@@ -105,24 +135,9 @@ int TicketsCommand(const Args& args) {
   Result<Config> config = LoadConfigFile(*config_path);
   if (!config.ok()) return Fail(config.status().message());
 
-  std::unique_ptr<EmbeddedRedis> embedded;
-  RedisAddress address;
-  if (config->redis_url.empty()) {
-    address.unix_path = EmbeddedRedis::SocketPath(config->data_dir);
-    if (!RedisAnswers(address, std::chrono::milliseconds(500))) {
-      Result<std::unique_ptr<EmbeddedRedis>> started = EmbeddedRedis::Start(config->data_dir);
-      if (!started.ok()) return Fail(started.status().message());
-      embedded = std::move(started).value();
-      address = embedded->address();
-    }
-  } else {
-    Result<RedisAddress> parsed = ParseRedisUrl(config->redis_url);
-    if (!parsed.ok()) return Fail(parsed.status().message());
-    address = parsed.value();
-  }
-  Result<std::unique_ptr<TicketReader>> reader = TicketReader::Connect(address);
-  if (!reader.ok()) return Fail(reader.status().message());
-  Result<nlohmann::json> ticket = reader.value()->GetTicket(id);
+  Result<AdminRedis> redis = OpenRedis(config.value());
+  if (!redis.ok()) return Fail(redis.status().message());
+  Result<nlohmann::json> ticket = TicketReader(redis->connection.get()).GetTicket(id);
   if (!ticket.ok()) return Fail(ticket.status().message());
   PrintJson(ticket.value());
   return 0;
@@ -152,6 +167,71 @@ int CheckConfigCommand(const Args& args) {
   std::printf("%s: ok: %zu brands, %zu addresses and wildcards; redis %s\n", config_path->c_str(),
               config->brands.size(), table.size(),
               config->redis_url.empty() ? "embedded" : config->redis_url.c_str());
+  return 0;
+}
+
+}  // namespace postdesk
+
+namespace postdesk {
+
+int SuspendedCommand(const Args& args) {
+  static constexpr char kHelp[] =
+      "usage: postdesk suspended list [--limit N] --config FILE\n"
+      "       postdesk suspended show ID --config FILE\n"
+      "       postdesk suspended recover ID --config FILE\n"
+      "       postdesk suspended delete ID --config FILE\n"
+      "\n"
+      "Suspended messages (loops, auto-replies, bounces, system senders...) are kept with their\n"
+      "cause and raw message for [classification] suspended_retention. 'list' prints the newest\n"
+      "first, 'show' one with its raw message, 'recover' turns one into a ticket as if it had\n"
+      "been clean, 'delete' removes it. Output is JSON.\n";
+  if (WantsHelp(args)) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  std::optional<std::string> config_path = OptionValue(args, "--config");
+  std::string_view verb = args.empty() ? "" : args[0];
+  int64_t id = 0;
+  bool needs_id = verb == "show" || verb == "recover" || verb == "delete";
+  bool have_id = args.size() >= 2 &&
+                 std::from_chars(args[1].data(), args[1].data() + args[1].size(), id).ec ==
+                     std::errc() &&
+                 id > 0;
+  if (!config_path || (verb != "list" && !needs_id) || (needs_id && !have_id)) {
+    std::fprintf(stderr, "%s", kHelp);
+    return 2;
+  }
+  Result<Config> config = LoadConfigFile(*config_path);
+  if (!config.ok()) return Fail(config.status().message());
+  Result<AdminRedis> redis = OpenRedis(config.value());
+  if (!redis.ok()) return Fail(redis.status().message());
+  SuspendedMessages suspended(redis->connection.get());
+
+  if (verb == "list") {
+    size_t limit = 100;
+    if (std::optional<std::string> l = OptionValue(args, "--limit")) {
+      if (std::from_chars(l->data(), l->data() + l->size(), limit).ec != std::errc() || limit == 0) {
+        return Fail("--limit: expected a positive number");
+      }
+    }
+    Result<nlohmann::json> list = suspended.List(limit);
+    if (!list.ok()) return Fail(list.status().message());
+    PrintJson(list.value());
+  } else if (verb == "show") {
+    Result<nlohmann::json> entry = suspended.Show(id);
+    if (!entry.ok()) return Fail(entry.status().message());
+    PrintJson(entry.value());
+  } else if (verb == "recover") {
+    StoragePolicy policy;
+    policy.suspended_retention_ms = config->classification.suspended_retention.count();
+    Result<IngestOutcome> outcome = suspended.Recover(id, policy);
+    if (!outcome.ok()) return Fail(outcome.status().message());
+    PrintJson({{"recovered", id}, {"ticket", outcome->id}});
+  } else {
+    Status deleted = suspended.Delete(id);
+    if (!deleted.ok()) return Fail(deleted.message());
+    PrintJson({{"deleted", id}});
+  }
   return 0;
 }
 

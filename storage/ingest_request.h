@@ -42,7 +42,10 @@ struct IngestRequest {
   std::string requester_name;
   std::string message_id;   // for duplicate detection; "" when the message has none
   bool auto_notifications_suppressed = false;
-  bool recovering = false;  // a suspended message recovered by an operator: no guards
+  // Set when an operator recovers suspended message N: its record goes, its stored raw message
+  // is reused, and no guard (duplicates, rate) applies.
+  int64_t recover_suspended_id = 0;
+  int64_t recover_message = 0;
   std::string transaction;  // the SMTP transaction id, for tracing
   std::vector<NewTicketTarget> tickets;  // one per brand
   StoragePolicy policy;

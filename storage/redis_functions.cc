@@ -72,6 +72,11 @@ local function ingest(keys, args)
   local now = now_ms()
   -- The raw message is stored once, on first use: a pure duplicate stores nothing.
   local message_id = nil
+  if meta.recovering then
+    message_id = meta.existing_message
+    redis.call('DEL', P .. 'suspended:' .. meta.suspended_id)
+    redis.call('ZREM', P .. 'suspended', meta.suspended_id)
+  end
   local function stored_message()
     if not message_id then
       message_id = redis.call('INCR', keys[2])

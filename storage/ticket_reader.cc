@@ -11,11 +11,6 @@
 namespace postdesk {
 namespace {
 
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
-
 int64_t ToInt(const std::string& text) {
   int64_t v = 0;
   std::from_chars(text.data(), text.data() + text.size(), v);
@@ -39,37 +34,10 @@ std::string FormatTimestamp(int64_t unix_ms) {
   return buf;
 }
 
-Result<std::unique_ptr<TicketReader>> TicketReader::Connect(const RedisAddress& address,
-                                                            std::chrono::milliseconds timeout) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-  redisContext* c = address.unix_path.empty()
-                        ? redisConnectWithTimeout(address.host.c_str(), address.port, tv)
-                        : redisConnectUnixWithTimeout(address.unix_path.c_str(), tv);
-  if (!c) return Status::Error("redis " + address.ToString() + ": out of memory");
-  if (c->err) {
-    std::string why = c->errstr;
-    redisFree(c);
-    return Status::Error("redis " + address.ToString() + ": " + why);
-  }
-  redisSetTimeout(c, tv);
-  auto reader = std::unique_ptr<TicketReader>(new TicketReader(c));
-  if (address.db != 0) {
-    ReplyPtr r(static_cast<redisReply*>(redisCommand(c, "SELECT %d", address.db)));
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-      return Status::Error("redis " + address.ToString() + ": SELECT failed");
-    }
-  }
-  return reader;
-}
-
-TicketReader::~TicketReader() { redisFree(context_); }
-
 Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
   std::string key = "{pd}:ticket:" + std::to_string(id);
-  ReplyPtr fields(static_cast<redisReply*>(redisCommand(context_, "HGETALL %s", key.c_str())));
-  if (!fields) return Status::Error(std::string("redis: ") + context_->errstr);
+  RedisReplyPtr fields = connection_->Command("HGETALL %s", key.c_str());
+  if (!fields) return Status::Error(std::string("redis: ") + connection_->context()->errstr);
   if (fields->type != REDIS_REPLY_ARRAY) return Status::Error("redis: unexpected reply to HGETALL");
   if (fields->elements == 0) return Status::Error("no ticket " + std::to_string(id));
   std::map<std::string, std::string> f;
@@ -77,8 +45,7 @@ Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
     f[std::string(fields->element[i]->str, fields->element[i]->len)] =
         std::string(fields->element[i + 1]->str, fields->element[i + 1]->len);
   }
-  ReplyPtr comments(static_cast<redisReply*>(
-      redisCommand(context_, "LRANGE %s:comments 0 -1", key.c_str())));
+  RedisReplyPtr comments = connection_->Command("LRANGE %s:comments 0 -1", key.c_str());
   if (!comments || comments->type != REDIS_REPLY_ARRAY) {
     return Status::Error("redis: cannot read the comments of ticket " + std::to_string(id));
   }
@@ -121,12 +88,12 @@ Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
 
 Result<std::string> TicketReader::GetRawMessage(int64_t ticket_id) {
   std::string key = "{pd}:ticket:" + std::to_string(ticket_id);
-  ReplyPtr message(static_cast<redisReply*>(redisCommand(context_, "HGET %s message", key.c_str())));
+  RedisReplyPtr message = connection_->Command("HGET %s message", key.c_str());
   if (!message || message->type != REDIS_REPLY_STRING) {
     return Status::Error("no ticket " + std::to_string(ticket_id));
   }
   std::string raw_key = "{pd}:message:" + std::string(message->str, message->len);
-  ReplyPtr raw(static_cast<redisReply*>(redisCommand(context_, "GET %s", raw_key.c_str())));
+  RedisReplyPtr raw = connection_->Command("GET %s", raw_key.c_str());
   if (!raw || raw->type != REDIS_REPLY_STRING) {
     return Status::Error("the raw message of ticket " + std::to_string(ticket_id) + " is missing");
   }

@@ -1,7 +1,7 @@
-// TicketReader: a blocking Redis connection for the command-line tools (`postdesk tickets get`)
-// and for tests: reads tickets back as the JSON that operators see.
+// TicketReader: reads tickets back, over a blocking RedisConnection, as the JSON that operators
+// see (`postdesk tickets get`) and tests check.
 //
-// Blocking hiredis; for one thread at a time, never on a serving loop. Errors (connection,
+// Borrows the connection; one thread at a time, never on a serving loop. Errors (connection,
 // missing ticket, unexpected data) come back as a Status naming the cause.
 #ifndef POSTDESK_STORAGE_TICKET_READER_H_
 #define POSTDESK_STORAGE_TICKET_READER_H_
@@ -12,19 +12,13 @@
 #include <nlohmann/json.hpp>
 
 #include "parser/result.h"
-#include "storage/redis_address.h"
-
-struct redisContext;
+#include "storage/redis_connection.h"
 
 namespace postdesk {
 
 class TicketReader {
  public:
-  static Result<std::unique_ptr<TicketReader>> Connect(
-      const RedisAddress& address, std::chrono::milliseconds timeout = std::chrono::seconds(5));
-  ~TicketReader();
-  TicketReader(const TicketReader&) = delete;
-  TicketReader& operator=(const TicketReader&) = delete;
+  explicit TicketReader(RedisConnection* connection) : connection_(connection) {}
 
   // {id, subject, description, truncated, requester: {email, name}, received_at, brand, status,
   //  priority, type, tags, via, auto_notifications_suppressed, followup_source_id, comments:
@@ -36,8 +30,7 @@ class TicketReader {
   Result<std::string> GetRawMessage(int64_t ticket_id);
 
  private:
-  explicit TicketReader(redisContext* context) : context_(context) {}
-  redisContext* context_;
+  RedisConnection* connection_;
 };
 
 // Milliseconds since the epoch to "2026-11-21T23:59:01.123Z".

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "storage/embedded_redis.h"
+#include "storage/suspended_messages.h"
 #include "storage/ticket_reader.h"
 
 namespace postdesk {
@@ -73,6 +74,7 @@ class TicketStoreTest : public ::testing::Test {
       uv_run(&loop_, UV_RUN_DEFAULT);
       EXPECT_EQ(uv_loop_close(&loop_), 0);
     }
+    admin_.reset();
     redis_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -97,6 +99,12 @@ class TicketStoreTest : public ::testing::Test {
     return r;
   }
 
+  // A reader over a connection that lives as long as the test.
+  TicketReader Reader() {
+    if (!admin_) admin_ = std::move(RedisConnection::Connect(redis_->address()).value());
+    return TicketReader(admin_.get());
+  }
+
   long long Command(const char* command) {
     redisContext* c = redisConnectUnix(redis_->address().unix_path.c_str());
     auto* reply = static_cast<redisReply*>(redisCommand(c, command));
@@ -110,6 +118,7 @@ class TicketStoreTest : public ::testing::Test {
   std::unique_ptr<EmbeddedRedis> redis_;
   uv_loop_t loop_;
   std::unique_ptr<TicketStore> store_;
+  std::unique_ptr<RedisConnection> admin_;
 };
 
 TEST_F(TicketStoreTest, StoredTicketReadsBackWithEveryField) {
@@ -117,9 +126,10 @@ TEST_F(TicketStoreTest, StoredTicketReadsBackWithEveryField) {
   ASSERT_TRUE(ids.ok()) << ids.status().message();
   ASSERT_EQ(Ids(ids.value()), std::vector<int64_t>{1});
 
-  Result<std::unique_ptr<TicketReader>> reader = TicketReader::Connect(redis_->address());
-  ASSERT_TRUE(reader.ok()) << reader.status().message();
-  Result<nlohmann::json> t = reader.value()->GetTicket(1);
+  auto connection = RedisConnection::Connect(redis_->address());
+  ASSERT_TRUE(connection.ok()) << connection.status().message();
+  TicketReader reader(connection.value().get());
+  Result<nlohmann::json> t = reader.GetTicket(1);
   ASSERT_TRUE(t.ok()) << t.status().message();
   const nlohmann::json& ticket = t.value();
   EXPECT_EQ(ticket["id"], 1);
@@ -137,7 +147,7 @@ TEST_F(TicketStoreTest, StoredTicketReadsBackWithEveryField) {
   EXPECT_EQ(ticket["comments"][0]["via"], "email");
   EXPECT_EQ(ticket["created_at"].get<std::string>().size(), 24u);  // 2026-11-21T23:59:01.123Z
 
-  Result<std::string> raw = reader.value()->GetRawMessage(1);
+  Result<std::string> raw = reader.GetRawMessage(1);
   ASSERT_TRUE(raw.ok());
   EXPECT_EQ(raw.value(), Request().raw);
 }
@@ -156,15 +166,11 @@ TEST_F(TicketStoreTest, OneRequestForTwoBrandsMakesTwoTicketsAndOneRawMessage) {
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(Ids(ids.value()), (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(Command("EXISTS {pd}:message:1 {pd}:message:2"), 1);
-  auto reader = TicketReader::Connect(redis_->address());
-  ASSERT_TRUE(reader.ok());
-  EXPECT_EQ(reader.value()->GetTicket(2).value()["brand"], "globex");
+  EXPECT_EQ(Reader().GetTicket(2).value()["brand"], "globex");
 }
 
 TEST_F(TicketStoreTest, MissingTicketIsAClearError) {
-  auto reader = TicketReader::Connect(redis_->address());
-  ASSERT_TRUE(reader.ok());
-  Result<nlohmann::json> t = reader.value()->GetTicket(42);
+  Result<nlohmann::json> t = Reader().GetTicket(42);
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.status().message(), "no ticket 42");
 }
@@ -245,8 +251,7 @@ TEST_F(TicketStoreTest, ReplyBecomesACommentAndReopensASolvedTicket) {
   auto o = IngestAndWait(reply);
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(DescribeOutcomes(o.value()), "comment on ticket 1");
-  auto reader = TicketReader::Connect(redis_->address());
-  nlohmann::json t = reader.value()->GetTicket(1).value();
+  nlohmann::json t = Reader().GetTicket(1).value();
   ASSERT_EQ(t["comments"].size(), 2u);
   EXPECT_EQ(t["comments"][1]["body"], "Still on fire.");
   EXPECT_EQ(t["comments"][1]["author"]["email"], "Ann@Customer.test");
@@ -262,9 +267,8 @@ TEST_F(TicketStoreTest, ReplyToAClosedTicketOpensALinkedFollowUp) {
   auto o = IngestAndWait(reply);
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(DescribeOutcomes(o.value()), "ticket 2 (follow-up of 1)");
-  auto reader = TicketReader::Connect(redis_->address());
-  EXPECT_EQ(reader.value()->GetTicket(2).value()["followup_source_id"], 1);
-  EXPECT_EQ(reader.value()->GetTicket(1).value()["comments"].size(), 1u);
+  EXPECT_EQ(Reader().GetTicket(2).value()["followup_source_id"], 1);
+  EXPECT_EQ(Reader().GetTicket(1).value()["comments"].size(), 1u);
 }
 
 TEST_F(TicketStoreTest, ReplyNamingAnotherBrandsTicketMakesANewTicket) {
@@ -274,6 +278,39 @@ TEST_F(TicketStoreTest, ReplyNamingAnotherBrandsTicketMakesANewTicket) {
   IngestRequest reply = Request();
   reply.tickets = {Target("acme", "support@acme.test", "", 1)};
   EXPECT_EQ(DescribeOutcomes(IngestAndWait(reply).value()), "ticket 2");
+}
+
+TEST_F(TicketStoreTest, SuspendedMessagesAreListedRecoveredAndDeleted) {
+  IngestRequest r = Request();
+  r.raw = "From: Ann <ann@customer.test>\r\nSubject: Out of office\r\n\r\nI am away.\r\n";
+  r.tickets = {Target("acme", "support@acme.test", "auto_vacation")};
+  ASSERT_TRUE(IngestAndWait(r).ok());
+  r.tickets = {Target("acme", "help@acme.test", "system_user")};
+  ASSERT_TRUE(IngestAndWait(r).ok());
+  Reader();  // opens admin_
+  SuspendedMessages suspended(admin_.get());
+
+  nlohmann::json list = suspended.List(10).value();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["id"], 2);  // newest first
+  EXPECT_EQ(list[0]["cause"], "system_user");
+  EXPECT_EQ(list[1]["cause"], "auto_vacation");
+  EXPECT_EQ(list[1]["received_at"], "support@acme.test");
+  EXPECT_GT(list[1]["expires_in_s"].get<int64_t>(), 0);
+  EXPECT_EQ(suspended.Show(1).value()["raw"], r.raw);
+
+  Result<IngestOutcome> recovered = suspended.Recover(1, StoragePolicy{});
+  ASSERT_TRUE(recovered.ok()) << recovered.status().message();
+  EXPECT_EQ(recovered->kind, IngestOutcome::Kind::kTicket);
+  nlohmann::json ticket = Reader().GetTicket(recovered->id).value();
+  EXPECT_EQ(ticket["subject"], "Out of office");  // re-parsed from the raw message
+  EXPECT_EQ(ticket["received_at"], "support@acme.test");
+  EXPECT_EQ(Reader().GetRawMessage(recovered->id).value(), r.raw);
+  EXPECT_FALSE(suspended.Show(1).ok());  // gone from the suspended list, atomically
+
+  ASSERT_TRUE(suspended.Delete(2).ok());
+  EXPECT_EQ(suspended.List(10).value().size(), 0u);
+  EXPECT_EQ(suspended.Delete(2).message(), "no suspended message 2");
 }
 
 TEST(EmbeddedRedisStart, SecondServerOnTheSameDataDirIsRefused) {

@@ -1,0 +1,59 @@
+#include "storage/redis_connection.h"
+
+#include <hiredis/hiredis.h>
+
+#include <cstdarg>
+
+#include "storage/redis_functions.h"
+
+namespace postdesk {
+
+void RedisReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
+
+Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const RedisAddress& address,
+                                                                  std::chrono::milliseconds timeout) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  redisContext* c = address.unix_path.empty()
+                        ? redisConnectWithTimeout(address.host.c_str(), address.port, tv)
+                        : redisConnectUnixWithTimeout(address.unix_path.c_str(), tv);
+  if (!c) return Status::Error("redis " + address.ToString() + ": out of memory");
+  if (c->err) {
+    std::string why = c->errstr;
+    redisFree(c);
+    return Status::Error("redis " + address.ToString() + ": " + why);
+  }
+  redisSetTimeout(c, tv);
+  auto connection = std::unique_ptr<RedisConnection>(new RedisConnection(c, address));
+  if (address.db != 0) {
+    RedisReplyPtr r = connection->Command("SELECT %d", address.db);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+      return Status::Error("redis " + address.ToString() + ": SELECT failed");
+    }
+  }
+  return connection;
+}
+
+RedisConnection::~RedisConnection() { redisFree(context_); }
+
+RedisReplyPtr RedisConnection::Command(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  void* reply = redisvCommand(context_, format, args);
+  va_end(args);
+  return RedisReplyPtr(static_cast<redisReply*>(reply));
+}
+
+Status RedisConnection::LoadFunctions() {
+  const char* argv[] = {"FUNCTION", "LOAD", "REPLACE", kFunctionsLibrary.data()};
+  size_t lens[] = {8, 4, 7, kFunctionsLibrary.size()};
+  RedisReplyPtr r(static_cast<redisReply*>(redisCommandArgv(context_, 4, argv, lens)));
+  if (!r) return Status::Error("redis " + address_.ToString() + ": " + context_->errstr);
+  if (r->type == REDIS_REPLY_ERROR) {
+    return Status::Error("redis " + address_.ToString() + ": FUNCTION LOAD: " + r->str);
+  }
+  return Status::Ok();
+}
+
+}  // namespace postdesk

@@ -1,0 +1,47 @@
+// RedisConnection: a blocking hiredis connection for the command-line tools and tests (never on
+// a serving loop). Owns its redisContext. One thread at a time. Failures come back as a Status
+// naming the server and the cause.
+#ifndef POSTDESK_STORAGE_REDIS_CONNECTION_H_
+#define POSTDESK_STORAGE_REDIS_CONNECTION_H_
+
+#include <chrono>
+#include <memory>
+
+#include "parser/result.h"
+#include "storage/redis_address.h"
+
+struct redisContext;
+struct redisReply;
+
+namespace postdesk {
+
+struct RedisReplyDeleter {
+  void operator()(redisReply* reply) const;
+};
+using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
+
+class RedisConnection {
+ public:
+  static Result<std::unique_ptr<RedisConnection>> Connect(
+      const RedisAddress& address, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  // redisCommand with printf-style arguments; null on a connection error.
+  RedisReplyPtr Command(const char* format, ...);
+  // FUNCTION LOAD REPLACE of the Functions library (storage/redis_functions.h).
+  Status LoadFunctions();
+  redisContext* context() { return context_; }
+  const RedisAddress& address() const { return address_; }
+
+ private:
+  RedisConnection(redisContext* context, RedisAddress address)
+      : context_(context), address_(std::move(address)) {}
+  redisContext* context_;
+  RedisAddress address_;
+};
+
+}  // namespace postdesk
+
+#endif  // POSTDESK_STORAGE_REDIS_CONNECTION_H_

@@ -1,0 +1,141 @@
+#include "storage/suspended_messages.h"
+
+#include <hiredis/hiredis.h>
+
+#include <charconv>
+#include <map>
+
+#include "parser/message_parser.h"
+#include "storage/redis_functions.h"
+#include "storage/ticket_reader.h"
+
+namespace postdesk {
+namespace {
+
+int64_t ToInt(const std::string& text) {
+  int64_t v = 0;
+  std::from_chars(text.data(), text.data() + text.size(), v);
+  return v;
+}
+
+}  // namespace
+
+Result<nlohmann::json> SuspendedMessages::Entry(int64_t id) {
+  std::string key = "{pd}:suspended:" + std::to_string(id);
+  RedisReplyPtr fields = connection_->Command("HGETALL %s", key.c_str());
+  if (!fields) return Status::Error(std::string("redis: ") + connection_->context()->errstr);
+  if (fields->type != REDIS_REPLY_ARRAY) return Status::Error("redis: unexpected reply to HGETALL");
+  if (fields->elements == 0) return Status::Error("no suspended message " + std::to_string(id));
+  std::map<std::string, std::string> f;
+  for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+    f[std::string(fields->element[i]->str, fields->element[i]->len)] =
+        std::string(fields->element[i + 1]->str, fields->element[i + 1]->len);
+  }
+  RedisReplyPtr ttl = connection_->Command("PTTL %s", key.c_str());
+  nlohmann::json entry = {
+      {"id", id},
+      {"cause", f["cause"]},
+      {"reason", f["reason"]},
+      {"brand", f["brand"]},
+      {"received_at", f["received_at"]},
+      {"sender", {{"email", f["sender"]}, {"name", f["sender_name"]}}},
+      {"subject", f["subject"]},
+      {"created_at", FormatTimestamp(ToInt(f["created_at_ms"]))},
+      {"expires_in_s", ttl && ttl->type == REDIS_REPLY_INTEGER ? ttl->integer / 1000 : -1},
+      {"message", ToInt(f["message"])},
+  };
+  return entry;
+}
+
+Result<nlohmann::json> SuspendedMessages::List(size_t limit) {
+  nlohmann::json list = nlohmann::json::array();
+  // Walk the index newest first, pruning ids whose record expired, until `limit` are found.
+  size_t start = 0;
+  while (list.size() < limit) {
+    // hiredis's format takes no %zu.
+    RedisReplyPtr ids = connection_->Command("ZREVRANGE {pd}:suspended %lld %lld",
+                                             static_cast<long long>(start),
+                                             static_cast<long long>(start + limit - 1));
+    if (!ids || ids->type != REDIS_REPLY_ARRAY) {
+      return Status::Error("redis: cannot read the suspended index");
+    }
+    if (ids->elements == 0) break;
+    size_t pruned = 0;
+    for (size_t i = 0; i < ids->elements && list.size() < limit; ++i) {
+      std::string id(ids->element[i]->str, ids->element[i]->len);
+      Result<nlohmann::json> entry = Entry(ToInt(id));
+      if (entry.ok()) {
+        list.push_back(std::move(entry).value());
+      } else {
+        connection_->Command("ZREM {pd}:suspended %s", id.c_str());
+        ++pruned;
+      }
+    }
+    start += ids->elements - pruned;
+  }
+  return list;
+}
+
+Result<nlohmann::json> SuspendedMessages::Show(int64_t id) {
+  Result<nlohmann::json> entry = Entry(id);
+  if (!entry.ok()) return entry;
+  std::string raw_key = "{pd}:message:" + std::to_string(entry.value()["message"].get<int64_t>());
+  RedisReplyPtr raw = connection_->Command("GET %s", raw_key.c_str());
+  if (!raw || raw->type != REDIS_REPLY_STRING) {
+    return Status::Error("the raw message of suspended message " + std::to_string(id) +
+                         " is missing");
+  }
+  entry.value()["raw"] = std::string(raw->str, raw->len);
+  return entry;
+}
+
+Result<IngestOutcome> SuspendedMessages::Recover(int64_t id, const StoragePolicy& policy) {
+  Result<nlohmann::json> entry = Show(id);
+  if (!entry.ok()) return entry.status();
+  const nlohmann::json& e = entry.value();
+  std::string raw = e["raw"].get<std::string>();
+  ParsedMessage parsed = ParseMessage(raw);
+
+  IngestRequest request;
+  request.subject = parsed.subject;
+  request.description = parsed.description;
+  request.truncated = parsed.truncated;
+  request.requester_email = parsed.from_email.empty() ? e["sender"]["email"].get<std::string>()
+                                                      : parsed.from_email;
+  request.requester_name = parsed.from_name;
+  request.message_id = parsed.message_id;
+  request.transaction = "recovered:" + std::to_string(id);
+  request.recover_suspended_id = id;
+  request.recover_message = e["message"].get<int64_t>();
+  request.policy = policy;
+  NewTicketTarget target;
+  target.brand = e["brand"].get<std::string>();
+  target.received_at = e["received_at"].get<std::string>();
+  request.tickets.push_back(std::move(target));
+
+  Status loaded = connection_->LoadFunctions();
+  if (!loaded.ok()) return loaded;
+  std::string meta = IngestMetaJson(request);
+  const char* argv[] = {"FCALL", "postdesk_ingest", "3", "{pd}:ticket:next_id",
+                        "{pd}:message:next_id", kEventStreamKey.data(), meta.data(), ""};
+  size_t lens[] = {5, 15, 1, 19, 20, kEventStreamKey.size(), meta.size(), 0};
+  RedisReplyPtr reply(
+      static_cast<redisReply*>(redisCommandArgv(connection_->context(), 8, argv, lens)));
+  Result<std::vector<IngestOutcome>> outcomes = ParseIngestReply(reply.get());
+  if (!outcomes.ok()) return outcomes.status();
+  return outcomes.value().front();
+}
+
+Status SuspendedMessages::Delete(int64_t id) {
+  Result<nlohmann::json> entry = Entry(id);
+  if (!entry.ok()) return entry.status();
+  std::string key = "{pd}:suspended:" + std::to_string(id);
+  std::string raw_key = "{pd}:message:" + std::to_string(entry.value()["message"].get<int64_t>());
+  // The raw message belongs to this record only: nothing else references a suspended one.
+  RedisReplyPtr r = connection_->Command("DEL %s %s", key.c_str(), raw_key.c_str());
+  if (!r || r->type == REDIS_REPLY_ERROR) return Status::Error("redis: DEL failed");
+  connection_->Command("ZREM {pd}:suspended %lld", static_cast<long long>(id));
+  return Status::Ok();
+}
+
+}  // namespace postdesk
