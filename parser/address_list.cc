@@ -143,7 +143,10 @@ std::vector<Mailbox> ParseAddressList(std::string_view s, size_t max_mailboxes) 
             ReadComment(s, &i, &ignored);
             continue;
           }
-          current.angle_.push_back(s[i++]);
+          size_t j = i + 1;
+          while (j < s.size() && s[j] != '>' && s[j] != '"' && s[j] != '(') ++j;
+          current.angle_.append(s.data() + i, j - i);
+          i = j;
         }
         if (i < s.size()) ++i;
         break;
@@ -158,13 +161,20 @@ std::vector<Mailbox> ParseAddressList(std::string_view s, size_t max_mailboxes) 
         current.Finish(&out);
         ++i;
         break;
-      default:
-        if (!current.has_angle_) {
-          current.phrase_.push_back(c);
-          current.phrase_raw_.push_back(c);
+      default: {
+        // A run of ordinary characters is appended in one piece.
+        size_t j = i + 1;
+        while (j < s.size() && s[j] != '"' && s[j] != '(' && s[j] != '<' && s[j] != ':' &&
+               s[j] != ',' && s[j] != ';') {
+          ++j;
         }
-        ++i;
+        if (!current.has_angle_) {
+          current.phrase_.append(s.data() + i, j - i);
+          current.phrase_raw_.append(s.data() + i, j - i);
+        }
+        i = j;
         break;
+      }
     }
   }
   if (out.size() < max_mailboxes) current.Finish(&out);

@@ -517,19 +517,25 @@ class MessageWalker {
     return false;
   }
 
-  // CRLF and lone CR to LF; blank lines at the start and blanks at the end removed.
+  // CRLF and lone CR to LF; blank lines at the start and blanks at the end removed. Runs between
+  // CRs move with memmove: this is the one pass over every byte of the description.
   static void NormalizeText(std::string* text) {
-    if (std::memchr(text->data(), '\r', text->size()) != nullptr) {
-      size_t w = 0;
-      const size_t n = text->size();
-      for (size_t r = 0; r < n; ++r) {
-        const char c = (*text)[r];
-        if (c == '\r') {
-          (*text)[w++] = '\n';
-          if (r + 1 < n && (*text)[r + 1] == '\n') ++r;
-        } else {
-          (*text)[w++] = c;
-        }
+    char* data = text->data();
+    const size_t n = text->size();
+    const void* first_cr = std::memchr(data, '\r', n);
+    if (first_cr != nullptr) {
+      size_t r = static_cast<size_t>(static_cast<const char*>(first_cr) - data);
+      size_t w = r;
+      while (r < n) {
+        // data[r] == '\r'
+        data[w++] = '\n';
+        r += (r + 1 < n && data[r + 1] == '\n') ? 2 : 1;
+        const void* next = std::memchr(data + r, '\r', n - r);
+        const size_t run_end =
+            next ? static_cast<size_t>(static_cast<const char*>(next) - data) : n;
+        std::memmove(data + w, data + r, run_end - r);
+        w += run_end - r;
+        r = run_end;
       }
       text->resize(w);
     }
