@@ -87,13 +87,16 @@ Classification Classify(const ParsedMessage& m, std::string_view mail_from,
     return Suspend(SuspensionCause::kAutoDeliveryFailure, "From MAILER-DAEMON");
   }
 
-  // RFC 3834 and the de-facto vacation headers.
+  // RFC 3834 5.1: auto-replied is a reply written by a responder, i.e. a vacation notice.
   std::string auto_submitted = AutoSubmittedKeyword(m.auto_submitted);
   if (auto_submitted == "auto-replied") {
     return Suspend(SuspensionCause::kAutoVacation, "Auto-Submitted: auto-replied");
   }
+  // The de-facto X-Autoreply family comes from ticketing systems and robots as much as from
+  // vacation responders; the shared corpus (x-autoreply.eml) files it as auto_mailer, which
+  // overrides design.md's table here.
   if (m.x_autoreply || m.x_autorespond || m.x_autoresponder) {
-    return Suspend(SuspensionCause::kAutoVacation, "X-Autoreply/X-Autorespond header");
+    return Suspend(SuspensionCause::kAutoMailer, "X-Autoreply/X-Autorespond header");
   }
   // RFC 5321 4.5.5: a null reverse-path is used only by notifications such as bounces.
   if (mail_from.empty()) {

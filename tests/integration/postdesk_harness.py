@@ -29,9 +29,11 @@ shutdown_grace = "10s"
 name = "acme"
 addresses = ["support@acme.test", "help@acme.test"]
 wildcards = ["*@in.acme.test"]
+external_addresses = ["acme.support@gmail.test"]
 [[brand]]
 name = "globex"
 addresses = ["help@globex.test"]
+{extra}
 """
 
 
@@ -68,14 +70,15 @@ def pid_alive(pid):
 class Gateway:
     """A running `postdesk serve` on a fresh data_dir."""
 
-    def __init__(self, redis_url=None, max_size="1MiB", limits=""):
+    def __init__(self, redis_url=None, max_size="1MiB", limits="", extra=""):
         self.dir = tempfile.mkdtemp(prefix="pd-it-")
         self.port = free_port()
         self.config = os.path.join(self.dir, "postdesk.toml")
         redis = f'[redis]\nurl = "{redis_url}"' if redis_url else ""
         with open(self.config, "w") as f:
             f.write(CONFIG.format(data_dir=os.path.join(self.dir, "var"), port=self.port,
-                                  redis=redis, max_size=max_size, limits=limits))
+                                  redis=redis, max_size=max_size, limits=limits,
+                                  extra=extra))
         self.log_path = os.path.join(self.dir, "postdesk.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([POSTDESK, "serve", "--config", self.config],
@@ -110,6 +113,14 @@ class Gateway:
                 self.proc.wait()
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def postdesk(self, *args):
+        """Runs a postdesk subcommand against this gateway's configuration; returns its JSON."""
+        out = subprocess.run([POSTDESK, *args, "--config", self.config],
+                             capture_output=True, text=True, timeout=30)
+        if out.returncode != 0:
+            raise AssertionError(f"postdesk {' '.join(args)}: {out.stderr}")
+        return json.loads(out.stdout)
 
     def ticket(self, ticket_id):
         out = subprocess.run([POSTDESK, "tickets", "get", str(ticket_id), "--config", self.config],

@@ -84,12 +84,16 @@ TEST(Classifier, VacationRepliesAreAutoVacation) {
   EXPECT_EQ(ClassifyFor(m).cause, SuspensionCause::kAutoVacation);
   // Out-of-office replies often come with a null sender: still a vacation reply.
   EXPECT_EQ(ClassifyFor(m, "").cause, SuspensionCause::kAutoVacation);
+}
+
+TEST(Classifier, XAutoreplyHeadersAreAutoMailer) {
+  // As the shared corpus's x-autoreply.eml requires.
   ParsedMessage x = Customer();
   x.x_autoreply = "yes";
-  EXPECT_EQ(ClassifyFor(x).cause, SuspensionCause::kAutoVacation);
+  EXPECT_EQ(ClassifyFor(x).cause, SuspensionCause::kAutoMailer);
   ParsedMessage y = Customer();
   y.x_autoresponder = "";
-  EXPECT_EQ(ClassifyFor(y).cause, SuspensionCause::kAutoVacation);
+  EXPECT_EQ(ClassifyFor(y).cause, SuspensionCause::kAutoMailer);
 }
 
 TEST(Classifier, SystemSendersAreSystemUsers) {
