@@ -74,13 +74,20 @@ const SmtpSession::CommandSpec* SmtpSession::FindCommand(SmtpVerb verb) {
 
 const char* SmtpSession::StateName(State state) {
   switch (state) {
-    case State::kGreeting: return "greeting";
-    case State::kReady: return "ready";
-    case State::kMail: return "mail";
-    case State::kRecipients: return "recipients";
-    case State::kData: return "data";
-    case State::kDelivering: return "delivering";
-    case State::kClosed: return "closed";
+    case State::kGreeting:
+      return "greeting";
+    case State::kReady:
+      return "ready";
+    case State::kMail:
+      return "mail";
+    case State::kRecipients:
+      return "recipients";
+    case State::kData:
+      return "data";
+    case State::kDelivering:
+      return "delivering";
+    case State::kClosed:
+      return "closed";
   }
   return "?";
 }
@@ -116,16 +123,21 @@ void SmtpSession::Reply(std::string_view line) {
 
 void SmtpSession::Flush() {
   if (out_.empty()) return;
-  transport_->Write(out_);
-  out_.clear();
+  // Take the bytes out first: a failed write calls OnDisconnected() from inside Write().
+  std::string bytes;
+  bytes.swap(out_);
+  transport_->Write(bytes);
 }
 
 void SmtpSession::Close(std::string_view reason) {
   if (state_ == State::kClosed) return;
   spdlog::debug("session {:x} client={} closed: {}", id_, client_ip_, reason);
-  Flush();
+  // Closed before the last write: if that write fails, the transport reports it through
+  // OnDisconnected() from inside Write(), which must then find the session closed and not close
+  // the transport a second time (found by fuzz/smtp_session_fuzzer.cc).
   EnterState(State::kClosed);
   pending_.clear();
+  Flush();
   transport_->Close();
 }
 
@@ -223,6 +235,10 @@ size_t SmtpSession::Process(std::string_view input) {
 }
 
 void SmtpSession::HandleLine(std::string_view line) {
+  // RFC 5321 4.5.3.2.7 bounds the idle time between commands: only a complete command restarts
+  // the clock, so a client that trickles one command line a byte at a time (slowloris) is cut
+  // command_timeout after its last whole command. DATA sets its own deadline.
+  transport_->SetTimeout(limits_.command_timeout);
   if (draining_ && state_ != State::kMail && state_ != State::kRecipients) {
     Reply("421 4.3.2 " + serving_->config.hostname + " Service shutting down");
     Close("shutdown");
@@ -391,6 +407,8 @@ void SmtpSession::DoData(std::string_view) {
   data_.emplace(limits_.max_message_size);
   data_started_ = std::chrono::steady_clock::now();
   EnterState(State::kData);
+  // One deadline for the whole message, not re-armed by data bytes: RFC 5321 4.5.3.2.6 times
+  // each block, which a client sending one byte a minute would satisfy forever.
   transport_->SetTimeout(limits_.data_timeout);
   Reply("354 End data with <CR><LF>.<CR><LF>");
   // The 354 must reach the client now: it waits for it before sending data (RFC 2920 3.1).
@@ -423,6 +441,11 @@ void SmtpSession::FinishData() {
   tx.recipients = recipients_;
   tx.state = serving_;
   EnterState(State::kDelivering);
+  // The client waits for the reply to the final dot as long as RFC 5321 4.5.3.2.6 says (10
+  // minutes, the data_timeout default); a 421 sooner makes it deliver a message we may well
+  // have stored a second time (RFC 5321 6.1). The bound stays: a store that never answers
+  // (reading is off, so not even the client's FIN is seen) must not hold the session forever.
+  transport_->SetTimeout(limits_.data_timeout);
   transport_->SetReading(false);
   transport_->Deliver(std::move(tx));
 }
@@ -432,8 +455,9 @@ std::string SmtpSession::ReceivedHeader() const {
   const char* with = smtputf8_ ? "UTF8SMTP" : (esmtp_ ? "ESMTP" : "SMTP");
   char id[32];
   snprintf(id, sizeof(id), "%llx.%x", static_cast<unsigned long long>(id_), transaction_count_);
-  std::string header = "Received: from " + SanitizeHelo(helo_) + " ([" + client_ip_ + "])\r\n\tby " +
-                       serving_->config.hostname + " (Postdesk) with " + with + " id " + id;
+  std::string header = "Received: from " + SanitizeHelo(helo_) + " ([" + client_ip_ +
+                       "])\r\n\tby " + serving_->config.hostname + " (Postdesk) with " + with +
+                       " id " + id;
   if (recipients_.size() == 1) header += "\r\n\tfor <" + recipients_[0].address + ">";
   header += "; " + Rfc5322Date(std::time(nullptr)) + "\r\n";
   return header;
@@ -441,23 +465,24 @@ std::string SmtpSession::ReceivedHeader() const {
 
 void SmtpSession::OnDelivered(const DeliveryOutcome& outcome) {
   if (state_ != State::kDelivering) return;  // closed meanwhile (timeout, shutdown grace)
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - data_started_)
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  data_started_)
                 .count();
   std::string rcpts;
   for (const SmtpRecipient& r : recipients_) {
     if (!rcpts.empty()) rcpts += ',';
     rcpts += EscapeForLog(r.address, 100);
   }
-  spdlog::info("session={:x}.{:x} client={} helo={} from=<{}> to=<{}> size={} {} reply=\"{}\" ms={}",
-               id_, transaction_count_, client_ip_, EscapeForLog(helo_, 64),
-               EscapeForLog(mail_from_, 100), rcpts, data_->total_bytes(), outcome.detail,
-               outcome.reply, ms);
+  spdlog::info(
+      "session={:x}.{:x} client={} helo={} from=<{}> to=<{}> size={} {} reply=\"{}\" ms={}", id_,
+      transaction_count_, client_ip_, EscapeForLog(helo_, 64), EscapeForLog(mail_from_, 100), rcpts,
+      data_->total_bytes(), outcome.detail, outcome.reply, ms);
   Reply(outcome.reply);
   if (outcome.reply.empty() || outcome.reply[0] != '2') CountError();
   if (state_ == State::kClosed) return;
   ResetTransaction();
   EnterState(State::kReady);
+  transport_->SetTimeout(limits_.command_timeout);
   transport_->SetReading(true);
   if (draining_) {
     Reply("421 4.3.2 " + serving_->config.hostname + " Service shutting down");

@@ -9,6 +9,10 @@
 // of them or a timeout become 421 and Close. While a message is being delivered the session
 // reads nothing more (pipelined commands wait in the buffer) and answers the final dot only when
 // OnDelivered() brings delivery's outcome.
+//
+// Timeouts (RFC 5321 4.5.3.2): command_timeout runs from the last complete command line (bytes
+// of an unfinished line do not restart it), data_timeout bounds the whole DATA phase from the
+// 354, and the reply to the final dot gets data_timeout too: as long as the client waits for it.
 #ifndef POSTDESK_GATEWAY_SMTP_SESSION_H_
 #define POSTDESK_GATEWAY_SMTP_SESSION_H_
 
@@ -107,9 +111,9 @@ class SmtpSession {
   Transport* const transport_;
 
   State state_ = State::kGreeting;
-  std::string pending_;      // unprocessed input (partial line, or input held while delivering)
+  std::string pending_;  // unprocessed input (partial line, or input held while delivering)
   bool discarding_line_ = false;  // inside an over-long command line, until its LF
-  std::string out_;          // replies not yet handed to the transport
+  std::string out_;               // replies not yet handed to the transport
   size_t errors_ = 0;
   bool draining_ = false;
   bool esmtp_ = false;

@@ -11,9 +11,17 @@ namespace {
 // A transport that records what the session does, and lets the test answer deliveries.
 class FakeTransport : public SmtpSession::Transport {
  public:
-  void Write(std::string_view bytes) override { written += bytes; }
+  void Write(std::string_view bytes) override {
+    if (closes > 0) ++writes_after_close;
+    written += bytes;
+    // As SmtpConnection::Write does when the socket write fails: report it from inside Write().
+    if (fail_writes_of) fail_writes_of->OnDisconnected("write failed");
+  }
   void SetReading(bool r) override { reading = r; }
-  void SetTimeout(std::chrono::milliseconds t) override { timeout = t; }
+  void SetTimeout(std::chrono::milliseconds t) override {
+    timeout = t;
+    ++timeouts_armed;
+  }
   void Close() override { ++closes; }
   void Deliver(SmtpTransaction tx) override { delivered.push_back(std::move(tx)); }
 
@@ -35,6 +43,9 @@ class FakeTransport : public SmtpSession::Transport {
   bool reading = true;
   std::chrono::milliseconds timeout{0};
   int closes = 0;
+  int writes_after_close = 0;
+  int timeouts_armed = 0;
+  SmtpSession* fail_writes_of = nullptr;
   std::vector<SmtpTransaction> delivered;
 };
 
@@ -95,9 +106,9 @@ TEST(SmtpSessionGreeting, GreetsWithHostnameAndArmsCommandTimeout) {
 
 TEST_F(SmtpSessionTest, EhloAdvertisesTheFiveExtensions) {
   std::vector<std::string> lines = Send("EHLO client.test");
-  std::vector<std::string> expected = {"250-mx.postdesk.test", "250-PIPELINING", "250-SIZE 2048",
-                                       "250-8BITMIME",         "250-SMTPUTF8",
-                                       "250 ENHANCEDSTATUSCODES"};
+  std::vector<std::string> expected = {"250-mx.postdesk.test", "250-PIPELINING",
+                                       "250-SIZE 2048",        "250-8BITMIME",
+                                       "250-SMTPUTF8",         "250 ENHANCEDSTATUSCODES"};
   EXPECT_EQ(lines, expected);
 }
 
@@ -146,7 +157,8 @@ TEST_F(SmtpSessionTest, FinalDotIsAnsweredOnlyAfterDelivery) {
   ASSERT_EQ(tx.recipients.size(), 1u);
   EXPECT_EQ(tx.recipients[0].match.received_at, "support@acme.test");
   // Our trace header first (RFC 5321 4.4), then the unstuffed message.
-  EXPECT_EQ(tx.message.rfind("Received: from client.test ([192.0.2.1])\r\n\tby mx.postdesk.test", 0), 0u);
+  EXPECT_EQ(
+      tx.message.rfind("Received: from client.test ([192.0.2.1])\r\n\tby mx.postdesk.test", 0), 0u);
   EXPECT_NE(tx.message.find("\r\n\r\n.body\r\n"), std::string::npos);
 
   session_.OnDelivered({"250 2.0.0 Ok: ticket 1", "tickets=1"});
@@ -158,8 +170,7 @@ TEST_F(SmtpSessionTest, FinalDotIsAnsweredOnlyAfterDelivery) {
 TEST_F(SmtpSessionTest, PipelinedCommandsAfterDataWaitForTheDelivery) {
   // RFC 2920: a client may send the message, the dot and the next MAIL in one write.
   Send("EHLO client.test");
-  session_.OnBytes(
-      "MAIL FROM:<a@b.test>\r\nRCPT TO:<help@acme.test>\r\nDATA\r\n");
+  session_.OnBytes("MAIL FROM:<a@b.test>\r\nRCPT TO:<help@acme.test>\r\nDATA\r\n");
   EXPECT_EQ(transport_.TakeLines(),
             (std::vector<std::string>{"250 2.1.0 Ok", "250 2.1.5 Ok",
                                       "354 End data with <CR><LF>.<CR><LF>"}));
@@ -234,7 +245,8 @@ TEST_F(SmtpSessionTest, NestedMailIsRefused) {
 
 TEST_F(SmtpSessionTest, TooManyErrorsCloseWith421) {
   Send("EHLO client.test");
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(SendOne("BOGUS"), "500 5.5.2 Error: command not recognized");
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(SendOne("BOGUS"), "500 5.5.2 Error: command not recognized");
   std::vector<std::string> last = Send("BOGUS");
   ASSERT_EQ(last.size(), 2u);
   EXPECT_EQ(last[1], "421 4.7.0 mx.postdesk.test Error: too many errors");
@@ -296,6 +308,94 @@ TEST_F(SmtpSessionTest, DisconnectDuringDataDeliversNothing) {
   session_.OnDisconnected("client closed the connection");
   EXPECT_TRUE(transport_.delivered.empty());
   EXPECT_EQ(session_.state(), SmtpSession::State::kClosed);
+}
+
+// Regression (fuzz/smtp_session_fuzzer.cc): a write that fails while the session closes made
+// the session close its transport twice, from OnDisconnected() inside Write() and then again.
+TEST_F(SmtpSessionTest, WriteFailureWhileClosingClosesTheTransportOnce) {
+  Send("EHLO client.test");
+  transport_.fail_writes_of = &session_;
+  session_.OnBytes("QUIT\r\n");
+  EXPECT_EQ(transport_.closes, 1);
+  EXPECT_EQ(transport_.writes_after_close, 0);
+  EXPECT_EQ(session_.state(), SmtpSession::State::kClosed);
+}
+
+TEST_F(SmtpSessionTest, WriteFailureAfterAReplyClosesOnceAndIgnoresTheRest) {
+  Send("EHLO client.test");
+  transport_.fail_writes_of = &session_;
+  session_.OnBytes("NOOP\r\nNOOP\r\n");
+  EXPECT_EQ(transport_.closes, 1);
+  session_.OnBytes("NOOP\r\n");
+  session_.OnTimeout();
+  EXPECT_EQ(transport_.closes, 1);
+  EXPECT_EQ(transport_.writes_after_close, 0);
+}
+
+// Slowloris: bytes of an unfinished command line must not keep the session alive.
+TEST_F(SmtpSessionTest, OnlyACompleteCommandRestartsTheCommandTimeout) {
+  int armed = transport_.timeouts_armed;
+  for (char c : std::string_view("NOOP")) session_.OnBytes(std::string(1, c));
+  EXPECT_EQ(transport_.timeouts_armed, armed);
+  session_.OnBytes("\r\n");
+  EXPECT_EQ(transport_.TakeLines(), std::vector<std::string>{"250 2.0.0 Ok"});
+  EXPECT_EQ(transport_.timeouts_armed, armed + 1);
+  EXPECT_EQ(transport_.timeout, std::chrono::minutes(5));
+}
+
+// Before this fix the command timeout ran from the greeting (or the last DATA), so a busy
+// session was cut while active.
+TEST_F(SmtpSessionTest, EveryCompleteCommandRestartsTheCommandTimeout) {
+  int armed = transport_.timeouts_armed;
+  Send("EHLO client.test");
+  Send("NOOP");
+  session_.OnBytes("NOOP\r\nNOOP\n");
+  EXPECT_EQ(transport_.timeouts_armed, armed + 4);
+}
+
+TEST_F(SmtpSessionTest, DataTimeoutIsOneDeadlineForTheWholeMessage) {
+  StartTransaction();
+  SendOne("DATA");
+  int armed = transport_.timeouts_armed;
+  EXPECT_EQ(transport_.timeout, std::chrono::minutes(10));
+  for (int i = 0; i < 100; ++i) session_.OnBytes("line\r\n");
+  EXPECT_EQ(transport_.timeouts_armed, armed);
+  session_.OnTimeout();
+  EXPECT_EQ(transport_.TakeLines(),
+            std::vector<std::string>{"421 4.4.2 mx.postdesk.test Error: timeout exceeded"});
+  EXPECT_TRUE(transport_.delivered.empty());
+  EXPECT_EQ(transport_.closes, 1);
+}
+
+// RFC 5321 4.5.3.2.6: the client waits 10 minutes for the reply to the final dot; a 421 after
+// only the 5 minute command timeout made it send again a message we were storing (RFC 5321 6.1).
+TEST_F(SmtpSessionTest, StoringTheMessageGetsTheDataTimeoutNotTheCommandTimeout) {
+  StartTransaction();
+  SendOne("DATA");
+  session_.OnBytes("Subject: x\r\n\r\nbody\r\n.\r\n");
+  ASSERT_EQ(transport_.delivered.size(), 1u);
+  EXPECT_EQ(transport_.timeout, std::chrono::minutes(10));
+  int armed = transport_.timeouts_armed;
+  session_.OnDelivered({"250 2.0.0 Ok: ticket 4", "tickets=4"});
+  EXPECT_EQ(transport_.TakeLines(), std::vector<std::string>{"250 2.0.0 Ok: ticket 4"});
+  EXPECT_EQ(transport_.timeouts_armed, armed + 1);
+  EXPECT_EQ(transport_.timeout, std::chrono::minutes(5));
+  EXPECT_EQ(SendOne("NOOP"), "250 2.0.0 Ok");
+}
+
+TEST_F(SmtpSessionTest, StoreThatNeverAnswersIsCutAtTheDataTimeout) {
+  StartTransaction();
+  SendOne("DATA");
+  session_.OnBytes("Subject: x\r\n\r\nbody\r\n.\r\nNOOP\r\n");
+  ASSERT_EQ(transport_.delivered.size(), 1u);
+  session_.OnTimeout();
+  EXPECT_EQ(transport_.TakeLines(),
+            std::vector<std::string>{"421 4.4.2 mx.postdesk.test Error: timeout exceeded"});
+  EXPECT_EQ(transport_.closes, 1);
+  // The late outcome finds the session closed and writes nothing.
+  session_.OnDelivered({"250 2.0.0 Ok: ticket 5", "tickets=5"});
+  EXPECT_TRUE(transport_.TakeLines().empty());
+  EXPECT_EQ(transport_.writes_after_close, 0);
 }
 
 }  // namespace
