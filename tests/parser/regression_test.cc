@@ -63,7 +63,8 @@ TEST(Regression, QuotedPrintableEndingInEscapePrefix) {
 }
 
 TEST(Regression, NulBytesAndBinaryJunkEverywhere) {
-  std::string raw("From: \0<a@b>\r\nSubject: \xFF\xFE\0\r\n\r\n\0\0\xC3", 38);
+  static constexpr char kRaw[] = "From: \0<a@b>\r\nSubject: \xFF\xFE\0\r\n\r\n\0\0\xC3";
+  const std::string raw(kRaw, sizeof(kRaw) - 1);
   ExpectSane(ParseMessage(raw), raw.size());
 }
 
