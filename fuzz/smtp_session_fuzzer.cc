@@ -18,6 +18,7 @@
 //  - the output is bounded by the input: < 64 bytes per input byte + 4096.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -26,20 +27,13 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz/fuzz_check.h"
 #include "gateway/config.h"
 #include "gateway/smtp_session.h"
 #include "gateway/smtp_transaction.h"
 
 namespace postdesk {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                                 \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
-      std::fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                      \
-    }                                                                                    \
-  } while (0)
 
 // xorshift32: the schedule must be a pure function of the input, for reproducible crashes.
 class Prng {
