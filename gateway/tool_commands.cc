@@ -26,6 +26,14 @@ void PrintJson(const nlohmann::json& json) {
   std::fputc('\n', stdout);
 }
 
+// A ticket or message id as the operator typed it: a positive decimal number.
+std::optional<int64_t> PositiveId(std::string_view text) {
+  int64_t id = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || ptr != text.data() + text.size() || id <= 0) return std::nullopt;
+  return id;
+}
+
 int Fail(const std::string& message) {
   std::fprintf(stderr, "postdesk: %s\n", message.c_str());
   return 1;
@@ -123,12 +131,9 @@ int TicketsCommand(const Args& args) {
     return 0;
   }
   std::optional<std::string> config_path = OptionValue(args, "--config");
-  int64_t id = 0;
-  bool have_id = args.size() >= 2 && args[0] == "get" &&
-                 std::from_chars(args[1].data(), args[1].data() + args[1].size(), id).ec ==
-                     std::errc() &&
-                 id > 0;
-  if (!config_path || !have_id) {
+  std::optional<int64_t> id;
+  if (args.size() >= 2 && args[0] == "get") id = PositiveId(args[1]);
+  if (!config_path || !id) {
     std::fprintf(stderr, "%s", kHelp);
     return 2;
   }
@@ -137,7 +142,7 @@ int TicketsCommand(const Args& args) {
 
   Result<AdminRedis> redis = OpenRedis(config.value());
   if (!redis.ok()) return Fail(redis.status().message());
-  Result<nlohmann::json> ticket = TicketReader(redis->connection.get()).GetTicket(id);
+  Result<nlohmann::json> ticket = TicketReader(redis->connection.get()).GetTicket(*id);
   if (!ticket.ok()) return Fail(ticket.status().message());
   PrintJson(ticket.value());
   return 0;
@@ -191,13 +196,9 @@ int SuspendedCommand(const Args& args) {
   }
   std::optional<std::string> config_path = OptionValue(args, "--config");
   std::string_view verb = args.empty() ? "" : args[0];
-  int64_t id = 0;
   bool needs_id = verb == "show" || verb == "recover" || verb == "delete";
-  bool have_id = args.size() >= 2 &&
-                 std::from_chars(args[1].data(), args[1].data() + args[1].size(), id).ec ==
-                     std::errc() &&
-                 id > 0;
-  if (!config_path || (verb != "list" && !needs_id) || (needs_id && !have_id)) {
+  std::optional<int64_t> parsed_id = args.size() >= 2 ? PositiveId(args[1]) : std::nullopt;
+  if (!config_path || (verb != "list" && !needs_id) || (needs_id && !parsed_id)) {
     std::fprintf(stderr, "%s", kHelp);
     return 2;
   }
@@ -206,6 +207,7 @@ int SuspendedCommand(const Args& args) {
   Result<AdminRedis> redis = OpenRedis(config.value());
   if (!redis.ok()) return Fail(redis.status().message());
   SuspendedMessages suspended(redis->connection.get());
+  int64_t id = parsed_id.value_or(0);
 
   if (verb == "list") {
     size_t limit = 100;

@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <charconv>
 #include <cstdarg>
 
 #include "storage/redis_functions.h"
@@ -43,6 +44,24 @@ RedisReplyPtr RedisConnection::Command(const char* format, ...) {
   void* reply = redisvCommand(context_, format, args);
   va_end(args);
   return RedisReplyPtr(static_cast<redisReply*>(reply));
+}
+
+Result<std::map<std::string, std::string>> RedisConnection::HashGetAll(const std::string& key) {
+  RedisReplyPtr fields = Command("HGETALL %s", key.c_str());
+  if (!fields) return Status::Error("redis " + address_.ToString() + ": " + context_->errstr);
+  if (fields->type != REDIS_REPLY_ARRAY) return Status::Error("redis: unexpected reply to HGETALL");
+  std::map<std::string, std::string> map;
+  for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+    map[std::string(fields->element[i]->str, fields->element[i]->len)] =
+        std::string(fields->element[i + 1]->str, fields->element[i + 1]->len);
+  }
+  return map;
+}
+
+int64_t ParseStoredInt(const std::string& text) {
+  int64_t v = 0;
+  std::from_chars(text.data(), text.data() + text.size(), v);
+  return v;
 }
 
 Status RedisConnection::LoadFunctions() {

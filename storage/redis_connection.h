@@ -5,7 +5,10 @@
 #define POSTDESK_STORAGE_REDIS_CONNECTION_H_
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "parser/result.h"
 #include "storage/redis_address.h"
@@ -30,6 +33,8 @@ class RedisConnection {
 
   // redisCommand with printf-style arguments; null on a connection error.
   RedisReplyPtr Command(const char* format, ...);
+  // HGETALL as a map; an empty map when the key does not exist.
+  Result<std::map<std::string, std::string>> HashGetAll(const std::string& key);
   // FUNCTION LOAD REPLACE of the Functions library (storage/redis_functions.h).
   Status LoadFunctions();
   redisContext* context() { return context_; }
@@ -41,6 +46,9 @@ class RedisConnection {
   redisContext* context_;
   RedisAddress address_;
 };
+
+// A decimal integer stored as a Redis string; 0 when it is not one.
+int64_t ParseStoredInt(const std::string& text);
 
 }  // namespace postdesk
 

@@ -2,7 +2,6 @@
 
 #include <hiredis/hiredis.h>
 
-#include <charconv>
 #include <map>
 
 #include "parser/message_parser.h"
@@ -10,27 +9,12 @@
 #include "storage/ticket_reader.h"
 
 namespace postdesk {
-namespace {
-
-int64_t ToInt(const std::string& text) {
-  int64_t v = 0;
-  std::from_chars(text.data(), text.data() + text.size(), v);
-  return v;
-}
-
-}  // namespace
-
 Result<nlohmann::json> SuspendedMessages::Entry(int64_t id) {
   std::string key = "{pd}:suspended:" + std::to_string(id);
-  RedisReplyPtr fields = connection_->Command("HGETALL %s", key.c_str());
-  if (!fields) return Status::Error(std::string("redis: ") + connection_->context()->errstr);
-  if (fields->type != REDIS_REPLY_ARRAY) return Status::Error("redis: unexpected reply to HGETALL");
-  if (fields->elements == 0) return Status::Error("no suspended message " + std::to_string(id));
-  std::map<std::string, std::string> f;
-  for (size_t i = 0; i + 1 < fields->elements; i += 2) {
-    f[std::string(fields->element[i]->str, fields->element[i]->len)] =
-        std::string(fields->element[i + 1]->str, fields->element[i + 1]->len);
-  }
+  Result<std::map<std::string, std::string>> hash = connection_->HashGetAll(key);
+  if (!hash.ok()) return hash.status();
+  if (hash->empty()) return Status::Error("no suspended message " + std::to_string(id));
+  std::map<std::string, std::string>& f = hash.value();
   RedisReplyPtr ttl = connection_->Command("PTTL %s", key.c_str());
   nlohmann::json entry = {
       {"id", id},
@@ -40,9 +24,9 @@ Result<nlohmann::json> SuspendedMessages::Entry(int64_t id) {
       {"received_at", f["received_at"]},
       {"sender", {{"email", f["sender"]}, {"name", f["sender_name"]}}},
       {"subject", f["subject"]},
-      {"created_at", FormatTimestamp(ToInt(f["created_at_ms"]))},
+      {"created_at", FormatTimestamp(ParseStoredInt(f["created_at_ms"]))},
       {"expires_in_s", ttl && ttl->type == REDIS_REPLY_INTEGER ? ttl->integer / 1000 : -1},
-      {"message", ToInt(f["message"])},
+      {"message", ParseStoredInt(f["message"])},
   };
   return entry;
 }
@@ -63,7 +47,7 @@ Result<nlohmann::json> SuspendedMessages::List(size_t limit) {
     size_t pruned = 0;
     for (size_t i = 0; i < ids->elements && list.size() < limit; ++i) {
       std::string id(ids->element[i]->str, ids->element[i]->len);
-      Result<nlohmann::json> entry = Entry(ToInt(id));
+      Result<nlohmann::json> entry = Entry(ParseStoredInt(id));
       if (entry.ok()) {
         list.push_back(std::move(entry).value());
       } else {

@@ -2,7 +2,6 @@
 
 #include <hiredis/hiredis.h>
 
-#include <charconv>
 #include <ctime>
 #include <map>
 
@@ -10,12 +9,6 @@
 
 namespace postdesk {
 namespace {
-
-int64_t ToInt(const std::string& text) {
-  int64_t v = 0;
-  std::from_chars(text.data(), text.data() + text.size(), v);
-  return v;
-}
 
 nlohmann::json ParseJsonOr(const std::string& text, nlohmann::json fallback) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -36,15 +29,10 @@ std::string FormatTimestamp(int64_t unix_ms) {
 
 Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
   std::string key = "{pd}:ticket:" + std::to_string(id);
-  RedisReplyPtr fields = connection_->Command("HGETALL %s", key.c_str());
-  if (!fields) return Status::Error(std::string("redis: ") + connection_->context()->errstr);
-  if (fields->type != REDIS_REPLY_ARRAY) return Status::Error("redis: unexpected reply to HGETALL");
-  if (fields->elements == 0) return Status::Error("no ticket " + std::to_string(id));
-  std::map<std::string, std::string> f;
-  for (size_t i = 0; i + 1 < fields->elements; i += 2) {
-    f[std::string(fields->element[i]->str, fields->element[i]->len)] =
-        std::string(fields->element[i + 1]->str, fields->element[i + 1]->len);
-  }
+  Result<std::map<std::string, std::string>> hash = connection_->HashGetAll(key);
+  if (!hash.ok()) return hash.status();
+  if (hash->empty()) return Status::Error("no ticket " + std::to_string(id));
+  std::map<std::string, std::string>& f = hash.value();
   RedisReplyPtr comments = connection_->Command("LRANGE %s:comments 0 -1", key.c_str());
   if (!comments || comments->type != REDIS_REPLY_ARRAY) {
     return Status::Error("redis: cannot read the comments of ticket " + std::to_string(id));
@@ -67,7 +55,7 @@ Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
   ticket["via"] = f["via"];
   ticket["auto_notifications_suppressed"] = f["auto_notifications_suppressed"] == "1";
   ticket["followup_source_id"] =
-      f["followup_source_id"].empty() ? nlohmann::json(nullptr) : nlohmann::json(ToInt(f["followup_source_id"]));
+      f["followup_source_id"].empty() ? nlohmann::json(nullptr) : nlohmann::json(ParseStoredInt(f["followup_source_id"]));
   ticket["comments"] = nlohmann::json::array();
   for (size_t i = 0; i < comments->elements; ++i) {
     nlohmann::json c = ParseJsonOr(std::string(comments->element[i]->str, comments->element[i]->len),
@@ -81,8 +69,8 @@ Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
     out["created_at"] = FormatTimestamp(c.value("created_at_ms", int64_t{0}));
     ticket["comments"].push_back(std::move(out));
   }
-  ticket["created_at"] = FormatTimestamp(ToInt(f["created_at_ms"]));
-  ticket["updated_at"] = FormatTimestamp(ToInt(f["updated_at_ms"]));
+  ticket["created_at"] = FormatTimestamp(ParseStoredInt(f["created_at_ms"]));
+  ticket["updated_at"] = FormatTimestamp(ParseStoredInt(f["updated_at_ms"]));
   return ticket;
 }
 
