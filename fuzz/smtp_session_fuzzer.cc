@@ -162,7 +162,7 @@ class CheckingTransport : public SmtpSession::Transport {
       end = message.find("\r\n", end);
       FUZZ_CHECK(end != std::string_view::npos);
       end += 2;
-      if (end >= message.size() || message[end] != '\t') break;
+      if (end >= message.size() || (message[end] != '\t' && message[end] != ' ')) break;
     }
     std::string_view header = message.substr(0, end);
     FUZZ_CHECK(header.size() < 1024);

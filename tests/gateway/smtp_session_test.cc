@@ -398,5 +398,28 @@ TEST_F(SmtpSessionTest, StoreThatNeverAnswersIsCutAtTheDataTimeout) {
   EXPECT_EQ(transport_.writes_after_close, 0);
 }
 
+// Regression (fuzz/smtp_session_fuzzer.cc): data that starts with white space folded its first
+// line into our Received: header (RFC 5322 2.2.3), so a client could write into the trace.
+TEST_F(SmtpSessionTest, MessageStartingWithWhiteSpaceCannotExtendOurReceivedHeader) {
+  StartTransaction();
+  SendOne("DATA");
+  session_.OnBytes("\tfor <forged@elsewhere.test>\r\nSubject: x\r\n\r\nbody\r\n.\r\n");
+  ASSERT_EQ(transport_.delivered.size(), 1u);
+  const std::string& message = transport_.delivered[0].message;
+  size_t end = message.find("\r\n\r\n");
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_GT(message.find("forged"), end) << message;
+  EXPECT_EQ(message.substr(end + 4), "\tfor <forged@elsewhere.test>\r\nSubject: x\r\n\r\nbody\r\n");
+}
+
+TEST_F(SmtpSessionTest, MessageStartingWithAHeaderFollowsOurReceivedHeaderDirectly) {
+  StartTransaction();
+  SendOne("DATA");
+  session_.OnBytes("Subject: x\r\n\r\nbody\r\n.\r\n");
+  ASSERT_EQ(transport_.delivered.size(), 1u);
+  const std::string& message = transport_.delivered[0].message;
+  EXPECT_NE(message.find(" +0000\r\nSubject: x\r\n\r\nbody\r\n"), std::string::npos) << message;
+}
+
 }  // namespace
 }  // namespace postdesk
