@@ -2,6 +2,9 @@
 // bug classes named in design.md. Each must parse to valid, bounded output without crashing.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "parser/message_json.h"
@@ -81,6 +84,24 @@ TEST(Regression, ManyEmptyPartsStayWithinThePartLimit) {
   const ParsedMessage m = ParseMessage(raw);
   ExpectSane(m, raw.size());
   EXPECT_LE(m.attachments.size(), ParseLimits{}.max_parts);
+}
+
+// Every seed of the MIME fuzzer (fuzz/mime_fuzzer/), including inputs the fuzzer found, parses
+// to sane output in the ordinary test build too, under the default limits.
+TEST(Regression, FuzzSeedsParseToSaneOutput) {
+  const std::filesystem::path dir = POSTDESK_MIME_FUZZ_SEEDS_DIR;
+  ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir;
+  size_t count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    SCOPED_TRACE(entry.path().string());
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    const std::string raw = buffer.str();
+    ExpectSane(ParseMessage(raw), raw.size());
+    ++count;
+  }
+  EXPECT_GE(count, 5u);
 }
 
 }  // namespace
