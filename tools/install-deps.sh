@@ -10,7 +10,7 @@ packages=(
   libuv1-dev libssl-dev libmimetic-dev libhiredis-dev libspdlog-dev libfmt-dev
   libpcre2-dev nlohmann-json3-dev libtomlplusplus-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev python3 swaks
+  libgtest-dev libgmock-dev libbenchmark-dev python3 swaks openssl libnet-ssleay-perl libio-socket-ssl-perl
   # run
   redis-server
 )

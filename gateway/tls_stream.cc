@@ -1,0 +1,163 @@
+#include "gateway/tls_stream.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+namespace postdesk {
+namespace {
+
+// Forward-secret AEAD suites only for TLS 1.2 (Mozilla's "intermediate" list); TLS 1.3's
+// suites are all of that kind already.
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+// Plaintext read from OpenSSL per call: one TLS record's worth.
+constexpr size_t kReadChunk = 16 * 1024;
+
+std::string OpenSslError() {
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown TLS error";
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof(buf));
+  return buf;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const TlsContext>> TlsContext::LoadServer(const std::string& cert_file,
+                                                                 const std::string& key_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx) return Status::Error("TLS: " + OpenSslError());
+  auto context = std::shared_ptr<const TlsContext>(new TlsContext(ctx, true));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(ctx, kTls12Ciphers);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Sessions are not resumed across connections here; no cache to grow.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    return Status::Error("[tls] cert " + cert_file + ": " + OpenSslError());
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return Status::Error("[tls] key " + key_file + ": " + OpenSslError());
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return Status::Error("[tls] key " + key_file + " does not match cert " + cert_file);
+  }
+  return context;
+}
+
+Result<std::shared_ptr<const TlsContext>> TlsContext::Client(const std::string& ca_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return Status::Error("TLS: " + OpenSslError());
+  auto context = std::shared_ptr<const TlsContext>(new TlsContext(ctx, false));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (!ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1) {
+      return Status::Error("TLS CA " + ca_file + ": " + OpenSslError());
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  }
+  return context;
+}
+
+TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
+Result<std::unique_ptr<TlsStream>> TlsStream::Create(std::shared_ptr<const TlsContext> context) {
+  SSL* ssl = SSL_new(context->get());
+  if (!ssl) return Status::Error("TLS: " + OpenSslError());
+  BIO* in = BIO_new(BIO_s_mem());
+  BIO* out = BIO_new(BIO_s_mem());
+  if (!in || !out) {
+    BIO_free(in);
+    BIO_free(out);
+    SSL_free(ssl);
+    return Status::Error("TLS: out of memory");
+  }
+  SSL_set_bio(ssl, in, out);  // ssl owns both now
+  if (context->is_server()) {
+    SSL_set_accept_state(ssl);
+  } else {
+    SSL_set_connect_state(ssl);
+  }
+  auto stream = std::unique_ptr<TlsStream>(new TlsStream(std::move(context), ssl, in, out));
+  if (!stream->context_->is_server()) {
+    Status s = stream->Advance(nullptr);  // the client speaks first: ClientHello
+    if (!s.ok()) return s;
+  }
+  return stream;
+}
+
+TlsStream::~TlsStream() { SSL_free(ssl_); }
+
+Status TlsStream::Feed(std::string_view ciphertext, std::string* plaintext) {
+  while (!ciphertext.empty()) {
+    int n = BIO_write(in_, ciphertext.data(), static_cast<int>(ciphertext.size()));
+    if (n <= 0) return Status::Error("TLS: cannot buffer input");
+    ciphertext.remove_prefix(static_cast<size_t>(n));
+  }
+  return Advance(plaintext);
+}
+
+Status TlsStream::Advance(std::string* plaintext) {
+  if (!handshake_done_) {
+    int rc = SSL_do_handshake(ssl_);
+    if (rc != 1) {
+      int err = SSL_get_error(ssl_, rc);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return Status::Ok();
+      return Status::Error("TLS handshake: " + OpenSslError());
+    }
+    handshake_done_ = true;
+  }
+  if (plaintext) {
+    char buf[kReadChunk];
+    while (true) {
+      int n = SSL_read(ssl_, buf, sizeof(buf));
+      if (n > 0) {
+        plaintext->append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) break;
+      if (err == SSL_ERROR_ZERO_RETURN) return Status::Error("TLS: closed by the peer");
+      return Status::Error("TLS: " + OpenSslError());
+    }
+  }
+  if (!pending_.empty()) {
+    std::string held;
+    held.swap(pending_);
+    return Write(held);
+  }
+  return Status::Ok();
+}
+
+Status TlsStream::Write(std::string_view plaintext) {
+  if (!handshake_done_) {
+    pending_.append(plaintext);
+    return Advance(nullptr);
+  }
+  while (!plaintext.empty()) {
+    int n = SSL_write(ssl_, plaintext.data(), static_cast<int>(plaintext.size()));
+    if (n <= 0) return Status::Error("TLS: " + OpenSslError());
+    plaintext.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+std::string TlsStream::TakeOutput() {
+  std::string out;
+  char* data = nullptr;
+  long size = BIO_get_mem_data(out_, &data);
+  if (size > 0) out.assign(data, static_cast<size_t>(size));
+  (void)BIO_reset(out_);
+  return out;
+}
+
+std::string TlsStream::Describe() const {
+  if (!handshake_done_) return "handshake";
+  return std::string(SSL_get_version(ssl_)) + " " + SSL_get_cipher_name(ssl_);
+}
+
+}  // namespace postdesk

@@ -1,0 +1,89 @@
+#include "gateway/tls_stream.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace postdesk {
+namespace {
+
+// A throwaway self-signed certificate, made with the openssl tool once per test binary.
+class TlsFiles {
+ public:
+  static const TlsFiles& Get() {
+    static TlsFiles files;
+    return files;
+  }
+  std::string cert, key;
+
+ private:
+  TlsFiles() {
+    std::string dir = (std::filesystem::temp_directory_path() / "pd-tls-XXXXXX").string();
+    if (!mkdtemp(dir.data())) std::abort();
+    cert = dir + "/cert.pem";
+    key = dir + "/key.pem";
+    std::string command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                          "-days 2 -subj /CN=mx.postdesk.test -keyout " + key + " -out " + cert +
+                          " >/dev/null 2>&1";
+    if (std::system(command.c_str()) != 0) std::abort();
+  }
+};
+
+// Moves bytes between the two ends until neither has anything to say.
+void Pump(TlsStream& client, TlsStream& server, std::string* at_client, std::string* at_server) {
+  for (int i = 0; i < 20; ++i) {
+    std::string to_server = client.TakeOutput();
+    std::string to_client = server.TakeOutput();
+    if (to_server.empty() && to_client.empty()) return;
+    ASSERT_TRUE(server.Feed(to_server, at_server).ok());
+    ASSERT_TRUE(client.Feed(to_client, at_client).ok());
+  }
+  FAIL() << "the TLS conversation did not settle";
+}
+
+TEST(TlsStream, HandshakeThenDataBothWaysOverTls13) {
+  auto server_ctx = TlsContext::LoadServer(TlsFiles::Get().cert, TlsFiles::Get().key);
+  ASSERT_TRUE(server_ctx.ok()) << server_ctx.status().message();
+  auto client_ctx = TlsContext::Client(TlsFiles::Get().cert);
+  ASSERT_TRUE(client_ctx.ok()) << client_ctx.status().message();
+  auto server = TlsStream::Create(server_ctx.value());
+  auto client = TlsStream::Create(client_ctx.value());
+  ASSERT_TRUE(server.ok() && client.ok());
+
+  // The server's greeting is written before the handshake (implicit TLS): it is held.
+  ASSERT_TRUE(server.value()->Write("220 mx.postdesk.test ESMTP\r\n").ok());
+  std::string at_client, at_server;
+  Pump(*client.value(), *server.value(), &at_client, &at_server);
+  EXPECT_TRUE(server.value()->handshake_done());
+  EXPECT_EQ(server.value()->Describe().rfind("TLSv1.3 ", 0), 0u) << server.value()->Describe();
+  EXPECT_EQ(at_client, "220 mx.postdesk.test ESMTP\r\n");
+
+  ASSERT_TRUE(client.value()->Write("EHLO client.test\r\n").ok());
+  Pump(*client.value(), *server.value(), &at_client, &at_server);
+  EXPECT_EQ(at_server, "EHLO client.test\r\n");
+}
+
+TEST(TlsStream, PlaintextWhereTlsIsExpectedIsAnError) {
+  auto server_ctx = TlsContext::LoadServer(TlsFiles::Get().cert, TlsFiles::Get().key);
+  ASSERT_TRUE(server_ctx.ok());
+  auto server = TlsStream::Create(server_ctx.value());
+  ASSERT_TRUE(server.ok());
+  std::string plaintext;
+  Status s = server.value()->Feed("EHLO client.test\r\n", &plaintext);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.message().rfind("TLS handshake: ", 0), 0u) << s.message();
+  EXPECT_TRUE(plaintext.empty());
+}
+
+TEST(TlsContext, MissingOrMismatchedFilesAreNamed) {
+  auto missing = TlsContext::LoadServer("/nonexistent/cert.pem", TlsFiles::Get().key);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message().rfind("[tls] cert /nonexistent/cert.pem: ", 0), 0u);
+  auto swapped = TlsContext::LoadServer(TlsFiles::Get().key, TlsFiles::Get().cert);
+  EXPECT_FALSE(swapped.ok());
+}
+
+}  // namespace
+}  // namespace postdesk
