@@ -126,6 +126,15 @@ class CheckingTransport : public SmtpSession::Transport {
     delivering_ = true;
   }
 
+  // TLS is offered once; the handshake never completes here, so everything after STARTTLS
+  // must be discarded by the session (CVE-2011-0411), which the reply checks would notice.
+  bool TlsOffered() override { return !tls_started_; }
+  void StartTls() override {
+    FUZZ_CHECK(!closed_);
+    FUZZ_CHECK(!tls_started_);
+    tls_started_ = true;
+  }
+
   bool closed() const { return closed_; }
   bool reading() const { return reading_; }
   bool delivering() const { return delivering_; }
@@ -133,6 +142,7 @@ class CheckingTransport : public SmtpSession::Transport {
   size_t written() const { return written_; }
 
  private:
+  bool tls_started_ = false;
   void CheckReplyLines(std::string_view bytes) {
     size_t pos = 0;
     while (pos < bytes.size()) {

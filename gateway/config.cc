@@ -135,20 +135,27 @@ Result<ListenAddress> ParseListen(std::string_view text) {
   return out;
 }
 
-Status ReadSmtp(TableReader& smtp, Config* config) {
+Status ReadListen(TableReader& smtp, std::string_view key, std::vector<ListenAddress>* out) {
   std::vector<std::string> listen;
-  RETURN_IF_ERROR(smtp.StringList("listen", &listen));
-  if (smtp.Get("listen")) {
-    if (listen.empty()) return Status::Error(smtp.Name("listen") + ": needs at least one address");
-    config->listen.clear();
-    for (size_t i = 0; i < listen.size(); ++i) {
-      Result<ListenAddress> address = ParseListen(listen[i]);
-      if (!address.ok()) {
-        return Status::Error(smtp.Name("listen") + "[" + std::to_string(i) + "]: " +
-                             address.status().message());
-      }
-      config->listen.push_back(address.value());
+  RETURN_IF_ERROR(smtp.StringList(key, &listen));
+  if (!smtp.Get(key)) return Status::Ok();
+  out->clear();
+  for (size_t i = 0; i < listen.size(); ++i) {
+    Result<ListenAddress> address = ParseListen(listen[i]);
+    if (!address.ok()) {
+      return Status::Error(smtp.Name(key) + "[" + std::to_string(i) + "]: " +
+                           address.status().message());
     }
+    out->push_back(address.value());
+  }
+  return Status::Ok();
+}
+
+Status ReadSmtp(TableReader& smtp, Config* config) {
+  RETURN_IF_ERROR(ReadListen(smtp, "listen", &config->listen));
+  RETURN_IF_ERROR(ReadListen(smtp, "listen_tls", &config->listen_tls));
+  if (config->listen.empty() && config->listen_tls.empty()) {
+    return Status::Error(smtp.Name("listen") + ": needs at least one address");
   }
   RETURN_IF_ERROR(smtp.String("hostname", &config->hostname));
   int64_t loops = 0;
@@ -335,6 +342,16 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
          RETURN_IF_ERROR(r.String("url", &c->redis_url));
          return r.Finish();
        }},
+      {"tls",
+       [](TableReader& r, Config* c) {
+         RETURN_IF_ERROR(r.String("cert", &c->tls_cert));
+         RETURN_IF_ERROR(r.String("key", &c->tls_key));
+         if (c->tls_cert.empty() != c->tls_key.empty()) {
+           return Status::Error(r.Name(c->tls_cert.empty() ? "cert" : "key") +
+                                ": cert and key go together");
+         }
+         return r.Finish();
+       }},
   };
   for (const Section& section : sections) {
     const toml::node* node = top.Get(section.name);
@@ -362,6 +379,9 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
   if (!s.ok()) return fail(s);
   if (config.brands.empty()) {
     return fail(Status::Error("no [[brand]]: every recipient would be refused"));
+  }
+  if (!config.listen_tls.empty() && config.tls_cert.empty()) {
+    return fail(Status::Error("[smtp].listen_tls: needs [tls] cert and key"));
   }
   s = CheckUnique(config.brands);
   if (!s.ok()) return fail(s);

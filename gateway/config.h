@@ -58,9 +58,12 @@ struct Config {
   std::string source;  // file name, for messages
   std::string data_dir = "./var";
   std::vector<ListenAddress> listen = {{"127.0.0.1", 2525}};
+  std::vector<ListenAddress> listen_tls;  // implicit TLS (port 465 style); needs [tls]
   std::string hostname;  // default: the machine's host name
   size_t loops = 0;      // event loops; 0 = one per core
   std::string redis_url;  // empty: start the embedded redis-server under data_dir
+  std::string tls_cert;   // PEM certificate chain; with tls_key, enables STARTTLS
+  std::string tls_key;    // PEM private key
   LimitsConfig limits;
   ClassificationConfig classification;
   std::vector<BrandConfig> brands;

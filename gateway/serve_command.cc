@@ -71,7 +71,18 @@ int ServeCommand(const Args& args) {
     std::fprintf(stderr, "postdesk: %s\n", secret.message().c_str());
     return 1;
   }
-  auto state = std::make_shared<const ServingState>(std::move(config).value());
+  std::shared_ptr<const TlsContext> tls;
+  if (!config->tls_cert.empty()) {
+    Result<std::shared_ptr<const TlsContext>> loaded =
+        TlsContext::LoadServer(config->tls_cert, config->tls_key);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "postdesk: %s: %s\n", config->source.c_str(),
+                   loaded.status().message().c_str());
+      return 1;
+    }
+    tls = loaded.value();
+  }
+  auto state = std::make_shared<const ServingState>(std::move(config).value(), std::move(tls));
 
   std::unique_ptr<EmbeddedRedis> embedded;
   RedisAddress redis;

@@ -15,6 +15,7 @@ Result<std::unique_ptr<Server>> Server::Start(std::shared_ptr<const ServingState
     auto loop = std::make_unique<ServerLoop>(static_cast<uint16_t>(i), state, redis,
                                              server->limits_.get());
     Status s = loop->Listen(state->config.listen);
+    if (s.ok()) s = loop->Listen(state->config.listen_tls, /*implicit_tls=*/true);
     if (!s.ok()) {
       // Nothing runs yet: the loops' handles are abandoned with the process, which exits now.
       for (auto& l : server->loops_) l.release();

@@ -78,14 +78,16 @@ ServerLoop::~ServerLoop() {
   (void)rc;
 }
 
-Status ServerLoop::Listen(const std::vector<ListenAddress>& addresses) {
+Status ServerLoop::Listen(const std::vector<ListenAddress>& addresses, bool implicit_tls) {
   for (const ListenAddress& address : addresses) {
     Result<int> fd = BindReusePort(address);
     if (!fd.ok()) return fd.status();
-    auto* tcp = new uv_tcp_t;
+    auto* listener = new Listener;
+    listener->implicit_tls = implicit_tls;
+    uv_tcp_t* tcp = &listener->tcp;
     uv_tcp_init(&loop_, tcp);
     tcp->data = this;
-    listeners_.push_back(tcp);
+    listeners_.push_back(listener);
     int rc = uv_tcp_open(tcp, fd.value());
     if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), 1024, &ServerLoop::OnConnection);
     if (rc != 0) {
@@ -114,7 +116,8 @@ void ServerLoop::OnConnection(uv_stream_t* listener, int status) {
   auto connection = std::make_unique<SmtpConnection>(self, id);
   SmtpConnection* raw = connection.get();
   self->connections_.emplace(id, std::move(connection));
-  raw->Accept(listener, self->state_, self->limits_);
+  raw->Accept(listener, self->state_, self->limits_,
+              reinterpret_cast<Listener*>(listener)->implicit_tls);
 }
 
 void ServerLoop::Deliver(SmtpTransaction transaction) {
@@ -137,7 +140,10 @@ void ServerLoop::OnConnectionClosed(uint64_t id) {
 void ServerLoop::BeginShutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
-  for (uv_tcp_t* listener : listeners_) CloseAndDelete(listener);
+  for (Listener* listener : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener->tcp),
+             [](uv_handle_t* h) { delete reinterpret_cast<Listener*>(h); });
+  }
   listeners_.clear();
   std::vector<SmtpConnection*> open;
   for (auto& [id, connection] : connections_) open.push_back(connection.get());

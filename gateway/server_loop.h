@@ -35,7 +35,8 @@ class ServerLoop {
 
   // Binds a listening socket for each address (SO_REUSEPORT, so every loop binds the same
   // ports). Fails naming the address (in use, permission denied...).
-  Status Listen(const std::vector<ListenAddress>& addresses);
+  // With `implicit_tls`, connections start with the TLS handshake.
+  Status Listen(const std::vector<ListenAddress>& addresses, bool implicit_tls = false);
   void Run();
   // Thread-safe. Stops accepting; idle sessions get 421 now, the others after their
   // transaction; after the grace period the rest are cut.
@@ -68,7 +69,12 @@ class ServerLoop {
   std::mutex async_mu_;         // guards async_open_: Shutdown() may race the loop's end
   bool async_open_ = true;
   uv_timer_t* grace_timer_;     // owned; freed in its close callback
-  std::vector<uv_tcp_t*> listeners_;  // owned; freed in their close callbacks
+  // A listening socket; `tcp` first, so that a uv_stream_t* of it is a Listener*.
+  struct Listener {
+    uv_tcp_t tcp;
+    bool implicit_tls = false;
+  };
+  std::vector<Listener*> listeners_;  // owned; freed in their close callbacks
   std::unique_ptr<char[]> read_buffer_;
   TicketStore store_;
   Delivery delivery_;

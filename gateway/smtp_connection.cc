@@ -39,7 +39,7 @@ SmtpConnection::SmtpConnection(ServerLoop* loop, uint64_t id)
 SmtpConnection::~SmtpConnection() { assert(open_handles_ == 0); }
 
 bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const ServingState> state,
-                            ConnectionLimits* limits) {
+                            ConnectionLimits* limits, bool implicit_tls) {
   if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(tcp_)) != 0) {
     CloseHandles();
     return false;
@@ -47,6 +47,7 @@ bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const Serving
   uv_tcp_nodelay(tcp_, 1);
   client_ = PeerAddress(tcp_);
   std::string hostname = state->config.hostname;
+  tls_context_ = state->tls;
   session_ = std::make_unique<SmtpSession>(id_, client_, std::move(state), this);
   switch (limits->Acquire(client_)) {
     case ConnectionLimits::Verdict::kAccepted:
@@ -61,6 +62,7 @@ bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const Serving
       return false;
   }
   SetReading(true);
+  if (implicit_tls && !BeginTls()) return false;
   session_->Start();
   return true;
 }
@@ -74,7 +76,21 @@ void SmtpConnection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 
 void SmtpConnection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<SmtpConnection*>(stream->data);
-  if (nread > 0) {
+  if (nread > 0 && self->tls_) {
+    std::string plaintext;
+    bool was_established = self->tls_->handshake_done();
+    Status s = self->tls_->Feed(std::string_view(buf->base, static_cast<size_t>(nread)),
+                                &plaintext);
+    self->WriteToSocket(self->tls_->TakeOutput());  // handshake records, or an alert
+    if (!s.ok()) {
+      self->session_->OnDisconnected(s.message());
+      return;
+    }
+    if (!was_established && self->tls_->handshake_done()) {
+      self->session_->OnTlsEstablished(self->tls_->Describe());
+    }
+    if (!plaintext.empty()) self->session_->OnBytes(plaintext);
+  } else if (nread > 0) {
     self->session_->OnBytes(std::string_view(buf->base, static_cast<size_t>(nread)));
   } else if (nread < 0) {
     self->session_->OnDisconnected(nread == UV_EOF ? "client closed the connection"
@@ -84,6 +100,17 @@ void SmtpConnection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
 
 void SmtpConnection::Write(std::string_view bytes) {
   if (closing_) return;
+  if (tls_) {
+    Status s = tls_->Write(bytes);
+    WriteToSocket(tls_->TakeOutput());
+    if (!s.ok()) session_->OnDisconnected(s.message());
+    return;
+  }
+  WriteToSocket(bytes);
+}
+
+void SmtpConnection::WriteToSocket(std::string_view bytes) {
+  if (closing_ || bytes.empty()) return;
   auto* stream = reinterpret_cast<uv_stream_t*>(tcp_);
   // Most replies fit in the socket buffer: try without a copy first.
   uv_buf_t buf = uv_buf_init(const_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
@@ -172,6 +199,20 @@ void SmtpConnection::OnHandleClosed(uv_handle_t* handle) {
   if (--self->open_handles_ > 0) return;
   if (self->limits_) self->limits_->Release(self->client_);
   self->loop_->OnConnectionClosed(self->id_);
+}
+
+bool SmtpConnection::TlsOffered() { return tls_context_ && !tls_; }
+
+void SmtpConnection::StartTls() { BeginTls(); }
+
+bool SmtpConnection::BeginTls() {
+  Result<std::unique_ptr<TlsStream>> stream = TlsStream::Create(tls_context_);
+  if (!stream.ok()) {
+    session_->OnDisconnected(stream.status().message());
+    return false;
+  }
+  tls_ = std::move(stream).value();
+  return true;
 }
 
 void SmtpConnection::Deliver(SmtpTransaction transaction) {

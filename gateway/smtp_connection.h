@@ -16,6 +16,7 @@
 
 #include "gateway/connection_limits.h"
 #include "gateway/smtp_session.h"
+#include "gateway/tls_stream.h"
 
 namespace postdesk {
 
@@ -28,8 +29,10 @@ class SmtpConnection : public SmtpSession::Transport {
 
   // Accepts from `listener` and starts the session; false (and closed) on failure.
   // Over `limits`, the client is told 421 4.7.0 and the connection closed.
+  // With `implicit_tls` the TLS handshake comes first (port 465 style) and the greeting is
+  // sent under TLS.
   bool Accept(uv_stream_t* listener, std::shared_ptr<const ServingState> state,
-              ConnectionLimits* limits);
+              ConnectionLimits* limits, bool implicit_tls);
 
   SmtpSession* session() { return session_.get(); }
   uint64_t id() const { return id_; }
@@ -42,6 +45,8 @@ class SmtpConnection : public SmtpSession::Transport {
   void SetTimeout(std::chrono::milliseconds timeout) override;
   void Close() override;
   void Deliver(SmtpTransaction transaction) override;
+  bool TlsOffered() override;
+  void StartTls() override;
 
  private:
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -50,6 +55,8 @@ class SmtpConnection : public SmtpSession::Transport {
   static void OnHandleClosed(uv_handle_t* handle);
 
   void CloseHandles();
+  void WriteToSocket(std::string_view bytes);
+  bool BeginTls();  // false (and the session told) when TLS cannot start
 
   ServerLoop* const loop_;
   const uint64_t id_;
@@ -59,6 +66,8 @@ class SmtpConnection : public SmtpSession::Transport {
   bool closing_ = false;
   bool reading_ = false;
   std::unique_ptr<SmtpSession> session_;
+  std::shared_ptr<const TlsContext> tls_context_;  // null: TLS not configured
+  std::unique_ptr<TlsStream> tls_;                 // set once TLS started
   ConnectionLimits* limits_ = nullptr;  // set when a slot was acquired: released at the end
   std::string client_;
 };

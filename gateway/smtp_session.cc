@@ -62,7 +62,7 @@ const SmtpSession::CommandSpec* SmtpSession::FindCommand(SmtpVerb verb) {
       {SmtpVerb::kVrfy, 0, &SmtpSession::DoVrfy},
       {SmtpVerb::kExpn, 0, &SmtpSession::DoExpn},
       {SmtpVerb::kHelp, 0, &SmtpSession::DoHelp},
-      {SmtpVerb::kStarttls, 0, &SmtpSession::DoNotImplemented},
+      {SmtpVerb::kStarttls, kNoArgs, &SmtpSession::DoStarttls},
       {SmtpVerb::kAuth, 0, &SmtpSession::DoNotImplemented},
       {SmtpVerb::kBdat, 0, &SmtpSession::DoNotImplemented},
   }};
@@ -197,6 +197,7 @@ void SmtpSession::OnBytes(std::string_view bytes) {
 size_t SmtpSession::Process(std::string_view input) {
   size_t pos = 0;
   while (pos < input.size() && state_ != State::kClosed && state_ != State::kDelivering) {
+    if (discard_input_) return input.size();  // cleartext pipelined behind STARTTLS
     if (state_ == State::kData) {
       pos += data_->Consume(input.substr(pos));
       if (data_->done()) FinishData();
@@ -292,6 +293,7 @@ void SmtpSession::DoEhlo(std::string_view arg) {
   Reply("250-PIPELINING");
   Reply("250-SIZE " + std::to_string(limits_.max_message_size));
   Reply("250-8BITMIME");
+  if (transport_->TlsOffered()) Reply("250-STARTTLS");
   Reply("250-SMTPUTF8");
   Reply("250 ENHANCEDSTATUSCODES");
 }
@@ -459,12 +461,13 @@ void SmtpSession::FinishData() {
 
 std::string SmtpSession::ReceivedHeader() const {
   // RFC 5321 4.4; protocol names from RFC 3848 and RFC 6531 4.3.
-  const char* with = smtputf8_ ? "UTF8SMTP" : (esmtp_ ? "ESMTP" : "SMTP");
+  std::string with = smtputf8_ ? "UTF8SMTP" : (esmtp_ ? "ESMTP" : "SMTP");
+  if (!tls_.empty()) with += "S";  // RFC 3848: ESMTPS, and RFC 6531's UTF8SMTPS
   char id[32];
   snprintf(id, sizeof(id), "%llx.%x", static_cast<unsigned long long>(id_), transaction_count_);
-  std::string header = "Received: from " + SanitizeHelo(helo_) + " ([" + client_ip_ +
-                       "])\r\n\tby " + serving_->config.hostname + " (Postdesk) with " + with +
-                       " id " + id;
+  std::string header = "Received: from " + SanitizeHelo(helo_) + " ([" + client_ip_ + "])";
+  if (!tls_.empty()) header += "\r\n\t(using " + tls_ + ")";
+  header += "\r\n\tby " + serving_->config.hostname + " (Postdesk) with " + with + " id " + id;
   if (recipients_.size() == 1) header += "\r\n\tfor <" + recipients_[0].address + ">";
   header += "; " + Rfc5322Date(std::time(nullptr)) + "\r\n";
   return header;
@@ -532,6 +535,37 @@ void SmtpSession::DoExpn(std::string_view) {
 
 void SmtpSession::DoHelp(std::string_view) {
   Reply("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+}
+
+void SmtpSession::DoStarttls(std::string_view) {
+  if (!transport_->TlsOffered()) {
+    Reply(tls_.empty() ? "454 4.7.0 TLS not available" : "554 5.5.1 Error: TLS already active");
+    CountError();
+    return;
+  }
+  if (state_ == State::kMail || state_ == State::kRecipients) {
+    Reply("503 5.5.1 Error: MAIL transaction in progress");
+    CountError();
+    return;
+  }
+  Reply("220 2.0.0 Ready to start TLS");
+  Flush();
+  // Anything the client pipelined after STARTTLS arrived in the clear and must not be taken
+  // as said under TLS (CVE-2011-0411, the STARTTLS command injection).
+  discard_input_ = true;
+  transport_->StartTls();
+}
+
+void SmtpSession::OnTlsEstablished(std::string description) {
+  if (state_ == State::kClosed) return;
+  tls_ = std::move(description);
+  discard_input_ = false;
+  // RFC 3207 4.2: the server discards what it knew from the client; EHLO comes again.
+  ResetTransaction();
+  helo_.clear();
+  esmtp_ = false;
+  if (state_ != State::kGreeting) EnterState(State::kGreeting);
+  spdlog::debug("session {:x} client={} TLS: {}", id_, client_ip_, tls_);
 }
 
 void SmtpSession::DoNotImplemented(std::string_view) {

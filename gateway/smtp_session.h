@@ -43,6 +43,11 @@ class SmtpSession {
     virtual void Close() = 0;
     // Stores the message; the transport answers through OnDelivered(), later, on this loop.
     virtual void Deliver(SmtpTransaction transaction) = 0;
+    // True when STARTTLS may be offered: a certificate is configured and TLS is not active.
+    virtual bool TlsOffered() = 0;
+    // RFC 3207: after the 220 to STARTTLS was written, the next bytes are a TLS handshake.
+    // The transport calls OnTlsEstablished() when it is done.
+    virtual void StartTls() = 0;
   };
 
   enum class State {
@@ -68,6 +73,9 @@ class SmtpSession {
   void OnTimeout();
   // SIGTERM: idle sessions get 421 now; a session inside a transaction gets it after.
   void Shutdown();
+  // The TLS handshake finished (STARTTLS, or at connect on an implicit-TLS port).
+  // `description` is like "TLSv1.3 TLS_AES_256_GCM_SHA384".
+  void OnTlsEstablished(std::string description);
   // The peer went away (read error or EOF): no more replies.
   void OnDisconnected(std::string_view reason);
 
@@ -100,6 +108,7 @@ class SmtpSession {
   void DoVrfy(std::string_view arg);
   void DoExpn(std::string_view arg);
   void DoHelp(std::string_view arg);
+  void DoStarttls(std::string_view arg);
   void DoNotImplemented(std::string_view arg);
 
   std::string ReceivedHeader() const;
@@ -118,6 +127,8 @@ class SmtpSession {
   bool draining_ = false;
   bool esmtp_ = false;
   std::string helo_;
+  std::string tls_;            // the TLS protocol and cipher once active; "" in the clear
+  bool discard_input_ = false;  // after STARTTLS: the rest of this read is dropped
   uint32_t transaction_count_ = 0;
 
   // The transaction (RFC 5321 3.3): reset by RSET, HELO/EHLO and the end of DATA.

@@ -12,6 +12,7 @@
 
 #include "gateway/address_table.h"
 #include "gateway/config.h"
+#include "gateway/tls_stream.h"
 #include "parser/ticket_token.h"
 
 namespace postdesk {
@@ -19,13 +20,15 @@ namespace postdesk {
 // What the loops share read-only: the configuration and the address table built from it. A
 // reload (SIGHUP) makes a new one; sessions keep the one they started with.
 struct ServingState {
-  explicit ServingState(Config c)
+  explicit ServingState(Config c, std::shared_ptr<const TlsContext> tls_context = nullptr)
       : config(std::move(c)),
         addresses(config.brands),
-        tokens(config.classification.token_secret) {}
+        tokens(config.classification.token_secret),
+        tls(std::move(tls_context)) {}
   Config config;
   AddressTable addresses;
   TicketTokens tokens;
+  std::shared_ptr<const TlsContext> tls;  // null: no STARTTLS, no implicit TLS
 };
 
 struct SmtpRecipient {

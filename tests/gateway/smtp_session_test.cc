@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@ class FakeTransport : public SmtpSession::Transport {
   }
   void Close() override { ++closes; }
   void Deliver(SmtpTransaction tx) override { delivered.push_back(std::move(tx)); }
+  bool TlsOffered() override { return tls_offered; }
+  void StartTls() override {
+    ++tls_starts;
+    tls_offered = false;
+  }
 
   // The reply lines written since the last call.
   std::vector<std::string> TakeLines() {
@@ -47,6 +53,8 @@ class FakeTransport : public SmtpSession::Transport {
   int timeouts_armed = 0;
   SmtpSession* fail_writes_of = nullptr;
   std::vector<SmtpTransaction> delivered;
+  bool tls_offered = false;
+  int tls_starts = 0;
 };
 
 std::shared_ptr<const ServingState> TestState() {
@@ -419,6 +427,47 @@ TEST_F(SmtpSessionTest, MessageStartingWithAHeaderFollowsOurReceivedHeaderDirect
   ASSERT_EQ(transport_.delivered.size(), 1u);
   const std::string& message = transport_.delivered[0].message;
   EXPECT_NE(message.find(" +0000\r\nSubject: x\r\n\r\nbody\r\n"), std::string::npos) << message;
+}
+
+TEST_F(SmtpSessionTest, StartTlsIsOfferedOnlyWithACertificate) {
+  std::vector<std::string> plain = Send("EHLO client.test");
+  EXPECT_EQ(std::count(plain.begin(), plain.end(), "250-STARTTLS"), 0);
+  EXPECT_EQ(SendOne("STARTTLS"), "454 4.7.0 TLS not available");
+  transport_.tls_offered = true;
+  std::vector<std::string> offered = Send("EHLO client.test");
+  EXPECT_EQ(std::count(offered.begin(), offered.end(), "250-STARTTLS"), 1);
+}
+
+TEST_F(SmtpSessionTest, CommandsPipelinedBehindStartTlsAreDiscarded) {
+  // CVE-2011-0411: cleartext sent after STARTTLS must not run as if it came under TLS.
+  transport_.tls_offered = true;
+  Send("EHLO client.test");
+  session_.OnBytes("STARTTLS\r\nMAIL FROM:<evil@x.test>\r\nRCPT TO:<support@acme.test>\r\n");
+  EXPECT_EQ(transport_.TakeLines(), std::vector<std::string>{"220 2.0.0 Ready to start TLS"});
+  EXPECT_EQ(transport_.tls_starts, 1);
+  session_.OnTlsEstablished("TLSv1.3 TLS_AES_256_GCM_SHA384");
+  // RFC 3207 4.2: the client starts over with EHLO; nothing of the injected transaction stayed.
+  EXPECT_EQ(SendOne("MAIL FROM:<a@b.test>"), "503 5.5.1 Error: send HELO/EHLO first");
+  Send("EHLO client.test");
+  EXPECT_EQ(SendOne("DATA"), "503 5.5.1 Error: need RCPT command");
+}
+
+TEST_F(SmtpSessionTest, MessagesUnderTlsAreReceivedWithEsmtps) {
+  transport_.tls_offered = true;
+  Send("EHLO client.test");
+  SendOne("STARTTLS");
+  session_.OnTlsEstablished("TLSv1.3 TLS_AES_256_GCM_SHA384");
+  std::vector<std::string> ehlo = Send("EHLO client.test");
+  EXPECT_EQ(std::count(ehlo.begin(), ehlo.end(), "250-STARTTLS"), 0);
+  EXPECT_EQ(SendOne("STARTTLS"), "554 5.5.1 Error: TLS already active");
+  SendOne("MAIL FROM:<ann@customer.test>");
+  SendOne("RCPT TO:<support@acme.test>");
+  SendOne("DATA");
+  session_.OnBytes("Subject: secret\r\n\r\nbody\r\n.\r\n");
+  ASSERT_EQ(transport_.delivered.size(), 1u);
+  const std::string& message = transport_.delivered[0].message;
+  EXPECT_NE(message.find("(using TLSv1.3 TLS_AES_256_GCM_SHA384)"), std::string::npos);
+  EXPECT_NE(message.find("with ESMTPS id"), std::string::npos);
 }
 
 }  // namespace

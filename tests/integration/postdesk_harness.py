@@ -20,6 +20,7 @@ data_dir = "{data_dir}"
 listen = ["127.0.0.1:{port}"]
 hostname = "mx.postdesk.test"
 loops = 2
+{smtp_extra}
 {redis}
 [limits]
 max_message_size = "{max_size}"
@@ -70,7 +71,7 @@ def pid_alive(pid):
 class Gateway:
     """A running `postdesk serve` on a fresh data_dir."""
 
-    def __init__(self, redis_url=None, max_size="1MiB", limits="", extra=""):
+    def __init__(self, redis_url=None, max_size="1MiB", limits="", extra="", smtp_extra=""):
         self.dir = tempfile.mkdtemp(prefix="pd-it-")
         self.port = free_port()
         self.config = os.path.join(self.dir, "postdesk.toml")
@@ -78,7 +79,7 @@ class Gateway:
         with open(self.config, "w") as f:
             f.write(CONFIG.format(data_dir=os.path.join(self.dir, "var"), port=self.port,
                                   redis=redis, max_size=max_size, limits=limits,
-                                  extra=extra))
+                                  extra=extra, smtp_extra=smtp_extra))
         self.log_path = os.path.join(self.dir, "postdesk.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([POSTDESK, "serve", "--config", self.config],
