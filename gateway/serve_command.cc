@@ -18,30 +18,93 @@ constexpr char kHelp[] =
     "Runs the SMTP gateway. Without [redis] url in FILE it starts its own redis-server\n"
     "(unix socket and data under data_dir, appendfsync always) and stops it on exit.\n"
     "SIGTERM or SIGINT: stop accepting, finish the transactions in flight, answer 421 to\n"
-    "the rest, stop the embedded Redis, exit 0.\n"
+    "the rest, stop the embedded Redis, exit 0. SIGHUP: reload FILE for new sessions (brands,\n"
+    "addresses, classification, TLS certificates); a bad file is refused, the old one stays.\n"
     "\n"
     "  --config FILE      the TOML configuration (see postdesk.example.toml)\n"
     "  --log-level LEVEL  trace, debug, info (default), warn, error\n";
 
-// Waits on the main thread for SIGTERM/SIGINT, then asks the server to drain.
-void WaitForSignal(Server* server) {
+// Everything `serve` needs from a configuration file, checked: the configuration, the token
+// secret, and the TLS certificate. Used at start and on SIGHUP.
+Result<std::shared_ptr<const ServingState>> LoadServingState(const std::string& path) {
+  Result<Config> config = LoadConfigFile(path);
+  if (!config.ok()) return config.status();
+  Status secret = ResolveTokenSecret(&config.value());
+  if (!secret.ok()) return secret;
+  std::shared_ptr<const TlsContext> tls;
+  if (!config->tls_cert.empty()) {
+    Result<std::shared_ptr<const TlsContext>> loaded =
+        TlsContext::LoadServer(config->tls_cert, config->tls_key);
+    if (!loaded.ok()) return Status::Error(path + ": " + loaded.status().message());
+    tls = loaded.value();
+  }
+  return std::make_shared<const ServingState>(std::move(config).value(), std::move(tls));
+}
+
+struct SignalContext {
+  Server* server;
+  std::string config_path;
+  std::shared_ptr<const ServingState> current;
+};
+
+// SIGHUP: a new configuration (brands and addresses, classification, limits of new sessions,
+// TLS certificates) for new sessions, atomically; a bad one is refused and the old one stays.
+void Reload(SignalContext* context) {
+  Result<std::shared_ptr<const ServingState>> next = LoadServingState(context->config_path);
+  if (!next.ok()) {
+    spdlog::error("SIGHUP: configuration refused, the running one stays: {}",
+                  next.status().message());
+    return;
+  }
+  const Config& old_config = context->current->config;
+  const Config& new_config = next.value()->config;
+  auto same_listen = [](const std::vector<ListenAddress>& a, const std::vector<ListenAddress>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i].host != b[i].host || a[i].port != b[i].port) return false;
+    }
+    return true;
+  };
+  if (!same_listen(old_config.listen, new_config.listen) ||
+      !same_listen(old_config.listen_tls, new_config.listen_tls) ||
+      old_config.loops != new_config.loops || old_config.data_dir != new_config.data_dir ||
+      old_config.redis_url != new_config.redis_url ||
+      old_config.limits.max_connections != new_config.limits.max_connections ||
+      old_config.limits.max_connections_per_ip != new_config.limits.max_connections_per_ip) {
+    spdlog::warn("SIGHUP: listen addresses, loops, data_dir, [redis] and connection limits "
+                 "change only with a restart; the running values stay");
+  }
+  context->current = next.value();
+  context->server->UpdateState(context->current);
+  spdlog::info("SIGHUP: configuration reloaded: {} brands, {} addresses; TLS {}",
+               new_config.brands.size(), context->current->addresses.size(),
+               context->current->tls ? "on" : "off");
+}
+
+// Runs on the main thread until SIGTERM/SIGINT, then asks the server to drain. SIGHUP reloads.
+void WaitForSignals(SignalContext* context) {
   uv_loop_t loop;
   uv_loop_init(&loop);
-  uv_signal_t term, interrupt;
-  for (uv_signal_t* s : {&term, &interrupt}) {
+  uv_signal_t term, interrupt, hangup;
+  for (uv_signal_t* s : {&term, &interrupt, &hangup}) {
     uv_signal_init(&loop, s);
-    s->data = server;
+    s->data = context;
   }
-  auto on_signal = [](uv_signal_t* handle, int signum) {
+  auto on_stop = [](uv_signal_t* handle, int signum) {
     spdlog::info("{}: draining: no new connections, finishing transactions in flight",
                  signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    static_cast<Server*>(handle->data)->Shutdown();
+    static_cast<SignalContext*>(handle->data)->server->Shutdown();
     uv_stop(handle->loop);
   };
-  uv_signal_start_oneshot(&term, on_signal, SIGTERM);
-  uv_signal_start_oneshot(&interrupt, on_signal, SIGINT);
+  uv_signal_start_oneshot(&term, on_stop, SIGTERM);
+  uv_signal_start_oneshot(&interrupt, on_stop, SIGINT);
+  uv_signal_start(&hangup, [](uv_signal_t* handle, int) {
+    Reload(static_cast<SignalContext*>(handle->data));
+  }, SIGHUP);
   uv_run(&loop, UV_RUN_DEFAULT);
-  for (uv_signal_t* s : {&term, &interrupt}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+  for (uv_signal_t* s : {&term, &interrupt, &hangup}) {
+    uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+  }
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
 }
@@ -61,28 +124,12 @@ int ServeCommand(const Args& args) {
   std::string level = OptionValue(args, "--log-level").value_or("info");
   spdlog::set_level(spdlog::level::from_str(level));
 
-  Result<Config> config = LoadConfigFile(*config_path);
-  if (!config.ok()) {
-    std::fprintf(stderr, "postdesk: %s\n", config.status().message().c_str());
+  Result<std::shared_ptr<const ServingState>> loaded = LoadServingState(*config_path);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "postdesk: %s\n", loaded.status().message().c_str());
     return 1;
   }
-  Status secret = ResolveTokenSecret(&config.value());
-  if (!secret.ok()) {
-    std::fprintf(stderr, "postdesk: %s\n", secret.message().c_str());
-    return 1;
-  }
-  std::shared_ptr<const TlsContext> tls;
-  if (!config->tls_cert.empty()) {
-    Result<std::shared_ptr<const TlsContext>> loaded =
-        TlsContext::LoadServer(config->tls_cert, config->tls_key);
-    if (!loaded.ok()) {
-      std::fprintf(stderr, "postdesk: %s: %s\n", config->source.c_str(),
-                   loaded.status().message().c_str());
-      return 1;
-    }
-    tls = loaded.value();
-  }
-  auto state = std::make_shared<const ServingState>(std::move(config).value(), std::move(tls));
+  std::shared_ptr<const ServingState> state = loaded.value();
 
   std::unique_ptr<EmbeddedRedis> embedded;
   RedisAddress redis;
@@ -112,7 +159,8 @@ int ServeCommand(const Args& args) {
     std::fprintf(stderr, "postdesk: %s\n", server.status().message().c_str());
     return 1;
   }
-  WaitForSignal(server.value().get());
+  SignalContext signals{server.value().get(), *config_path, state};
+  WaitForSignals(&signals);
   server.value()->Wait();
   spdlog::info("all loops drained");
   server.value().reset();

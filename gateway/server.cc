@@ -42,6 +42,10 @@ void Server::Shutdown() {
   for (auto& loop : loops_) loop->Shutdown();
 }
 
+void Server::UpdateState(const std::shared_ptr<const ServingState>& state) {
+  for (auto& loop : loops_) loop->UpdateState(state);
+}
+
 void Server::Wait() {
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();

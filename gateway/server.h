@@ -21,6 +21,8 @@ class Server {
   ~Server();  // Shutdown() and Wait()
 
   void Shutdown();
+  // Any thread: new sessions on every loop use `state` from now on.
+  void UpdateState(const std::shared_ptr<const ServingState>& state);
   void Wait();
   size_t loop_count() const { return loops_.size(); }
 

@@ -58,15 +58,13 @@ ServerLoop::ServerLoop(uint16_t index, std::shared_ptr<const ServingState> state
     : index_(index),
       state_(std::move(state)),
       limits_(limits),
-      shutdown_async_(new uv_async_t),
+      wakeup_async_(new uv_async_t),
       grace_timer_(new uv_timer_t),
       read_buffer_(new char[kReadBufferSize]),
       store_(&loop_, std::move(redis)),
       delivery_(&loop_, &store_) {
-  uv_async_init(&loop_, shutdown_async_, [](uv_async_t* a) {
-    static_cast<ServerLoop*>(a->data)->BeginShutdown();
-  });
-  shutdown_async_->data = this;
+  uv_async_init(&loop_, wakeup_async_, &ServerLoop::OnWakeup);
+  wakeup_async_->data = this;
   uv_timer_init(&loop_, grace_timer_);
   grace_timer_->data = this;
 }
@@ -105,7 +103,27 @@ void ServerLoop::Run() {
 
 void ServerLoop::Shutdown() {
   std::lock_guard<std::mutex> lock(async_mu_);
-  if (async_open_) uv_async_send(shutdown_async_);
+  shutdown_requested_ = true;
+  if (async_open_) uv_async_send(wakeup_async_);
+}
+
+void ServerLoop::UpdateState(std::shared_ptr<const ServingState> state) {
+  std::lock_guard<std::mutex> lock(async_mu_);
+  next_state_ = std::move(state);
+  if (async_open_) uv_async_send(wakeup_async_);
+}
+
+void ServerLoop::OnWakeup(uv_async_t* async) {
+  auto* self = static_cast<ServerLoop*>(async->data);
+  std::shared_ptr<const ServingState> next;
+  bool shutdown;
+  {
+    std::lock_guard<std::mutex> lock(self->async_mu_);
+    next = std::move(self->next_state_);
+    shutdown = self->shutdown_requested_;
+  }
+  if (next) self->state_ = std::move(next);
+  if (shutdown) self->BeginShutdown();
 }
 
 void ServerLoop::OnConnection(uv_stream_t* listener, int status) {
@@ -170,7 +188,7 @@ void ServerLoop::MaybeFinish() {
     std::lock_guard<std::mutex> lock(async_mu_);
     async_open_ = false;
   }
-  CloseAndDelete(shutdown_async_);
+  CloseAndDelete(wakeup_async_);
   // Deliveries still on the thread pool keep the loop alive; the store answers them with an
   // error once closed, and their sessions are gone anyway.
   store_.Close([] {});

@@ -3,8 +3,9 @@
 // (TicketStore) and Delivery. A Server runs one per core (design.md, "Scale").
 //
 // Construction and Listen() happen on the main thread before Run(); Run() is the thread's body
-// and returns when the loop has drained after Shutdown(). Shutdown() is the only method that
-// may be called from another thread. Every other method runs on the loop's thread.
+// and returns when the loop has drained after Shutdown(). Shutdown() and UpdateState() are the
+// only methods that may be called from another thread. Every other method runs on the loop's
+// thread.
 #ifndef POSTDESK_GATEWAY_SERVER_LOOP_H_
 #define POSTDESK_GATEWAY_SERVER_LOOP_H_
 
@@ -41,6 +42,9 @@ class ServerLoop {
   // Thread-safe. Stops accepting; idle sessions get 421 now, the others after their
   // transaction; after the grace period the rest are cut.
   void Shutdown();
+  // Thread-safe. New sessions use `state` (a reloaded configuration); sessions in progress
+  // keep the one they started with.
+  void UpdateState(std::shared_ptr<const ServingState> state);
 
   uv_loop_t* loop() { return &loop_; }
   uv_buf_t read_buffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
@@ -65,9 +69,13 @@ class ServerLoop {
   ConnectionLimits* const limits_;
   Loop loop_holder_;
   uv_loop_t& loop_ = loop_holder_.loop;
-  uv_async_t* shutdown_async_;  // owned; freed in its close callback
-  std::mutex async_mu_;         // guards async_open_: Shutdown() may race the loop's end
+  static void OnWakeup(uv_async_t* async);
+
+  uv_async_t* wakeup_async_;  // owned; freed in its close callback
+  std::mutex async_mu_;       // guards the three below: other threads ask, the loop acts
   bool async_open_ = true;
+  bool shutdown_requested_ = false;
+  std::shared_ptr<const ServingState> next_state_;
   uv_timer_t* grace_timer_;     // owned; freed in its close callback
   // A listening socket; `tcp` first, so that a uv_stream_t* of it is a Listener*.
   struct Listener {

@@ -1,0 +1,106 @@
+"""SIGHUP against the real binary: a new configuration for new sessions, atomically, without
+dropping a connection; a bad one refused with the reason in the log; certificates reloaded."""
+import hashlib
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from postdesk_harness import Gateway, RawClient  # noqa: E402
+
+
+def make_cert(directory, name):
+    cert, key = os.path.join(directory, name + ".pem"), os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                    f"/CN={name}", "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+def served_cert_digest(port):
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.ehlo("client.test")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        smtp.starttls(context=ctx)
+        return hashlib.sha256(smtp.sock.getpeercert(binary_form=True)).hexdigest()
+
+
+def file_digest(cert):
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(open(cert).read())).hexdigest()
+
+
+def rcpt_code(port, address):
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.ehlo("client.test")
+        smtp.mail("ann@customer.test")
+        return smtp.rcpt(address)[0]
+
+
+class ReloadTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="pd-reload-")
+        self.cert, self.key = make_cert(self.dir, "first")
+        self.live_cert = os.path.join(self.dir, "live.pem")
+        self.live_key = os.path.join(self.dir, "live.key")
+        shutil.copy(self.cert, self.live_cert)
+        shutil.copy(self.key, self.live_key)
+        self.gw = Gateway(extra=f'[tls]\ncert = "{self.live_cert}"\nkey = "{self.live_key}"')
+        with open(self.gw.config) as f:
+            self.original = f.read()
+
+    def tearDown(self):
+        self.gw.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def hup_and_wait(self, marker):
+        before = self.gw.read_log().count(marker)
+        self.gw.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while self.gw.read_log().count(marker) == before:
+            self.assertLess(time.time(), deadline, self.gw.read_log())
+            time.sleep(0.05)
+
+    def test_new_address_is_accepted_after_sighup_without_dropping_a_session(self):
+        open_session = RawClient(self.gw.port)
+        open_session.reply()
+        open_session.send("EHLO client.test\r\n")
+        open_session.reply()
+        self.assertEqual(rcpt_code(self.gw.port, "billing@acme.test"), 550)
+        with open(self.gw.config, "w") as f:
+            f.write(self.original.replace('"help@acme.test"]', '"help@acme.test", "billing@acme.test"]'))
+        self.hup_and_wait("configuration reloaded")
+        self.assertEqual(rcpt_code(self.gw.port, "billing@acme.test"), 250)
+        # The session opened before the reload is still served.
+        open_session.send("NOOP\r\n")
+        self.assertEqual(open_session.reply(), ["250 2.0.0 Ok"])
+        open_session.close()
+
+    def test_bad_configuration_is_refused_and_the_old_one_keeps_running(self):
+        with open(self.gw.config, "w") as f:
+            f.write(self.original + "\n[bogus]\nkey = 1\n")
+        self.hup_and_wait("configuration refused")
+        self.assertIn("bogus: unknown key", self.gw.read_log())
+        self.assertEqual(rcpt_code(self.gw.port, "support@acme.test"), 250)
+        self.assertIsNone(self.gw.proc.poll())
+
+    def test_certificate_is_reloaded_on_sighup(self):
+        self.assertEqual(served_cert_digest(self.gw.port), file_digest(self.cert))
+        second_cert, second_key = make_cert(self.dir, "second")
+        shutil.copy(second_cert, self.live_cert)
+        shutil.copy(second_key, self.live_key)
+        self.hup_and_wait("configuration reloaded")
+        self.assertEqual(served_cert_digest(self.gw.port), file_digest(second_cert))
+
+
+if __name__ == "__main__":
+    unittest.main()
