@@ -54,14 +54,19 @@ class TlsTest(unittest.TestCase):
         ticket_id = int(re.match(rb"2\.0\.0 Ok: ticket (\d+)", text).group(1))
         self.assertEqual(self.gw.ticket(ticket_id)["subject"], "over TLS")
 
-    def test_openssl_s_client_starttls_smtp_negotiates_tls13(self):
+    def test_openssl_s_client_starttls_smtp_delivers_over_tls13(self):
+        dialogue = ("EHLO client.test\nMAIL FROM:<carol@customer.test>\n"
+                    "RCPT TO:<support@acme.test>\nDATA\nSubject: via s_client\n\nhello\n.\nQUIT\n")
         out = subprocess.run(
             ["openssl", "s_client", "-starttls", "smtp", "-connect", f"127.0.0.1:{self.gw.port}",
-             "-CAfile", self.cert, "-tls1_3", "-brief"],
-            input=b"QUIT\r\n", capture_output=True, timeout=30)
+             "-CAfile", self.cert, "-tls1_3", "-brief", "-crlf", "-ign_eof"],
+            input=dialogue.encode(), capture_output=True, timeout=30)
         text = (out.stdout + out.stderr).decode(errors="replace")
         self.assertIn("Protocol version: TLSv1.3", text)
         self.assertIn("Verification: OK", text)
+        m = re.search(r"250 2\.0\.0 Ok: ticket (\d+)", text)
+        self.assertTrue(m, text)
+        self.assertEqual(self.gw.ticket(int(m.group(1)))["subject"], "via s_client")
 
     def test_swaks_tls_delivers(self):
         out = subprocess.run(
@@ -69,7 +74,7 @@ class TlsTest(unittest.TestCase):
              "support@acme.test", "--from", "bob@customer.test", "--header",
              "Subject: swaks over TLS"], capture_output=True, text=True, timeout=60)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-        self.assertIn("TLS started", out.stdout)
+        self.assertRegex(out.stdout, r"TLS started with cipher TLSv1\.3")
         self.assertRegex(out.stdout, r"<~  250 2\.0\.0 Ok: ticket \d+")
 
     def test_implicit_tls_port_greets_under_tls(self):
