@@ -18,6 +18,9 @@ bool IsValidMailbox(std::string_view address);
 // ASCII lower case; other bytes (UTF-8) are kept as they are.
 std::string LowerAscii(std::string_view text);
 
+// Equal but for ASCII case (header names, charsets, tokens, SMTP verbs).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
 struct AddressParts {
   std::string_view local;   // before the last '@'
   std::string_view domain;  // after the last '@'; empty when there is none

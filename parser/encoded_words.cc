@@ -1,6 +1,7 @@
 #include "parser/encoded_words.h"
 
 #include "parser/charset.h"
+#include "parser/email_address.h"
 #include "parser/transfer_decoding.h"
 #include "parser/utf8.h"
 
@@ -56,17 +57,6 @@ bool ParseEncodedWord(std::string_view raw, size_t at, size_t* close, EncodedWor
   return true;
 }
 
-bool SameCharset(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 // Collects the decoded bytes of a run of adjacent encoded words in one charset and converts them
 // once, so a character split between two words comes out whole.
 class PendingWords {
@@ -74,7 +64,7 @@ class PendingWords {
   explicit PendingWords(std::string* out) : out_(out) {}
 
   void Add(const EncodedWord& word) {
-    if (!bytes_.empty() && !SameCharset(word.charset, charset_)) Flush();
+    if (!bytes_.empty() && !EqualsIgnoreCase(word.charset, charset_)) Flush();
     charset_ = word.charset;
     if (word.encoding == 'B') {
       DecodeBase64(word.text, &bytes_);

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "parser/email_address.h"
+
 namespace postdesk {
 
 struct HeaderField {
@@ -36,9 +38,6 @@ struct HeaderBlock {
 // continuation (leading blank) ends the block and starts the body, as in Python's email package
 // (RFC 5322 leaves this case to the receiver). An mbox "From " line at the very start is skipped.
 HeaderBlock ParseHeaderBlock(std::string_view text, const HeaderBlockLimits& limits);
-
-// True when `a` and `b` are equal ignoring ASCII case (header names, RFC 5322 1.2.2).
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // The value with CR and LF removed (RFC 5322 2.2.3 unfolding) and blanks trimmed.
 std::string_view TrimBlanks(std::string_view value);

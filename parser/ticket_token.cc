@@ -5,12 +5,14 @@
 
 #include <algorithm>
 
+#include "parser/email_address.h"
+
 namespace postdesk {
 namespace {
 
 constexpr char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-constexpr size_t kMacLength = 6;       // 36^6 ~ 2.2e9 guesses per ticket
-constexpr size_t kMaxIdLength = 13;    // base 36 of 2^63
+constexpr size_t kMacLength = 6;     // 36^6 ~ 2.2e9 guesses per ticket
+constexpr size_t kMaxIdLength = 13;  // base 36 of 2^63
 constexpr std::string_view kMessageIdPrefix = "pd.";
 
 std::string Base36(uint64_t value) {
@@ -28,25 +30,18 @@ std::optional<uint64_t> ParseBase36(std::string_view text) {
   uint64_t value = 0;
   for (char c : text) {
     int digit;
-    if (c >= '0' && c <= '9') digit = c - '0';
-    else if (c >= 'A' && c <= 'Z') digit = c - 'A' + 10;
-    else if (c >= 'a' && c <= 'z') digit = c - 'a' + 10;  // mail clients may lower-case
-    else return std::nullopt;
+    if (c >= '0' && c <= '9')
+      digit = c - '0';
+    else if (c >= 'A' && c <= 'Z')
+      digit = c - 'A' + 10;
+    else if (c >= 'a' && c <= 'z')
+      digit = c - 'a' + 10;  // mail clients may lower-case
+    else
+      return std::nullopt;
     if (value > (UINT64_MAX - static_cast<uint64_t>(digit)) / 36) return std::nullopt;
     value = value * 36 + static_cast<uint64_t>(digit);
   }
   return value;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -102,11 +97,12 @@ std::optional<int64_t> TicketTokens::FromPlusTag(std::string_view local_part) co
   return Verify(tag.substr(2));
 }
 
-std::string TicketTokens::MessageId(int64_t ticket_id, uint64_t nonce, std::string_view host) const {
+std::string TicketTokens::MessageId(int64_t ticket_id, uint64_t nonce,
+                                    std::string_view host) const {
   std::string id = Base36(static_cast<uint64_t>(ticket_id));
   std::string n = Base36(nonce);
-  return std::string(kMessageIdPrefix) + id + "." + n + "." + Mac("message:" + id + "." + n) +
-         "@" + std::string(host);
+  return std::string(kMessageIdPrefix) + id + "." + n + "." + Mac("message:" + id + "." + n) + "@" +
+         std::string(host);
 }
 
 std::optional<int64_t> TicketTokens::FromMessageId(std::string_view message_id) const {

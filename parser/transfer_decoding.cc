@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdint>
 
+#include "parser/email_address.h"
+
 namespace postdesk {
 namespace {
 
@@ -24,17 +26,6 @@ constexpr int HexValue(char c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 // Walks quoted-printable input and hands each decoded run to `sink(const char*, size_t)` so the

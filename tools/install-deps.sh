@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config clang lld
   # libraries (see CMakeLists.txt)
-  libuv1-dev libssl-dev libmimetic-dev libhiredis-dev libspdlog-dev libfmt-dev
+  libuv1-dev libssl-dev libhiredis-dev libspdlog-dev libfmt-dev
   libpcre2-dev nlohmann-json3-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 swaks openssl libnet-ssleay-perl libio-socket-ssl-perl
