@@ -470,5 +470,49 @@ TEST_F(SmtpSessionTest, MessagesUnderTlsAreReceivedWithEsmtps) {
   EXPECT_NE(message.find("with ESMTPS id"), std::string::npos);
 }
 
+TEST_F(SmtpSessionTest, RecipientPastMaxRecipientsGets452AndTheFirstHundredStillGetTheMessage) {
+  // The fixture keeps the default max_recipients, 100 (RFC 5321 4.5.3.1.8's minimum).
+  Send("EHLO client.test");
+  ASSERT_EQ(SendOne("MAIL FROM:<ann@customer.test>"), "250 2.1.0 Ok");
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(SendOne("RCPT TO:<r" + std::to_string(i) + "@in.acme.test>"), "250 2.1.5 Ok") << i;
+  }
+  EXPECT_EQ(SendOne("RCPT TO:<r100@in.acme.test>"), "452 4.5.3 Error: too many recipients");
+  EXPECT_EQ(SendOne("DATA"), "354 End data with <CR><LF>.<CR><LF>");
+  session_.OnBytes("Subject: to a hundred\r\n\r\nbody\r\n.\r\n");
+  ASSERT_EQ(transport_.delivered.size(), 1u);
+  const std::vector<SmtpRecipient>& recipients = transport_.delivered[0].recipients;
+  ASSERT_EQ(recipients.size(), 100u);
+  EXPECT_EQ(recipients.front().match.received_at, "r0@in.acme.test");
+  EXPECT_EQ(recipients.back().match.received_at, "r99@in.acme.test");
+  session_.OnDelivered({"250 2.0.0 Ok: ticket 1", "tickets=1"});
+  EXPECT_EQ(transport_.TakeLines(), std::vector<std::string>{"250 2.0.0 Ok: ticket 1"});
+  // The limit is per transaction: the next one takes recipients again.
+  EXPECT_EQ(SendOne("MAIL FROM:<ann@customer.test>"), "250 2.1.0 Ok");
+  EXPECT_EQ(SendOne("RCPT TO:<r100@in.acme.test>"), "250 2.1.5 Ok");
+}
+
+TEST_F(SmtpSessionTest, PipelinedRecipientsPastTheLimitGet452WithoutEndingTheSession) {
+  // RFC 5321 4.5.3.1.10: a client with more recipients sends the rest in another transaction,
+  // so its 452s are not errors that close the session (the fixture's max_errors is 5).
+  Send("EHLO client.test");
+  std::string batch = "MAIL FROM:<ann@customer.test>\r\n";
+  for (int i = 0; i < 150; ++i) batch += "RCPT TO:<r" + std::to_string(i) + "@in.acme.test>\r\n";
+  batch += "DATA\r\n";
+  session_.OnBytes(batch);
+  std::vector<std::string> lines = transport_.TakeLines();
+  ASSERT_EQ(lines.size(), 152u);
+  EXPECT_EQ(lines[0], "250 2.1.0 Ok");
+  EXPECT_EQ(std::count(lines.begin() + 1, lines.begin() + 101, "250 2.1.5 Ok"), 100);
+  EXPECT_EQ(std::count(lines.begin() + 101, lines.begin() + 151,
+                       "452 4.5.3 Error: too many recipients"),
+            50);
+  EXPECT_EQ(lines[151], "354 End data with <CR><LF>.<CR><LF>");
+  EXPECT_EQ(transport_.closes, 0);
+  session_.OnBytes("Subject: batch\r\n\r\nbody\r\n.\r\n");
+  ASSERT_EQ(transport_.delivered.size(), 1u);
+  EXPECT_EQ(transport_.delivered[0].recipients.size(), 100u);
+}
+
 }  // namespace
 }  // namespace postdesk

@@ -104,6 +104,24 @@ class Gateway:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=timeout)
 
+    def restart(self):
+        """Starts `postdesk serve` again on the same configuration and data_dir, once the previous
+        process has exited (stopped or killed). Logs to a new file, so redis_pid() and read_log()
+        describe the new process."""
+        if self.proc.poll() is None:
+            raise RuntimeError("restart: the gateway is still running")
+        self.log.close()
+        self.log_path = os.path.join(self.dir, f"postdesk.{self.proc.pid}.restart.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([POSTDESK, "serve", "--config", self.config],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_port(self.port)
+        except Exception:
+            log = self.read_log()
+            self.stop()
+            raise RuntimeError("gateway did not restart:\n" + log)
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
