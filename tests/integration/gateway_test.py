@@ -166,29 +166,39 @@ class SmtpDialogueTest(unittest.TestCase):
 
 
 class RedisOutageTest(unittest.TestCase):
-    def test_unreachable_redis_gets_451_then_recovers_without_restart(self):
-        redis = RedisServer()
-        port = redis.port
-        redis.stop()
-        gw = Gateway(redis_url=f"redis://127.0.0.1:{port}")
-        try:
+    def start_redis(self, port, directory):
+        os.makedirs(directory, exist_ok=True)
+        return subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", directory,
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def send_until(self, gw, want, deadline_s=20):
+        deadline = time.time() + deadline_s
+        while True:
             code, text = send(gw.port, message(), ["support@acme.test"])
-            self.assertEqual(code, 451)
+            if code == want or time.time() > deadline:
+                return code, text
+            time.sleep(0.1)
+
+    def test_redis_stop_gives_451_and_its_start_250_without_a_restart(self):
+        redis = RedisServer()
+        gw = Gateway(redis_url=redis.url)
+        redis_dir = os.path.join(gw.dir, "redis")
+        try:
+            code, text = self.send_until(gw, 250)
+            self.assertEqual(code, 250, text)
+            # Redis stops: mail is refused for now (the sender keeps it), other sessions go on.
+            redis.proc.terminate()
+            redis.proc.wait(timeout=10)
+            code, text = self.send_until(gw, 451)
+            self.assertEqual(code, 451, text)
             self.assertTrue(text.decode().startswith("4.3.0"), text)
-            # Redis comes up on the same port: the gateway reconnects by itself.
-            redis = RedisServer.__new__(RedisServer)
-            redis.dir = gw.dir + "/redis"
-            os.makedirs(redis.dir)
-            redis.port = port
-            redis.proc = subprocess.Popen(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", redis.dir,
-                 "--save", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.time() + 20
-            while True:
-                code, text = send(gw.port, message(), ["support@acme.test"])
-                if code == 250 or time.time() > deadline:
-                    break
-                time.sleep(0.2)
+            with smtplib.SMTP("127.0.0.1", gw.port, timeout=10) as smtp:
+                self.assertEqual(smtp.ehlo("client.test")[0], 250)
+            # Redis comes back on the same port: the gateway reconnects by itself.
+            redis.proc = self.start_redis(redis.port, redis_dir)
+            code, text = self.send_until(gw, 250)
             self.assertEqual(code, 250, text)
             ticket = gw.ticket(int(TICKET_REPLY.match(text.decode()).group(1)))
             self.assertEqual(ticket["subject"], "Printer on fire")
