@@ -16,6 +16,12 @@
 namespace postdesk {
 namespace {
 
+#define RETURN_IF_ERROR(expr)          \
+  do {                                 \
+    ::postdesk::Status _s = (expr);    \
+    if (!_s.ok()) return _s;           \
+  } while (0)
+
 // Reads one TOML table, remembering which keys were asked for so that Finish() can refuse the
 // rest: a misspelt key must not silently fall back to a default.
 class TableReader {
@@ -50,6 +56,14 @@ class TableReader {
                            std::to_string(max));
     }
     *out = v;
+    return Status::Ok();
+  }
+
+  // A count (connections, recipients...) kept as size_t.
+  Status Count(std::string_view key, int64_t min, int64_t max, size_t* out) {
+    int64_t value = static_cast<int64_t>(*out);
+    RETURN_IF_ERROR(Integer(key, min, max, &value));
+    *out = static_cast<size_t>(value);
     return Status::Ok();
   }
 
@@ -109,12 +123,6 @@ class TableReader {
   std::set<std::string> known_;
 };
 
-#define RETURN_IF_ERROR(expr)          \
-  do {                                 \
-    ::postdesk::Status _s = (expr);    \
-    if (!_s.ok()) return _s;           \
-  } while (0)
-
 Result<ListenAddress> ParseListen(std::string_view text) {
   ListenAddress out;
   size_t colon = text.rfind(':');
@@ -158,29 +166,19 @@ Status ReadSmtp(TableReader& smtp, Config* config) {
     return Status::Error(smtp.Name("listen") + ": needs at least one address");
   }
   RETURN_IF_ERROR(smtp.String("hostname", &config->hostname));
-  int64_t loops = 0;
-  RETURN_IF_ERROR(smtp.Integer("loops", 0, 256, &loops));
-  config->loops = static_cast<size_t>(loops);
+  RETURN_IF_ERROR(smtp.Count("loops", 0, 256, &config->loops));
   return smtp.Finish();
 }
 
 Status ReadLimits(TableReader& limits, LimitsConfig* out) {
   RETURN_IF_ERROR(limits.Size("max_message_size", &out->max_message_size));
-  int64_t recipients = static_cast<int64_t>(out->max_recipients);
-  RETURN_IF_ERROR(limits.Integer("max_recipients", 100, 100000, &recipients));
-  out->max_recipients = static_cast<size_t>(recipients);
-  int64_t line = static_cast<int64_t>(out->max_line_length);
-  RETURN_IF_ERROR(limits.Integer("max_line_length", 512, 65536, &line));
-  out->max_line_length = static_cast<size_t>(line);
-  int64_t errors = static_cast<int64_t>(out->max_errors);
-  RETURN_IF_ERROR(limits.Integer("max_errors", 1, 1000, &errors));
-  out->max_errors = static_cast<size_t>(errors);
-  int64_t connections = static_cast<int64_t>(out->max_connections);
-  RETURN_IF_ERROR(limits.Integer("max_connections", 1, 1000000, &connections));
-  out->max_connections = static_cast<size_t>(connections);
-  int64_t per_ip = static_cast<int64_t>(out->max_connections_per_ip);
-  RETURN_IF_ERROR(limits.Integer("max_connections_per_ip", 1, 1000000, &per_ip));
-  out->max_connections_per_ip = static_cast<size_t>(per_ip);
+  // RFC 5321 4.5.3.1.8: at least 100 recipients must be accepted.
+  RETURN_IF_ERROR(limits.Count("max_recipients", 100, 100000, &out->max_recipients));
+  RETURN_IF_ERROR(limits.Count("max_line_length", 512, 65536, &out->max_line_length));
+  RETURN_IF_ERROR(limits.Count("max_errors", 1, 1000, &out->max_errors));
+  RETURN_IF_ERROR(limits.Count("max_connections", 1, 1000000, &out->max_connections));
+  RETURN_IF_ERROR(
+      limits.Count("max_connections_per_ip", 1, 1000000, &out->max_connections_per_ip));
   RETURN_IF_ERROR(limits.Duration("command_timeout", &out->command_timeout));
   RETURN_IF_ERROR(limits.Duration("data_timeout", &out->data_timeout));
   RETURN_IF_ERROR(limits.Duration("shutdown_grace", &out->shutdown_grace));
