@@ -550,6 +550,9 @@ void SmtpSession::DoStarttls(std::string_view) {
   }
   Reply("220 2.0.0 Ready to start TLS");
   Flush();
+  // The write can fail and close the session from inside Flush() (found by
+  // fuzz/smtp_session_fuzzer.cc): then there is no connection to start TLS on.
+  if (state_ == State::kClosed) return;
   // Anything the client pipelined after STARTTLS arrived in the clear and must not be taken
   // as said under TLS (CVE-2011-0411, the STARTTLS command injection).
   discard_input_ = true;

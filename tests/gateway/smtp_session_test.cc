@@ -514,5 +514,17 @@ TEST_F(SmtpSessionTest, PipelinedRecipientsPastTheLimitGet452WithoutEndingTheSes
   EXPECT_EQ(transport_.delivered[0].recipients.size(), 100u);
 }
 
+TEST_F(SmtpSessionTest, FailedWriteOfTheStartTlsReplyStartsNoTls) {
+  // Found by fuzz/smtp_session_fuzzer.cc: the 220 could not be written, the session closed
+  // inside the write, and TLS was then started on the closed transport.
+  transport_.tls_offered = true;
+  Send("EHLO client.test");
+  transport_.fail_writes_of = &session_;
+  session_.OnBytes("STARTTLS\r\n");
+  EXPECT_EQ(transport_.tls_starts, 0);
+  EXPECT_EQ(transport_.closes, 1);
+  EXPECT_EQ(session_.state(), SmtpSession::State::kClosed);
+}
+
 }  // namespace
 }  // namespace postdesk
