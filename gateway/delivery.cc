@@ -78,8 +78,8 @@ IngestRequest BuildIngestRequest(const SmtpTransaction& tx, const ParsedMessage&
     seen.push_back(r.match.brand);
     NewTicketTarget target;
     target.brand = tx.state->config.brands[r.match.brand].name;
-    target.received_at = ForwardedFrom(parsed, tx.state->addresses, r.match.brand)
-                             .value_or(r.match.received_at);
+    target.received_at =
+        ForwardedFrom(parsed, tx.state->addresses, r.match.brand).value_or(r.match.received_at);
     target.cause = std::string(SuspensionCauseName(classification.cause));
     target.reason = classification.reason;
     target.thread_ticket = classification.thread_ticket.value_or(0);
@@ -100,7 +100,6 @@ void Delivery::Deliver(SmtpTransaction transaction, Done done) {
                "error=\"queue_work failed\""});
     return;
   }
-  ++in_flight_;
   job.release();  // owned by the work request until StoreOnLoop
 }
 
@@ -112,31 +111,28 @@ void Delivery::ParseOnWorker(uv_work_t* work) {
 
 void Delivery::StoreOnLoop(uv_work_t* work, int /*status*/) {
   std::unique_ptr<Job> job(static_cast<Job*>(work->data));
-  Delivery* self = job->owner;
   uint64_t session_id = job->transaction.session_id;
   // Our own Received: header is one of them.
   if (job->parsed.received_count > kMaxReceivedHeaders + 1) {
-    --self->in_flight_;
-    job->done(session_id, {"554 5.4.6 Error: too many hops (" +
-                               std::to_string(job->parsed.received_count - 1) +
-                               " Received: headers): routing loop",
-                           "refused=hops"});
+    job->done(session_id,
+              {"554 5.4.6 Error: too many hops (" + std::to_string(job->parsed.received_count - 1) +
+                   " Received: headers): routing loop",
+               "refused=hops"});
     return;
   }
   IngestRequest request = BuildIngestRequest(job->transaction, job->parsed, job->classification);
   request.raw = std::move(job->transaction.message);
   Done done = std::move(job->done);
-  self->store_->Ingest(request, [self, session_id, done = std::move(done)](
-                                    Result<std::vector<IngestOutcome>> outcomes) {
-    --self->in_flight_;
-    if (!outcomes.ok()) {
-      done(session_id, {"451 4.3.0 Error: ticket storage unavailable, try again later",
-                        "error=\"" + outcomes.status().message() + "\""});
-      return;
-    }
-    std::string text = DescribeOutcomes(outcomes.value());
-    done(session_id, {"250 2.0.0 Ok: " + text, "stored=\"" + text + "\""});
-  });
+  job->owner->store_->Ingest(
+      request, [session_id, done = std::move(done)](Result<std::vector<IngestOutcome>> outcomes) {
+        if (!outcomes.ok()) {
+          done(session_id, {"451 4.3.0 Error: ticket storage unavailable, try again later",
+                            "error=\"" + outcomes.status().message() + "\""});
+          return;
+        }
+        std::string text = DescribeOutcomes(outcomes.value());
+        done(session_id, {"250 2.0.0 Ok: " + text, "stored=\"" + text + "\""});
+      });
 }
 
 }  // namespace postdesk

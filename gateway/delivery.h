@@ -32,7 +32,6 @@ class Delivery {
   Delivery(uv_loop_t* loop, TicketStore* store) : loop_(loop), store_(store) {}
 
   void Deliver(SmtpTransaction transaction, Done done);
-  size_t in_flight() const { return in_flight_; }
 
  private:
   struct Job;
@@ -41,7 +40,6 @@ class Delivery {
 
   uv_loop_t* const loop_;
   TicketStore* const store_;
-  size_t in_flight_ = 0;
 };
 
 // Received: headers past which a message is a routing loop (RFC 5321 6.3; Postfix's

@@ -24,7 +24,6 @@ class Server {
   // Any thread: new sessions on every loop use `state` from now on.
   void UpdateState(const std::shared_ptr<const ServingState>& state);
   void Wait();
-  size_t loop_count() const { return loops_.size(); }
 
  private:
   Server() = default;

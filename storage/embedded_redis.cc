@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "storage/redis_connection.h"
+
 namespace postdesk {
 namespace {
 
@@ -33,22 +35,10 @@ std::string LogTail(const std::string& path, size_t max_bytes = 800) {
 }  // namespace
 
 bool RedisAnswers(const RedisAddress& address, std::chrono::milliseconds timeout) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-  redisContext* c = address.unix_path.empty()
-                        ? redisConnectWithTimeout(address.host.c_str(), address.port, tv)
-                        : redisConnectUnixWithTimeout(address.unix_path.c_str(), tv);
-  if (!c) return false;
-  bool ok = false;
-  if (!c->err) {
-    redisSetTimeout(c, tv);
-    auto* reply = static_cast<redisReply*>(redisCommand(c, "PING"));
-    ok = reply && reply->type == REDIS_REPLY_STATUS && std::strcmp(reply->str, "PONG") == 0;
-    if (reply) freeReplyObject(reply);
-  }
-  redisFree(c);
-  return ok;
+  Result<std::unique_ptr<RedisConnection>> connection = RedisConnection::Connect(address, timeout);
+  if (!connection.ok()) return false;
+  RedisReplyPtr reply = connection.value()->Command("PING");
+  return reply && reply->type == REDIS_REPLY_STATUS && std::strcmp(reply->str, "PONG") == 0;
 }
 
 std::string EmbeddedRedis::SocketPath(const std::string& data_dir) {
@@ -62,7 +52,7 @@ RedisAddress EmbeddedRedis::address() const {
 }
 
 Result<std::unique_ptr<EmbeddedRedis>> EmbeddedRedis::Start(const std::string& data_dir,
-                                                           std::chrono::milliseconds timeout) {
+                                                            std::chrono::milliseconds timeout) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return Status::Error("data_dir " + data_dir + ": " + ec.message());
@@ -77,19 +67,35 @@ Result<std::unique_ptr<EmbeddedRedis>> EmbeddedRedis::Start(const std::string& d
   RedisAddress address;
   address.unix_path = socket;
   if (RedisAnswers(address, std::chrono::milliseconds(200))) {
-    return Status::Error(socket + ": a redis-server already answers there; is another postdesk "
-                         "running with data_dir " + dir + "?");
+    return Status::Error(socket +
+                         ": a redis-server already answers there; is another postdesk "
+                         "running with data_dir " +
+                         dir + "?");
   }
 
   std::string log = dir + "/redis.log";
   std::vector<std::string> args = {
-      "redis-server",          "--port",           "0",
-      "--unixsocket",          socket,             "--unixsocketperm",
-      "700",                   "--dir",            dir,
-      "--appendonly",          "yes",              "--appendfsync",
-      "always",                "--save",           "",
-      "--daemonize",           "no",               "--logfile",
-      log,                     "--databases",      "16",
+      "redis-server",
+      "--port",
+      "0",
+      "--unixsocket",
+      socket,
+      "--unixsocketperm",
+      "700",
+      "--dir",
+      dir,
+      "--appendonly",
+      "yes",
+      "--appendfsync",
+      "always",
+      "--save",
+      "",
+      "--daemonize",
+      "no",
+      "--logfile",
+      log,
+      "--databases",
+      "16",
   };
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -109,7 +115,8 @@ Result<std::unique_ptr<EmbeddedRedis>> EmbeddedRedis::Start(const std::string& d
       dup2(devnull, 1);
     }
     execvp("redis-server", argv.data());
-    const char msg[] = "postdesk: cannot run redis-server (is it installed? tools/install-deps.sh)\n";
+    const char msg[] =
+        "postdesk: cannot run redis-server (is it installed? tools/install-deps.sh)\n";
     ssize_t ignored = write(2, msg, sizeof(msg) - 1);
     (void)ignored;
     _exit(127);
@@ -133,8 +140,8 @@ Result<std::unique_ptr<EmbeddedRedis>> EmbeddedRedis::Start(const std::string& d
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   redis->Stop();
-  return Status::Error("redis-server did not answer within " +
-                       std::to_string(timeout.count()) + " ms; " + log + " says:\n" + LogTail(log));
+  return Status::Error("redis-server did not answer within " + std::to_string(timeout.count()) +
+                       " ms; " + log + " says:\n" + LogTail(log));
 }
 
 Status EmbeddedRedis::Stop() {

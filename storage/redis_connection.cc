@@ -11,8 +11,8 @@ namespace postdesk {
 
 void RedisReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
 
-Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const RedisAddress& address,
-                                                                  std::chrono::milliseconds timeout) {
+Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
+    const RedisAddress& address, std::chrono::milliseconds timeout) {
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
@@ -65,9 +65,9 @@ int64_t ParseStoredInt(const std::string& text) {
 }
 
 Status RedisConnection::LoadFunctions() {
-  const char* argv[] = {"FUNCTION", "LOAD", "REPLACE", kFunctionsLibrary.data()};
-  size_t lens[] = {8, 4, 7, kFunctionsLibrary.size()};
-  RedisReplyPtr r(static_cast<redisReply*>(redisCommandArgv(context_, 4, argv, lens)));
+  RedisArgv load = FunctionLoadCommand();
+  RedisReplyPtr r(static_cast<redisReply*>(
+      redisCommandArgv(context_, load.count(), load.argv.data(), load.lens.data())));
   if (!r) return Status::Error("redis " + address_.ToString() + ": " + context_->errstr);
   if (r->type == REDIS_REPLY_ERROR) {
     return Status::Error("redis " + address_.ToString() + ": FUNCTION LOAD: " + r->str);

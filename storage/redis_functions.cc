@@ -149,4 +149,24 @@ end
 redis.register_function('postdesk_ingest', ingest)
 )LUA";
 
+RedisArgv FunctionLoadCommand() {
+  RedisArgv command;
+  for (std::string_view arg : {std::string_view("FUNCTION"), std::string_view("LOAD"),
+                               std::string_view("REPLACE"), kFunctionsLibrary}) {
+    command.Add(arg);
+  }
+  return command;
+}
+
+RedisArgv IngestCommand(std::string_view meta_json, std::string_view raw) {
+  RedisArgv command;
+  for (std::string_view arg :
+       {std::string_view("FCALL"), std::string_view("postdesk_ingest"), std::string_view("3"),
+        std::string_view("{pd}:ticket:next_id"), std::string_view("{pd}:message:next_id"),
+        std::string_view("{pd}:events"), meta_json, raw}) {
+    command.Add(arg);
+  }
+  return command;
+}
+
 }  // namespace postdesk

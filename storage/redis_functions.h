@@ -11,24 +11,47 @@
 //   {pd}:message:next_id           INCR counter of raw messages
 //   {pd}:message:<n>               the raw message, with our Received: header
 //   {pd}:requester:<email>:tickets sorted set of ticket ids by creation time (ms)
-//   {pd}:events                    stream read by the trigger workers (ticket.created ...)
-// Constants only; no I/O.
+//   {pd}:events                    stream read by the trigger workers (ticket.created,
+//                                  ticket.comment_added)
+//   {pd}:suspended:next_id         INCR counter of suspended messages
+//   {pd}:suspended:<id>            hash: id cause reason brand received_at sender sender_name
+//                                  subject message created_at_ms transaction; expires
+//   {pd}:suspended                 sorted set of suspended ids by time (pruned when read)
+//   {pd}:dedupe:<brand>:<sha1>     first ticket of a Message-ID at a brand; expires
+//   {pd}:rate:<brand>:<sender>     messages from a sender to a brand in the window; expires
+//   {pd}:blocked:<brand>:<sender>  a sender blocked by the rate guard; expires
+// Constants and argument lists only; no I/O.
 #ifndef POSTDESK_STORAGE_REDIS_FUNCTIONS_H_
 #define POSTDESK_STORAGE_REDIS_FUNCTIONS_H_
 
+#include <cstddef>
 #include <string_view>
+#include <vector>
 
 namespace postdesk {
 
-inline constexpr std::string_view kKeyPrefix = "{pd}:";
-inline constexpr std::string_view kEventStreamKey = "{pd}:events";
-
 // FUNCTION LOAD REPLACE takes this source; FCALL postdesk_ingest then stores one message.
-//   FCALL postdesk_ingest 3 {pd}:ticket:next_id {pd}:message:next_id {pd}:events META RAW
-// META is JSON: {subject, description, truncated, requester_email, requester_name, transaction,
-// tickets: [{brand, received_at}]}. Returns the new ticket ids, one per entry of `tickets`.
-// All of it happens in one atomic step: either every key is written or none.
+// Its META argument is IngestMetaJson() (storage/ingest_request.h); it returns one outcome per
+// brand (ParseIngestReply). All of it happens in one atomic step: every key or none.
 extern const std::string_view kFunctionsLibrary;
+
+// A command as hiredis's *CommandArgv calls take it. The arguments are views: the strings they
+// point into must outlive the call.
+struct RedisArgv {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+
+  void Add(std::string_view arg) {
+    argv.push_back(arg.data());
+    lens.push_back(arg.size());
+  }
+  int count() const { return static_cast<int>(argv.size()); }
+};
+
+// FUNCTION LOAD REPLACE <kFunctionsLibrary>
+RedisArgv FunctionLoadCommand();
+// FCALL postdesk_ingest 3 {pd}:ticket:next_id {pd}:message:next_id {pd}:events META RAW
+RedisArgv IngestCommand(std::string_view meta_json, std::string_view raw);
 
 }  // namespace postdesk
 

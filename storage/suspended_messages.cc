@@ -37,9 +37,9 @@ Result<nlohmann::json> SuspendedMessages::List(size_t limit) {
   size_t start = 0;
   while (list.size() < limit) {
     // hiredis's format takes no %zu.
-    RedisReplyPtr ids = connection_->Command("ZREVRANGE {pd}:suspended %lld %lld",
-                                             static_cast<long long>(start),
-                                             static_cast<long long>(start + limit - 1));
+    RedisReplyPtr ids =
+        connection_->Command("ZREVRANGE {pd}:suspended %lld %lld", static_cast<long long>(start),
+                             static_cast<long long>(start + limit - 1));
     if (!ids || ids->type != REDIS_REPLY_ARRAY) {
       return Status::Error("redis: cannot read the suspended index");
     }
@@ -84,8 +84,8 @@ Result<IngestOutcome> SuspendedMessages::Recover(int64_t id, const StoragePolicy
   request.subject = parsed.subject;
   request.description = parsed.description;
   request.truncated = parsed.truncated;
-  request.requester_email = parsed.from_email.empty() ? e["sender"]["email"].get<std::string>()
-                                                      : parsed.from_email;
+  request.requester_email =
+      parsed.from_email.empty() ? e["sender"]["email"].get<std::string>() : parsed.from_email;
   request.requester_name = parsed.from_name;
   request.message_id = parsed.message_id;
   request.transaction = "recovered:" + std::to_string(id);
@@ -100,11 +100,10 @@ Result<IngestOutcome> SuspendedMessages::Recover(int64_t id, const StoragePolicy
   Status loaded = connection_->LoadFunctions();
   if (!loaded.ok()) return loaded;
   std::string meta = IngestMetaJson(request);
-  const char* argv[] = {"FCALL", "postdesk_ingest", "3", "{pd}:ticket:next_id",
-                        "{pd}:message:next_id", kEventStreamKey.data(), meta.data(), ""};
-  size_t lens[] = {5, 15, 1, 19, 20, kEventStreamKey.size(), meta.size(), 0};
-  RedisReplyPtr reply(
-      static_cast<redisReply*>(redisCommandArgv(connection_->context(), 8, argv, lens)));
+  // The raw message is reused (recover_message), so RAW is empty.
+  RedisArgv command = IngestCommand(meta, "");
+  RedisReplyPtr reply(static_cast<redisReply*>(redisCommandArgv(
+      connection_->context(), command.count(), command.argv.data(), command.lens.data())));
   Result<std::vector<IngestOutcome>> outcomes = ParseIngestReply(reply.get());
   if (!outcomes.ok()) return outcomes.status();
   return outcomes.value().front();

@@ -5,7 +5,6 @@
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
-#include <array>
 #include <cassert>
 
 #include "storage/redis_functions.h"
@@ -44,9 +43,8 @@ void TicketStore::Start() { Connect(); }
 
 void TicketStore::Connect() {
   state_ = State::kConnecting;
-  context_ = address_.unix_path.empty()
-                 ? redisAsyncConnect(address_.host.c_str(), address_.port)
-                 : redisAsyncConnectUnix(address_.unix_path.c_str());
+  context_ = address_.unix_path.empty() ? redisAsyncConnect(address_.host.c_str(), address_.port)
+                                        : redisAsyncConnectUnix(address_.unix_path.c_str());
   if (!context_ || context_->err) {
     std::string why = context_ ? context_->errstr : "out of memory";
     if (context_) redisAsyncFree(context_);
@@ -64,10 +62,9 @@ void TicketStore::Connect() {
     redisAsyncCommand(context_, &TicketStore::OnReply, reinterpret_cast<void*>(kInternalRequest),
                       "SELECT %s", db.c_str());
   }
-  std::array<const char*, 4> argv = {"FUNCTION", "LOAD", "REPLACE", kFunctionsLibrary.data()};
-  std::array<size_t, 4> lens = {8, 4, 7, kFunctionsLibrary.size()};
+  RedisArgv load = FunctionLoadCommand();
   redisAsyncCommandArgv(context_, &TicketStore::OnReply, reinterpret_cast<void*>(kInternalRequest),
-                        4, argv.data(), lens.data());
+                        load.count(), load.argv.data(), load.lens.data());
   uv_timer_start(timer_, &TicketStore::OnTimer, kConnectTimeoutMs, 0);
 }
 
@@ -133,27 +130,11 @@ void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) 
   }
   std::string meta_text = IngestMetaJson(request);
 
-  static constexpr std::string_view kTicketCounter = "{pd}:ticket:next_id";
-  static constexpr std::string_view kMessageCounter = "{pd}:message:next_id";
-  std::array<const char*, 8> argv = {"FCALL",
-                                     "postdesk_ingest",
-                                     "3",
-                                     kTicketCounter.data(),
-                                     kMessageCounter.data(),
-                                     kEventStreamKey.data(),
-                                     meta_text.data(),
-                                     request.raw.data()};
-  std::array<size_t, 8> lens = {5,
-                                15,
-                                1,
-                                kTicketCounter.size(),
-                                kMessageCounter.size(),
-                                kEventStreamKey.size(),
-                                meta_text.size(),
-                                request.raw.size()};
+  RedisArgv command = IngestCommand(meta_text, request.raw);
   uint64_t id = next_request_++;
   if (redisAsyncCommandArgv(context_, &TicketStore::OnReply, reinterpret_cast<void*>(id),
-                            static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+                            command.count(), command.argv.data(),
+                            command.lens.data()) != REDIS_OK) {
     callback(Status::Error("redis: cannot queue the command"));
     return;
   }
