@@ -18,6 +18,7 @@ int ParseCommand(const Args& args);
 int TicketsCommand(const Args& args);
 int CheckConfigCommand(const Args& args);
 int SuspendedCommand(const Args& args);
+int WorkersCommand(const Args& args);
 
 // Shared option handling: "--config FILE" or "--config=FILE"; true if args hold -h/--help.
 std::optional<std::string> OptionValue(const Args& args, std::string_view name);

@@ -9,6 +9,9 @@
 #include <limits>
 #include <set>
 #include <sstream>
+
+#include "rules/default_triggers.h"
+#include "rules/trigger_loader.h"
 #include <toml++/toml.h>
 
 #include "parser/email_address.h"
@@ -43,6 +46,14 @@ class TableReader {
     if (!node) return Status::Ok();
     if (!node->is_string()) return Status::Error(Name(key) + ": expected a string");
     *out = node->as_string()->get();
+    return Status::Ok();
+  }
+
+  Status Bool(std::string_view key, bool* out) {
+    const toml::node* node = Get(key);
+    if (!node) return Status::Ok();
+    if (!node->is_boolean()) return Status::Error(Name(key) + ": expected true or false");
+    *out = node->as_boolean()->get();
     return Status::Ok();
   }
 
@@ -340,6 +351,17 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
          RETURN_IF_ERROR(r.String("url", &c->redis_url));
          return r.Finish();
        }},
+      {"triggers",
+       [](TableReader& r, Config* c) {
+         RETURN_IF_ERROR(r.String("file", &c->triggers.file));
+         RETURN_IF_ERROR(r.Bool("defaults", &c->triggers.defaults));
+         RETURN_IF_ERROR(r.Count("workers", 0, 256, &c->triggers.workers));
+         RETURN_IF_ERROR(r.Duration("claim_timeout", &c->triggers.claim_timeout));
+         if (c->triggers.claim_timeout.count() < 1000) {
+           return Status::Error(r.Name("claim_timeout") + ": at least 1s");
+         }
+         return r.Finish();
+       }},
       {"tls",
        [](TableReader& r, Config* c) {
          RETURN_IF_ERROR(r.String("cert", &c->tls_cert));
@@ -424,13 +446,45 @@ Status ResolveTokenSecret(Config* config) {
   return Status::Ok();
 }
 
-Result<Config> LoadConfigFile(const std::string& path) {
+Result<Config> LoadConfigFile(const std::string& path, ConfigParts parts) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::Error(path + ": cannot open the configuration file");
   std::ostringstream text;
   text << in.rdbuf();
   if (text.str().size() > 64 * 1024 * 1024) return Status::Error(path + ": larger than 64 MiB");
-  return ParseConfig(text.str(), path);
+  Result<Config> config = ParseConfig(text.str(), path);
+  if (!config.ok() || parts == ConfigParts::kWithoutTriggers) return config;
+  Status triggers = LoadConfiguredTriggers(&config.value());
+  if (!triggers.ok()) return triggers;
+  return config;
+}
+
+Status LoadConfiguredTriggers(Config* config) {
+  std::vector<Trigger> all;
+  if (config->triggers.defaults) {
+    Result<std::vector<Trigger>> defaults = ParseTriggers(kDefaultTriggersJson, "default triggers");
+    if (!defaults.ok()) return defaults.status();
+    all = std::move(defaults).value();
+  }
+  const std::string& file = config->triggers.file;
+  if (!file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return Status::Error("[triggers] file: cannot open " + file);
+    std::string text;
+    char buffer[65536];
+    while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+      text.append(buffer, static_cast<size_t>(in.gcount()));
+      if (text.size() > kMaxTriggerFileBytes) {
+        return Status::Error(file + ": larger than " + std::to_string(kMaxTriggerFileBytes) +
+                             " bytes");
+      }
+    }
+    Result<std::vector<Trigger>> loaded = ParseTriggers(text, file);
+    if (!loaded.ok()) return loaded.status();
+    for (Trigger& trigger : loaded.value()) all.push_back(std::move(trigger));
+  }
+  config->triggers.set = std::make_shared<const TriggerSet>(std::move(all));
+  return Status::Ok();
 }
 
 }  // namespace postdesk

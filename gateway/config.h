@@ -11,11 +11,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "parser/result.h"
+#include "rules/trigger.h"
 
 namespace postdesk {
 
@@ -54,6 +56,16 @@ struct ClassificationConfig {
   std::chrono::milliseconds suspended_retention{std::chrono::hours(24 * 14)};
 };
 
+// The business rules (design.md, "Triggers") and the workers that run them.
+struct TriggersConfig {
+  std::string file;       // Zendesk trigger JSON; empty: none
+  bool defaults = false;  // add the email channel's default triggers before the file's
+  size_t workers = 2;     // worker threads in `postdesk serve`; 0: run `postdesk workers` apart
+  std::chrono::milliseconds claim_timeout{std::chrono::seconds(30)};  // then a dead worker's
+                                                                      // events are taken over
+  std::shared_ptr<const TriggerSet> set;  // loaded by LoadConfigFile
+};
+
 struct Config {
   std::string source;  // file name, for messages
   std::string data_dir = "./var";
@@ -66,11 +78,17 @@ struct Config {
   std::string tls_key;    // PEM private key
   LimitsConfig limits;
   ClassificationConfig classification;
+  TriggersConfig triggers;
   std::vector<BrandConfig> brands;
 };
 
 Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name);
-Result<Config> LoadConfigFile(const std::string& path);
+// ParseConfig, then LoadConfiguredTriggers: the file and everything it names. Tools that only
+// read tickets skip the triggers, so that a broken trigger file does not lock them out.
+enum class ConfigParts { kAll, kWithoutTriggers };
+Result<Config> LoadConfigFile(const std::string& path, ConfigParts parts = ConfigParts::kAll);
+// Reads [triggers] file (and the defaults) into config->triggers.set; a broken set fails whole.
+Status LoadConfiguredTriggers(Config* config);
 
 // Fills config->classification.token_secret from data_dir/token.key when the configuration
 // has none, creating that file (mode 0600, 32 random bytes as hex) the first time. Nodes that

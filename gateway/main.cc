@@ -22,6 +22,7 @@ constexpr char kUsage[] =
     "  check-config --config FILE      validate a configuration file\n"
     "  suspended list|show|recover|delete [ID] --config FILE\n"
     "                                  suspended messages (loops, auto-replies, bounces)\n"
+    "  workers --config FILE           run trigger workers without the gateway\n"
     "\n"
     "Run 'postdesk COMMAND --help' for a command's options.\n";
 
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   if (command == "tickets") return postdesk::TicketsCommand(args);
   if (command == "check-config") return postdesk::CheckConfigCommand(args);
   if (command == "suspended") return postdesk::SuspendedCommand(args);
+  if (command == "workers") return postdesk::WorkersCommand(args);
   std::fprintf(stderr, "postdesk: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }

@@ -7,7 +7,9 @@
 
 #include "gateway/commands.h"
 #include "gateway/server.h"
+#include "gateway/trigger_worker_setup.h"
 #include "storage/embedded_redis.h"
+#include "storage/trigger_workers.h"
 
 namespace postdesk {
 namespace {
@@ -19,7 +21,9 @@ constexpr char kHelp[] =
     "(unix socket and data under data_dir, appendfsync always) and stops it on exit.\n"
     "SIGTERM or SIGINT: stop accepting, finish the transactions in flight, answer 421 to\n"
     "the rest, stop the embedded Redis, exit 0. SIGHUP: reload FILE for new sessions (brands,\n"
-    "addresses, classification, TLS certificates); a bad file is refused, the old one stays.\n"
+    "addresses, classification, TLS certificates, triggers); a bad file is refused, the old\n"
+    "one stays. With [triggers] workers > 0 (default 2) the trigger workers run in this\n"
+    "process too; `postdesk workers` runs more of them elsewhere.\n"
     "\n"
     "  --config FILE      the TOML configuration (see postdesk.example.toml)\n"
     "  --log-level LEVEL  trace, debug, info (default), warn, error\n";
@@ -43,6 +47,7 @@ Result<std::shared_ptr<const ServingState>> LoadServingState(const std::string& 
 
 struct SignalContext {
   Server* server;
+  TriggerWorkers* workers;  // null without worker threads
   std::string config_path;
   std::shared_ptr<const ServingState> current;
 };
@@ -76,9 +81,10 @@ void Reload(SignalContext* context) {
   }
   context->current = next.value();
   context->server->UpdateState(context->current);
-  spdlog::info("SIGHUP: configuration reloaded: {} brands, {} addresses; TLS {}",
+  if (context->workers) context->workers->SetTriggers(TriggerSetOf(new_config));
+  spdlog::info("SIGHUP: configuration reloaded: {} brands, {} addresses, {} triggers; TLS {}",
                new_config.brands.size(), context->current->addresses.size(),
-               context->current->tls ? "on" : "off");
+               TriggerSetOf(new_config)->triggers().size(), context->current->tls ? "on" : "off");
 }
 
 // Runs on the main thread until SIGTERM/SIGINT, then asks the server to drain. SIGHUP reloads.
@@ -159,11 +165,19 @@ int ServeCommand(const Args& args) {
     std::fprintf(stderr, "postdesk: %s\n", server.status().message().c_str());
     return 1;
   }
-  SignalContext signals{server.value().get(), *config_path, state};
+  std::unique_ptr<TriggerWorkers> workers;
+  if (state->config.triggers.workers > 0) {
+    workers = StartTriggerWorkers(state->config, redis, state->config.triggers.workers);
+  }
+  SignalContext signals{server.value().get(), workers.get(), *config_path, state};
   WaitForSignals(&signals);
   server.value()->Wait();
   spdlog::info("all loops drained");
   server.value().reset();
+  if (workers) {
+    workers->Stop();
+    spdlog::info("trigger workers stopped");
+  }
   if (embedded) {
     Status stopped = embedded->Stop();
     if (!stopped.ok()) spdlog::error("{}", stopped.message());

@@ -137,7 +137,7 @@ int TicketsCommand(const Args& args) {
     std::fprintf(stderr, "%s", kHelp);
     return 2;
   }
-  Result<Config> config = LoadConfigFile(*config_path);
+  Result<Config> config = LoadConfigFile(*config_path, ConfigParts::kWithoutTriggers);
   if (!config.ok()) return Fail(config.status().message());
 
   Result<AdminRedis> redis = OpenRedis(config.value());
@@ -202,7 +202,7 @@ int SuspendedCommand(const Args& args) {
     std::fprintf(stderr, "%s", kHelp);
     return 2;
   }
-  Result<Config> config = LoadConfigFile(*config_path);
+  Result<Config> config = LoadConfigFile(*config_path, ConfigParts::kWithoutTriggers);
   if (!config.ok()) return Fail(config.status().message());
   Result<AdminRedis> redis = OpenRedis(config.value());
   if (!redis.ok()) return Fail(redis.status().message());

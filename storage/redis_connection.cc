@@ -46,6 +46,17 @@ RedisReplyPtr RedisConnection::Command(const char* format, ...) {
   return RedisReplyPtr(static_cast<redisReply*>(reply));
 }
 
+RedisReplyPtr RedisConnection::CommandArgv(std::initializer_list<std::string_view> args) {
+  RedisArgv command;
+  for (std::string_view arg : args) command.Add(arg);
+  return RedisReplyPtr(static_cast<redisReply*>(
+      redisCommandArgv(context_, command.count(), command.argv.data(), command.lens.data())));
+}
+
+std::string RedisConnection::LastError() const {
+  return "redis " + address_.ToString() + ": " + (context_->err ? context_->errstr : "no reply");
+}
+
 Result<std::map<std::string, std::string>> RedisConnection::HashGetAll(const std::string& key) {
   RedisReplyPtr fields = Command("HGETALL %s", key.c_str());
   if (!fields) return Status::Error("redis " + address_.ToString() + ": " + context_->errstr);

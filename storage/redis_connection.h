@@ -6,9 +6,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "parser/result.h"
 #include "storage/redis_address.h"
@@ -33,6 +35,10 @@ class RedisConnection {
 
   // redisCommand with printf-style arguments; null on a connection error.
   RedisReplyPtr Command(const char* format, ...);
+  // A command from binary-safe arguments; null on a connection error.
+  RedisReplyPtr CommandArgv(std::initializer_list<std::string_view> args);
+  // The connection's error text after a null reply.
+  std::string LastError() const;
   // HGETALL as a map; an empty map when the key does not exist.
   Result<std::map<std::string, std::string>> HashGetAll(const std::string& key);
   // FUNCTION LOAD REPLACE of the Functions library (storage/redis_functions.h).

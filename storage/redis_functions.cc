@@ -13,17 +13,21 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function event(keys, kind, ticket, brand)
+-- An event names the comment it added (its index in the comments list) and the status before
+-- it, so that a worker reading it later still sees this update, not a later one.
+local function event(keys, kind, ticket, brand, comment_index, previous_status)
   redis.call('XADD', keys[3], 'MAXLEN', '~', EVENTS_MAXLEN, '*',
-    'type', kind, 'ticket', ticket, 'brand', brand)
+    'type', kind, 'ticket', ticket, 'brand', brand, 'comment', comment_index,
+    'previous_status', previous_status)
 end
 
+-- Returns the new comment's index in the list.
 local function add_comment(ticket_key, meta, message_id, now)
   local comment_id = redis.call('INCR', P .. 'comment:next_id')
-  redis.call('RPUSH', ticket_key .. ':comments', cjson.encode({
+  return redis.call('RPUSH', ticket_key .. ':comments', cjson.encode({
     id = comment_id, author_email = meta.requester_email, author_name = meta.requester_name,
     body = meta.description, public = true, via = 'email', created_at_ms = now,
-    message = message_id}))
+    message = message_id, message_id = meta.message_id})) - 1
 end
 
 local function new_ticket(keys, meta, target, message_id, now, followup_of)
@@ -37,13 +41,13 @@ local function new_ticket(keys, meta, target, message_id, now, followup_of)
     'created_at_ms', now, 'updated_at_ms', now, 'message', message_id,
     'truncated', meta.truncated and '1' or '0', 'transaction', meta.transaction,
     'auto_notifications_suppressed', meta.auto_notifications_suppressed and '1' or '0',
-    'followup_source_id', followup_of or '')
+    'followup_source_id', followup_of or '', 'version', 1)
   add_comment(key, meta, message_id, now)
   local requester = string.lower(meta.requester_email or '')
   if requester ~= '' then
     redis.call('ZADD', P .. 'requester:' .. requester .. ':tickets', now, id)
   end
-  event(keys, 'ticket.created', id, target.brand)
+  event(keys, 'ticket.created', id, target.brand, 0, '')
   return id
 end
 
@@ -101,7 +105,9 @@ local function ingest(keys, args)
       -- sender is blocked for a while (design.md: Classification).
       if cause == '' and sender ~= '' and not meta.recovering then
         local blocked = P .. 'blocked:' .. brand .. ':' .. sender
-        if redis.call('EXISTS', blocked) == 1 then
+        if redis.call('SISMEMBER', P .. 'suspended_senders:' .. brand, sender) == 1 then
+          cause, reason = 'blocklisted', 'sender suspended by a trigger'
+        elseif redis.call('EXISTS', blocked) == 1 then
           cause, reason = 'blocklisted', 'sender blocked by the rate guard'
         else
           local counter = P .. 'rate:' .. brand .. ':' .. sender
@@ -124,12 +130,13 @@ local function ingest(keys, args)
         local status = thread > 0 and redis.call('HGET', thread_key, 'status')
         if status and redis.call('HGET', thread_key, 'brand') ~= brand then status = nil end
         if status and status ~= 'closed' then
-          add_comment(thread_key, meta, stored_message(), now)
+          local index = add_comment(thread_key, meta, stored_message(), now)
           -- A requester's reply reopens a solved or waiting ticket, as in Zendesk.
           local reopen = (status == 'solved' or status == 'pending' or status == 'hold')
           redis.call('HSET', thread_key, 'updated_at_ms', now,
             'status', reopen and 'open' or status)
-          event(keys, 'ticket.comment_added', thread, brand)
+          redis.call('HINCRBY', thread_key, 'version', 1)
+          event(keys, 'ticket.comment_added', thread, brand, index, status)
           outcome = {'comment', thread}
         else
           local followup = status == 'closed' and thread or nil
@@ -146,7 +153,79 @@ local function ingest(keys, args)
   return outcomes
 end
 
+-- A trigger worker's result for one event, atomically (storage/trigger_queue.h):
+--   KEYS: events stream, outbox stream, delayed-actions sorted set
+--   ARGV: group, entry id, ticket id, expected version, changes (JSON object of fields),
+--         notifications (JSON list), delayed (JSON list), suspend sender ('1'/'0'), fired (JSON)
+-- Returns 'applied', 'duplicate' (this entry was applied before: acknowledged again),
+-- 'missing' (no such ticket: acknowledged) or 'conflict' (the ticket changed since the worker
+-- read it: nothing written, the worker reads again).
+local APPLIED_TTL_MS = 7 * 24 * 3600 * 1000
+local function apply_triggers(keys, args)
+  local group, entry, ticket, version = args[1], args[2], args[3], tonumber(args[4])
+  local done = P .. 'applied:' .. entry
+  if redis.call('EXISTS', done) == 1 then
+    redis.call('XACK', keys[1], group, entry)
+    return 'duplicate'
+  end
+  local key = P .. 'ticket:' .. ticket
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('XACK', keys[1], group, entry)
+    return 'missing'
+  end
+  if tonumber(redis.call('HGET', key, 'version') or '0') ~= version then
+    return 'conflict'
+  end
+  local now = now_ms()
+  local changes = cjson.decode(args[5])
+  if next(changes) then
+    for field, value in pairs(changes) do redis.call('HSET', key, field, value) end
+    redis.call('HSET', key, 'updated_at_ms', now)
+    redis.call('HINCRBY', key, 'version', 1)
+  end
+  local brand = redis.call('HGET', key, 'brand')
+  for _, n in ipairs(cjson.decode(args[6])) do
+    redis.call('XADD', keys[2], '*', 'ticket', ticket, 'brand', brand, 'kind', n.kind,
+      'recipient', n.recipient, 'subject', n.subject, 'body', n.body, 'trigger', n.trigger,
+      'event', entry)
+  end
+  for i, d in ipairs(cjson.decode(args[7])) do
+    redis.call('ZADD', keys[3], now + d.delay_ms, cjson.encode({
+      job = entry .. '/' .. i, ticket = ticket, actions = d.actions, trigger = d.trigger}))
+  end
+  if args[8] == '1' then
+    local sender = redis.call('HGET', key, 'requester_email')
+    if sender and sender ~= '' then
+      redis.call('SADD', P .. 'suspended_senders:' .. brand, string.lower(sender))
+    end
+  end
+  if args[9] ~= '[]' or next(changes) then
+    redis.call('RPUSH', key .. ':audit', cjson.encode({
+      event = entry, at_ms = now, fired = cjson.decode(args[9]), changes = changes}))
+  end
+  redis.call('SET', done, '1', 'PX', APPLIED_TTL_MS)
+  redis.call('XACK', keys[1], group, entry)
+  return 'applied'
+end
+
+-- Moves delayed actions that are due onto the events stream, at most ARGV[1] of them, in one
+-- atomic step so that two workers never both release the same job.
+--   KEYS: delayed-actions sorted set, events stream
+local function release_delayed(keys, args)
+  local due = redis.call('ZRANGEBYSCORE', keys[1], '-inf', now_ms(), 'LIMIT', 0,
+    tonumber(args[1]))
+  for _, member in ipairs(due) do
+    local job = cjson.decode(member)
+    redis.call('XADD', keys[2], 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'type', 'ticket.delayed',
+      'ticket', job.ticket, 'actions', job.actions, 'trigger', job.trigger)
+    redis.call('ZREM', keys[1], member)
+  end
+  return #due
+end
+
 redis.register_function('postdesk_ingest', ingest)
+redis.register_function('postdesk_apply_triggers', apply_triggers)
+redis.register_function('postdesk_release_delayed', release_delayed)
 )LUA";
 
 RedisArgv FunctionLoadCommand() {

@@ -6,13 +6,20 @@
 //   {pd}:ticket:<id>               hash: id subject description requester_email requester_name
 //                                  received_at brand status priority type tags(JSON) via
 //                                  created_at_ms updated_at_ms message truncated transaction
+//                                  group assignee version (+1 on every write, for the workers)
 //   {pd}:ticket:<id>:comments      list of JSON comments, oldest first
+//   {pd}:ticket:<id>:audit         list of JSON trigger results: event, fired, changes
 //   {pd}:comment:next_id           INCR counter of comment ids
 //   {pd}:message:next_id           INCR counter of raw messages
 //   {pd}:message:<n>               the raw message, with our Received: header
 //   {pd}:requester:<email>:tickets sorted set of ticket ids by creation time (ms)
 //   {pd}:events                    stream read by the trigger workers (ticket.created,
-//                                  ticket.comment_added)
+//                                  ticket.comment_added, ticket.delayed); consumer group
+//                                  "triggers"
+//   {pd}:applied:<entry>           an events entry whose trigger result is written; expires
+//   {pd}:outbox                    stream of notifications for the outbox (issue 6)
+//   {pd}:delayed                   sorted set of actions after a "wait", by due time (ms)
+//   {pd}:suspended_senders:<brand> set of senders a trigger suspended
 //   {pd}:suspended:next_id         INCR counter of suspended messages
 //   {pd}:suspended:<id>            hash: id cause reason brand received_at sender sender_name
 //                                  subject message created_at_ms transaction; expires

@@ -51,6 +51,9 @@ Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
   ticket["status"] = std::string(TicketStatusName(status.value()));
   ticket["priority"] = f["priority"].empty() ? nlohmann::json(nullptr) : nlohmann::json(f["priority"]);
   ticket["type"] = f["type"].empty() ? nlohmann::json(nullptr) : nlohmann::json(f["type"]);
+  ticket["group"] = f["group"].empty() ? nlohmann::json(nullptr) : nlohmann::json(f["group"]);
+  ticket["assignee"] =
+      f["assignee"].empty() ? nlohmann::json(nullptr) : nlohmann::json(f["assignee"]);
   ticket["tags"] = ParseJsonOr(f["tags"], nlohmann::json::array());
   ticket["via"] = f["via"];
   ticket["auto_notifications_suppressed"] = f["auto_notifications_suppressed"] == "1";

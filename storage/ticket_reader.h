@@ -21,8 +21,9 @@ class TicketReader {
   explicit TicketReader(RedisConnection* connection) : connection_(connection) {}
 
   // {id, subject, description, truncated, requester: {email, name}, received_at, brand, status,
-  //  priority, type, tags, via, auto_notifications_suppressed, followup_source_id, comments:
-  //  [{id, author: {email, name}, body, public, via, created_at}], created_at, updated_at};
+  //  priority, type, group, assignee, tags, via, auto_notifications_suppressed,
+  //  followup_source_id, comments: [{id, author: {email, name}, body, public, via, created_at}],
+  //  created_at, updated_at};
   //  times in RFC 3339 UTC. "no ticket N" when absent.
   Result<nlohmann::json> GetTicket(int64_t id);
 

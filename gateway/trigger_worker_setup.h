@@ -1,0 +1,25 @@
+// Starting the trigger workers from a configuration, for `postdesk serve` (threads beside the
+// SMTP loops) and `postdesk workers` (workers alone, on any machine that reaches the Redis).
+// Main thread only.
+#ifndef POSTDESK_GATEWAY_TRIGGER_WORKER_SETUP_H_
+#define POSTDESK_GATEWAY_TRIGGER_WORKER_SETUP_H_
+
+#include <memory>
+
+#include "gateway/config.h"
+#include "storage/redis_address.h"
+#include "storage/trigger_workers.h"
+
+namespace postdesk {
+
+// The configuration's trigger set; an empty set when the configuration has none loaded.
+std::shared_ptr<const TriggerSet> TriggerSetOf(const Config& config);
+
+// Starts `threads` workers on `redis` with the configuration's triggers, token secret and claim
+// timeout, and logs what runs.
+std::unique_ptr<TriggerWorkers> StartTriggerWorkers(const Config& config,
+                                                    const RedisAddress& redis, size_t threads);
+
+}  // namespace postdesk
+
+#endif  // POSTDESK_GATEWAY_TRIGGER_WORKER_SETUP_H_

@@ -1,0 +1,154 @@
+// The compiled trigger model: Zendesk's trigger JSON after loading (rules/trigger_loader.h).
+//
+// A TriggerSet owns its triggers, their compiled regexes and message templates, and an index of
+// what each trigger selects on, so that an event only visits the triggers that can fire on it
+// (design.md, "Triggers": 10,000 triggers must not make each event 10,000 times slower).
+//
+// A TriggerSet is immutable once built: share it between worker threads through a
+// std::shared_ptr<const TriggerSet> and swap the pointer to reload. Nothing here fails; loading
+// does (trigger_loader.h).
+#ifndef POSTDESK_RULES_TRIGGER_H_
+#define POSTDESK_RULES_TRIGGER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "rules/placeholders.h"
+#include "rules/python_regex.h"
+
+namespace postdesk {
+
+// Condition fields. Their Zendesk names are in trigger_loader.cc.
+enum class TriggerField : uint8_t {
+  kUpdateType,
+  kStatus,
+  kPriority,
+  kType,
+  kGroup,
+  kAssignee,
+  kBrand,
+  kReceivedAt,
+  kVia,
+  kRequester,  // requester_id: the requester's email address here
+  kRequesterEmail,
+  kRequesterName,
+  kSubject,
+  kDescription,
+  kComment,
+  kSubjectWords,  // subject_includes_word
+  kCommentWords,  // comment_includes_word
+  kCommentIsPublic,
+  kCurrentTags,
+  kSenderType,
+  kHourOfDay,
+  kDayOfWeek,
+  kRequesterPreviousTickets,
+};
+
+enum class TriggerOperator : uint8_t {
+  kIs,
+  kIsNot,
+  kLessThan,
+  kGreaterThan,
+  kLessThanOrEqual,
+  kGreaterThanOrEqual,
+  kIncludes,     // any of the words or tags
+  kNotIncludes,  // none of them
+  kContains,     // case-insensitive substring
+  kContainsCaseSensitive,
+  kNotContains,
+  kRegex,  // case-insensitive, full match
+  kRegexCaseSensitive,
+  kChanged,
+  kChangedTo,    // "value"
+  kChangedFrom,  // "value_previous"
+  kNotChanged,
+  kNotChangedTo,    // "not_value"
+  kNotChangedFrom,  // "not_value_previous"
+};
+
+struct TriggerCondition {
+  TriggerField field;
+  TriggerOperator op;
+  // The value, normalized: lower case wherever the comparison ignores case.
+  std::string value;
+  // Words or tags for includes / not_includes; sorted, lower case.
+  std::vector<std::string> words;
+  // Ordinal or number for the ordering operators.
+  int64_t number = 0;
+  // For regex operators, and for case-insensitive contains of non-ASCII text.
+  std::shared_ptr<const PythonRegex> regex;
+};
+
+enum class TriggerActionKind : uint8_t {
+  kStatus,
+  kPriority,
+  kType,
+  kGroup,
+  kAssignee,
+  kSetTags,
+  kAddTags,
+  kRemoveTags,
+  kNotifyUser,
+  kNotifyGroup,
+  kNotifyTarget,
+  kSuspendSender,
+  kWait,
+};
+
+struct TriggerAction {
+  TriggerActionKind kind;
+  // Field value (status, priority...), or the notification's recipient: "requester_id",
+  // "assignee_id", "all_agents", a user, a group or a target id.
+  std::string value;
+  std::vector<std::string> tags;
+  int64_t wait_seconds = 0;
+  std::shared_ptr<const MessageTemplate> subject;
+  std::shared_ptr<const MessageTemplate> body;
+  // The action as it was written, so that delayed actions survive in storage and reload.
+  std::string json;
+};
+
+struct Trigger {
+  std::string id;  // Zendesk's id when the file has one, else the 1-based position in the file
+  std::string title;
+  bool active = true;
+  int64_t position = 0;
+  std::vector<TriggerCondition> all;
+  std::vector<TriggerCondition> any;
+  std::vector<TriggerAction> actions;
+};
+
+class TriggerSet {
+ public:
+  // Takes active triggers in position order (ties keep file order); builds the index.
+  explicit TriggerSet(std::vector<Trigger> triggers);
+
+  // Active triggers only, in the order the cycle runs them.
+  const std::vector<Trigger>& triggers() const { return triggers_; }
+  size_t inactive_count() const { return inactive_count_; }
+
+  // Appends to `out`, in run order, the index of every trigger that can fire on an event with
+  // these facts: a trigger that requires a different received_at, brand, update type or tags is
+  // left out. `out` is cleared first.
+  void Candidates(bool created, std::string_view received_at, std::string_view brand,
+                  const std::vector<std::string>& tags, std::vector<uint32_t>& out) const;
+
+ private:
+  using Bucket = std::vector<uint32_t>;  // trigger indexes, ascending
+  std::vector<Trigger> triggers_;
+  size_t inactive_count_ = 0;
+  std::unordered_map<std::string, Bucket> by_received_at_;
+  std::unordered_map<std::string, Bucket> by_brand_;
+  std::unordered_map<std::string, Bucket> by_tag_;
+  Bucket by_update_type_[2];  // [0] Create, [1] Change
+  Bucket unindexed_;
+};
+
+}  // namespace postdesk
+
+#endif  // POSTDESK_RULES_TRIGGER_H_

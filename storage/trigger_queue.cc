@@ -1,0 +1,295 @@
+#include "storage/trigger_queue.h"
+
+#include <hiredis/hiredis.h>
+
+#include <nlohmann/json.hpp>
+
+#include "parser/email_address.h"
+#include "storage/ticket_reader.h"
+
+namespace postdesk {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr std::string_view kEvents = "{pd}:events";
+constexpr std::string_view kOutbox = "{pd}:outbox";
+constexpr std::string_view kDelayed = "{pd}:delayed";
+
+std::string Str(const redisReply* r) {
+  return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
+               r->type == REDIS_REPLY_ERROR)
+             ? std::string(r->str, r->len)
+             : std::string();
+}
+
+// [[id, [field, value, ...]], ...] as XREADGROUP and XAUTOCLAIM return entries.
+std::vector<TriggerQueueEntry> Entries(const redisReply* list) {
+  std::vector<TriggerQueueEntry> entries;
+  if (!list || list->type != REDIS_REPLY_ARRAY) return entries;
+  for (size_t i = 0; i < list->elements; ++i) {
+    const redisReply* item = list->element[i];
+    if (item->type != REDIS_REPLY_ARRAY || item->elements != 2) continue;
+    TriggerQueueEntry entry{Str(item->element[0]), {}};
+    const redisReply* fields = item->element[1];
+    if (fields->type == REDIS_REPLY_ARRAY) {
+      for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+        entry.fields[Str(fields->element[f])] = Str(fields->element[f + 1]);
+      }
+    }
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+std::string Field(const std::map<std::string, std::string>& map, const std::string& key) {
+  auto it = map.find(key);
+  return it == map.end() ? std::string() : it->second;
+}
+
+std::vector<std::string> TagsFromJson(const std::string& text) {
+  std::vector<std::string> tags;
+  Json list = Json::parse(text, nullptr, false);
+  if (list.is_array()) {
+    for (const Json& tag : list) {
+      if (tag.is_string()) AddTag(tags, LowerAscii(tag.get<std::string>()));
+    }
+  }
+  return tags;
+}
+
+TicketState StateFromHash(const std::map<std::string, std::string>& hash) {
+  TicketState state;
+  state.id = ParseStoredInt(Field(hash, "id"));
+  state.status = Field(hash, "status");
+  state.priority = Field(hash, "priority");
+  state.type = Field(hash, "type");
+  state.group = Field(hash, "group");
+  state.assignee = Field(hash, "assignee");
+  state.brand = Field(hash, "brand");
+  state.received_at = LowerAscii(Field(hash, "received_at"));
+  state.via = Field(hash, "via");
+  state.requester_email = LowerAscii(Field(hash, "requester_email"));
+  state.requester_name = Field(hash, "requester_name");
+  state.subject = Field(hash, "subject");
+  state.description = Field(hash, "description");
+  state.tags = TagsFromJson(Field(hash, "tags"));
+  return state;
+}
+
+// The update's time, from the stream entry id's milliseconds.
+void SetClock(const std::string& entry_id, TriggerEvent& event) {
+  int64_t ms = ParseStoredInt(entry_id.substr(0, entry_id.find('-')));
+  int64_t days = ms / 86400000;
+  event.hour_of_day = static_cast<int>((ms / 3600000) % 24);
+  event.day_of_week = static_cast<int>((days + 3) % 7);  // 1970-01-01 was a Thursday
+}
+
+std::string KindName(TriggerActionKind kind) {
+  switch (kind) {
+    case TriggerActionKind::kNotifyGroup:
+      return "group";
+    case TriggerActionKind::kNotifyTarget:
+      return "target";
+    default:
+      return "user";
+  }
+}
+
+}  // namespace
+
+std::string TicketChangesJson(const TicketState& before, const TicketState& after) {
+  Json changes = Json::object();
+  auto diff = [&changes](const char* name, const std::string& a, const std::string& b) {
+    if (a != b) changes[name] = b;
+  };
+  diff("status", before.status, after.status);
+  diff("priority", before.priority, after.priority);
+  diff("type", before.type, after.type);
+  diff("group", before.group, after.group);
+  diff("assignee", before.assignee, after.assignee);
+  if (before.tags != after.tags) changes["tags"] = Json(after.tags).dump();
+  return changes.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Result<std::unique_ptr<TriggerQueue>> TriggerQueue::Connect(const RedisAddress& address,
+                                                            std::string consumer,
+                                                            const TicketTokens* tokens) {
+  Result<std::unique_ptr<RedisConnection>> connection = RedisConnection::Connect(address);
+  if (!connection.ok()) return connection.status();
+  // A `postdesk workers` process may start before any gateway has loaded the functions.
+  Status functions = connection.value()->LoadFunctions();
+  if (!functions.ok()) return functions;
+  RedisReplyPtr created = connection.value()->CommandArgv(
+      {"XGROUP", "CREATE", kEvents, kTriggerGroup, "0", "MKSTREAM"});
+  if (!created) return Status::Error(connection.value()->LastError());
+  if (created->type == REDIS_REPLY_ERROR && Str(created.get()).rfind("BUSYGROUP", 0) != 0) {
+    return Status::Error("redis: XGROUP CREATE: " + Str(created.get()));
+  }
+  return std::unique_ptr<TriggerQueue>(
+      new TriggerQueue(std::move(connection).value(), std::move(consumer), tokens));
+}
+
+Result<std::vector<TriggerQueueEntry>> TriggerQueue::ReadNew(size_t count, int block_ms) {
+  std::string n = std::to_string(count), block = std::to_string(block_ms);
+  RedisReplyPtr r = connection_->CommandArgv({"XREADGROUP", "GROUP", kTriggerGroup, consumer_,
+                                              "COUNT", n, "BLOCK", block, "STREAMS", kEvents,
+                                              ">"});
+  if (!r) return Status::Error(connection_->LastError());
+  if (r->type == REDIS_REPLY_NIL) return std::vector<TriggerQueueEntry>();
+  if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+    return Status::Error("redis: XREADGROUP: " + Str(r.get()));
+  }
+  const redisReply* stream = r->element[0];
+  if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2) {
+    return Status::Error("redis: unexpected XREADGROUP reply");
+  }
+  return Entries(stream->element[1]);
+}
+
+Result<std::vector<TriggerQueueEntry>> TriggerQueue::ClaimStale(int64_t min_idle_ms,
+                                                                size_t count) {
+  std::string idle = std::to_string(min_idle_ms), n = std::to_string(count);
+  RedisReplyPtr r = connection_->CommandArgv(
+      {"XAUTOCLAIM", kEvents, kTriggerGroup, consumer_, idle, "0-0", "COUNT", n});
+  if (!r) return Status::Error(connection_->LastError());
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
+    return Status::Error("redis: XAUTOCLAIM: " + Str(r.get()));
+  }
+  return Entries(r->element[1]);
+}
+
+Result<int64_t> TriggerQueue::ReleaseDelayed(size_t count) {
+  std::string n = std::to_string(count);
+  RedisReplyPtr r = connection_->CommandArgv(
+      {"FCALL", "postdesk_release_delayed", "2", kDelayed, kEvents, n});
+  if (!r) return Status::Error(connection_->LastError());
+  if (r->type != REDIS_REPLY_INTEGER) return Status::Error("redis: release: " + Str(r.get()));
+  return static_cast<int64_t>(r->integer);
+}
+
+Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
+  LoadedTriggerEvent loaded;
+  int64_t id = ParseStoredInt(Field(entry.fields, "ticket"));
+  std::string type = Field(entry.fields, "type");
+  std::string key = "{pd}:ticket:" + std::to_string(id);
+  Result<std::map<std::string, std::string>> hash = connection_->HashGetAll(key);
+  if (!hash.ok()) return hash.status();
+  if (id <= 0 || hash.value().empty()) return loaded;  // ticket_id 0: nothing to apply
+  loaded.ticket_id = id;
+  loaded.version = ParseStoredInt(Field(hash.value(), "version"));
+  loaded.auto_notifications_suppressed = Field(hash.value(), "auto_notifications_suppressed") == "1";
+  TriggerEvent& event = loaded.event;
+  event.current = StateFromHash(hash.value());
+  SetClock(entry.id, event);
+
+  if (type == "ticket.delayed") {
+    loaded.delayed_actions_json = Field(entry.fields, "actions");
+    loaded.delayed_trigger_id = Field(entry.fields, "trigger");
+    event.update_type = UpdateType::kChange;
+    event.previous = event.current;
+  } else if (type == "ticket.created") {
+    event.update_type = UpdateType::kCreate;
+    event.previous = TicketState{};
+    event.previous.status.clear();
+    event.previous.via.clear();
+  } else {
+    event.update_type = UpdateType::kChange;
+    event.previous = event.current;
+    std::string before = Field(entry.fields, "previous_status");
+    if (!before.empty()) event.previous.status = before;
+  }
+
+  // The comment this update added, its author, and the requester's earlier tickets.
+  std::string index = Field(entry.fields, "comment");
+  if (index.empty()) index = "-1";
+  RedisReplyPtr comment = connection_->CommandArgv({"LINDEX", key + ":comments", index});
+  if (!comment) return Status::Error(connection_->LastError());
+  std::string author = event.current.requester_email;
+  int64_t created_ms = ParseStoredInt(Field(hash.value(), "created_at_ms"));
+  int64_t comment_ms = created_ms;
+  std::string author_name = event.current.requester_name;
+  if (comment->type == REDIS_REPLY_STRING) {
+    Json c = Json::parse(Str(comment.get()), nullptr, false);
+    if (c.is_object()) {
+      event.comment = c.value("body", std::string());
+      event.comment_is_public = c.value("public", true);
+      author = LowerAscii(c.value("author_email", std::string()));
+      author_name = c.value("author_name", std::string());
+      comment_ms = c.value("created_at_ms", created_ms);
+    }
+  }
+  event.sender_type = author == event.current.requester_email ? "requester" : "end_user";
+  if (!event.current.requester_email.empty()) {
+    RedisReplyPtr count = connection_->CommandArgv(
+        {"ZCOUNT", "{pd}:requester:" + event.current.requester_email + ":tickets", "-inf",
+         "(" + std::to_string(created_ms)});
+    if (!count) return Status::Error(connection_->LastError());
+    if (count->type == REDIS_REPLY_INTEGER) event.requester_previous_tickets = count->integer;
+  }
+
+  auto set = [&event](Placeholder p, std::string value) {
+    event.placeholders[static_cast<size_t>(p)] = std::move(value);
+  };
+  set(Placeholder::kTicketLatestComment, event.comment);
+  set(Placeholder::kTicketLatestPublicComment, event.comment_is_public ? event.comment : "");
+  set(Placeholder::kTicketCommentsFormatted,
+      author_name + " <" + author + ">, " + FormatTimestamp(comment_ms) + "\n\n" + event.comment);
+  set(Placeholder::kTicketCreatedAt, FormatTimestamp(created_ms));
+  set(Placeholder::kTicketUpdatedAt,
+      FormatTimestamp(ParseStoredInt(Field(hash.value(), "updated_at_ms"))));
+  set(Placeholder::kCurrentUserName, author_name);
+  set(Placeholder::kCurrentUserEmail, author);
+  if (tokens_) set(Placeholder::kTicketEncodedId, tokens_->Token(id));
+  return loaded;
+}
+
+Result<ApplyResult> TriggerQueue::Apply(const TriggerQueueEntry& entry,
+                                        const LoadedTriggerEvent& loaded,
+                                        const TriggerOutcome& outcome) {
+  Json notifications = Json::array();
+  for (const TriggerNotification& n : outcome.notifications) {
+    bool to_requester = n.kind == TriggerActionKind::kNotifyUser &&
+                        EqualsIgnoreCase(n.recipient, loaded.event.current.requester_email);
+    if (to_requester && loaded.auto_notifications_suppressed) continue;
+    notifications.push_back({{"kind", KindName(n.kind)},
+                             {"recipient", n.recipient},
+                             {"subject", n.subject},
+                             {"body", n.body},
+                             {"trigger", n.trigger_id}});
+  }
+  Json delayed = Json::array();
+  for (const DelayedTriggerActions& d : outcome.delayed) {
+    delayed.push_back(
+        {{"delay_ms", d.delay_seconds * 1000}, {"actions", d.actions_json}, {"trigger", d.trigger_id}});
+  }
+  auto dump = [](const Json& json) {
+    return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+  };
+  std::string changes = TicketChangesJson(loaded.event.current, outcome.state);
+  std::string ticket = std::to_string(loaded.ticket_id);
+  std::string version = std::to_string(loaded.version);
+  std::string notifications_json = dump(notifications);
+  std::string delayed_json = dump(delayed);
+  std::string fired = dump(Json(outcome.fired));
+  RedisReplyPtr r = connection_->CommandArgv(
+      {"FCALL", "postdesk_apply_triggers", "3", kEvents, kOutbox, kDelayed, kTriggerGroup,
+       entry.id, ticket, version, changes, notifications_json, delayed_json,
+       outcome.suspend_sender ? "1" : "0", fired});
+  if (!r) return Status::Error(connection_->LastError());
+  std::string answer = Str(r.get());
+  if (r->type == REDIS_REPLY_ERROR) return Status::Error("redis: apply: " + answer);
+  if (answer == "applied") return ApplyResult::kApplied;
+  if (answer == "duplicate") return ApplyResult::kDuplicate;
+  if (answer == "missing") return ApplyResult::kMissing;
+  if (answer == "conflict") return ApplyResult::kConflict;
+  return Status::Error("redis: unexpected apply reply \"" + answer + "\"");
+}
+
+Status TriggerQueue::Acknowledge(const std::string& entry_id) {
+  RedisReplyPtr r = connection_->CommandArgv({"XACK", kEvents, kTriggerGroup, entry_id});
+  if (!r) return Status::Error(connection_->LastError());
+  return Status::Ok();
+}
+
+}  // namespace postdesk

@@ -1,0 +1,276 @@
+// TriggerQueue and TriggerWorkers against a real redis-server (EmbeddedRedis in a temporary
+// data_dir): the consumer group, crash recovery, exactly-once application, conflicts with
+// concurrent updates, delayed actions and suspended senders.
+#include "storage/trigger_queue.h"
+
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "rules/trigger_loader.h"
+#include "storage/embedded_redis.h"
+#include "storage/ingest_request.h"
+#include "storage/redis_functions.h"
+#include "storage/trigger_workers.h"
+
+namespace postdesk {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr char kUrgentTriggers[] = R"({"triggers": [
+  {"id": 11, "title": "Urgent", "position": 1, "active": true,
+   "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Create"},
+                          {"field": "subject_includes_word", "operator": "includes",
+                           "value": "urgent asap"}]},
+   "actions": [{"field": "priority", "value": "urgent"},
+               {"field": "current_tags", "value": "vip"},
+               {"field": "notification_user", "value": ["requester_id",
+                 "Re: {{ticket.title}}", "Ticket {{ticket.id}} is {{ticket.priority}}"]}]}
+]})";
+
+class TriggerQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "pd-trig-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    Result<std::unique_ptr<EmbeddedRedis>> redis = EmbeddedRedis::Start(dir_);
+    ASSERT_TRUE(redis.ok()) << redis.status().message();
+    redis_ = std::move(redis).value();
+    admin_ = std::move(RedisConnection::Connect(redis_->address()).value());
+    ASSERT_TRUE(admin_->LoadFunctions().ok());
+  }
+
+  void TearDown() override {
+    admin_.reset();
+    redis_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Stores a message through postdesk_ingest, as the gateway does; returns the ticket id.
+  int64_t Ingest(const std::string& subject, const std::string& from = "ann@customer.test",
+                 int64_t thread = 0) {
+    IngestRequest r;
+    r.subject = subject;
+    r.description = "Body of " + subject;
+    r.requester_email = from;
+    r.requester_name = "Ann Example";
+    r.message_id = "<" + subject + std::to_string(++messages_) + "@customer.test>";
+    r.transaction = "t";
+    NewTicketTarget target;
+    target.brand = "acme";
+    target.received_at = "support@acme.test";
+    target.thread_ticket = thread;
+    r.tickets = {target};
+    r.raw = "Subject: " + subject + "\r\n\r\nbody\r\n";
+    std::string meta = IngestMetaJson(r);
+    RedisArgv call = IngestCommand(meta, r.raw);
+    RedisReplyPtr reply(static_cast<redisReply*>(
+        redisCommandArgv(admin_->context(), call.count(), call.argv.data(), call.lens.data())));
+    Result<std::vector<IngestOutcome>> outcomes = ParseIngestReply(reply.get());
+    EXPECT_TRUE(outcomes.ok()) << outcomes.status().message();
+    return outcomes.ok() ? outcomes.value().at(0).id : 0;
+  }
+
+  std::string TicketField(int64_t id, const char* field) {
+    RedisReplyPtr r = admin_->CommandArgv({"HGET", "{pd}:ticket:" + std::to_string(id), field});
+    return r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
+  }
+
+  long long Integer(std::initializer_list<std::string_view> command) {
+    RedisReplyPtr r = admin_->CommandArgv(command);
+    return r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+  }
+
+  std::unique_ptr<TriggerQueue> Queue(const std::string& consumer) {
+    auto queue = TriggerQueue::Connect(redis_->address(), consumer, nullptr);
+    EXPECT_TRUE(queue.ok()) << queue.status().message();
+    return std::move(queue).value();
+  }
+
+  std::shared_ptr<const TriggerSet> Set(const char* json) {
+    auto set = LoadTriggerSet(json, "test.json");
+    EXPECT_TRUE(set.ok()) << set.status().message();
+    return set.value();
+  }
+
+  template <typename Predicate>
+  bool WaitFor(Predicate done, milliseconds timeout = milliseconds(10000)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return true;
+  }
+
+  std::string dir_;
+  std::unique_ptr<EmbeddedRedis> redis_;
+  std::unique_ptr<RedisConnection> admin_;
+  int messages_ = 0;
+};
+
+TEST_F(TriggerQueueTest, WorkersChangeTicketAndQueueRenderedNotification) {
+  TriggerWorkerOptions options;
+  options.redis = redis_->address();
+  options.threads = 2;
+  TriggerWorkers workers(options, Set(kUrgentTriggers));
+  workers.Start();
+  int64_t urgent = Ingest("URGENT printer");
+  int64_t calm = Ingest("printer question");
+  ASSERT_TRUE(WaitFor([&] { return TicketField(urgent, "priority") == "urgent"; }));
+  EXPECT_EQ(TicketField(urgent, "tags"), "[\"vip\"]");
+  ASSERT_TRUE(WaitFor([&] { return workers.counters().applied.load() >= 2; }));
+  EXPECT_EQ(TicketField(calm, "priority"), "");
+  workers.Stop();
+
+  RedisReplyPtr outbox = admin_->CommandArgv({"XRANGE", "{pd}:outbox", "-", "+"});
+  ASSERT_EQ(outbox->elements, 1u);
+  const redisReply* fields = outbox->element[0]->element[1];
+  std::map<std::string, std::string> n;
+  for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+    n[fields->element[i]->str] = std::string(fields->element[i + 1]->str, fields->element[i + 1]->len);
+  }
+  EXPECT_EQ(n["recipient"], "ann@customer.test");
+  EXPECT_EQ(n["subject"], "Re: URGENT printer");
+  EXPECT_EQ(n["body"], "Ticket " + std::to_string(urgent) + " is urgent");
+  EXPECT_EQ(n["ticket"], std::to_string(urgent));
+  EXPECT_EQ(n["trigger"], "11");
+  EXPECT_EQ(Integer({"LLEN", "{pd}:ticket:" + std::to_string(urgent) + ":audit"}), 1);
+  // Everything was acknowledged.
+  RedisReplyPtr pending = admin_->CommandArgv({"XPENDING", "{pd}:events", "triggers"});
+  EXPECT_EQ(pending->element[0]->integer, 0);
+}
+
+TEST_F(TriggerQueueTest, EntriesOfACrashedWorkerAreClaimedAndAppliedOnce) {
+  int64_t id = Ingest("urgent: disk full");
+  {
+    // A worker reads the event and dies before writing anything.
+    std::unique_ptr<TriggerQueue> doomed = Queue("crashed/0");
+    Result<std::vector<TriggerQueueEntry>> read = doomed->ReadNew(10, 100);
+    ASSERT_TRUE(read.ok());
+    ASSERT_EQ(read->size(), 1u);
+  }
+  EXPECT_EQ(TicketField(id, "priority"), "");
+  TriggerWorkerOptions options;
+  options.redis = redis_->address();
+  options.threads = 1;
+  options.claim_idle = milliseconds(300);
+  TriggerWorkers workers(options, Set(kUrgentTriggers));
+  workers.Start();
+  ASSERT_TRUE(WaitFor([&] { return TicketField(id, "priority") == "urgent"; }));
+  ASSERT_TRUE(WaitFor([&] { return workers.counters().claimed.load() >= 1; }));
+  workers.Stop();
+  EXPECT_EQ(Integer({"XLEN", "{pd}:outbox"}), 1);
+  RedisReplyPtr pending = admin_->CommandArgv({"XPENDING", "{pd}:events", "triggers"});
+  EXPECT_EQ(pending->element[0]->integer, 0);
+}
+
+TEST_F(TriggerQueueTest, SameEntryIsNeverAppliedTwice) {
+  int64_t id = Ingest("urgent again");
+  std::shared_ptr<const TriggerSet> set = Set(kUrgentTriggers);
+  std::unique_ptr<TriggerQueue> slow = Queue("slow/0");
+  std::unique_ptr<TriggerQueue> fast = Queue("fast/0");
+  Result<std::vector<TriggerQueueEntry>> first = slow->ReadNew(10, 100);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 1u);
+  // The slow worker is presumed dead; another claims the same entry while it still runs.
+  std::this_thread::sleep_for(milliseconds(20));
+  Result<std::vector<TriggerQueueEntry>> second = fast->ClaimStale(1, 10);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->size(), 1u);
+  Result<LoadedTriggerEvent> a = slow->Load(first->at(0));
+  Result<LoadedTriggerEvent> b = fast->Load(second->at(0));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(fast->Apply(second->at(0), b.value(), RunTriggerCycle(*set, b->event)).value(),
+            ApplyResult::kApplied);
+  EXPECT_EQ(slow->Apply(first->at(0), a.value(), RunTriggerCycle(*set, a->event)).value(),
+            ApplyResult::kDuplicate);
+  EXPECT_EQ(Integer({"XLEN", "{pd}:outbox"}), 1);
+  EXPECT_EQ(TicketField(id, "version"), "2");  // created (1) + one trigger write
+}
+
+TEST_F(TriggerQueueTest, WriteAgainstATicketChangedSinceReadIsAConflict) {
+  int64_t id = Ingest("urgent: conflict");
+  std::unique_ptr<TriggerQueue> queue = Queue("w/0");
+  Result<std::vector<TriggerQueueEntry>> read = queue->ReadNew(10, 100);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->size(), 1u);
+  Result<LoadedTriggerEvent> loaded = queue->Load(read->at(0));
+  ASSERT_TRUE(loaded.ok());
+  Ingest("reply", "ann@customer.test", id);  // a reply lands between read and write
+  TriggerOutcome outcome = RunTriggerCycle(*Set(kUrgentTriggers), loaded->event);
+  EXPECT_EQ(queue->Apply(read->at(0), loaded.value(), outcome).value(), ApplyResult::kConflict);
+  EXPECT_EQ(TicketField(id, "priority"), "");
+  EXPECT_EQ(Integer({"XLEN", "{pd}:outbox"}), 0);
+  // Read again: now it applies.
+  Result<LoadedTriggerEvent> again = queue->Load(read->at(0));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(queue->Apply(read->at(0), again.value(), RunTriggerCycle(*Set(kUrgentTriggers), again->event))
+                .value(),
+            ApplyResult::kApplied);
+  EXPECT_EQ(TicketField(id, "priority"), "urgent");
+}
+
+TEST_F(TriggerQueueTest, CommentEventSeesReopenAsStatusChange) {
+  int64_t id = Ingest("question");
+  admin_->CommandArgv({"HSET", "{pd}:ticket:" + std::to_string(id), "status", "solved"});
+  Ingest("follow-up", "ann@customer.test", id);
+  std::unique_ptr<TriggerQueue> queue = Queue("w/0");
+  Result<std::vector<TriggerQueueEntry>> read = queue->ReadNew(10, 100);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->size(), 2u);
+  Result<LoadedTriggerEvent> comment = queue->Load(read->at(1));
+  ASSERT_TRUE(comment.ok());
+  EXPECT_EQ(comment->event.update_type, UpdateType::kChange);
+  EXPECT_EQ(comment->event.previous.status, "solved");
+  EXPECT_EQ(comment->event.current.status, "open");
+  EXPECT_EQ(comment->event.comment, "Body of follow-up");
+  EXPECT_EQ(comment->event.sender_type, "requester");
+  Result<LoadedTriggerEvent> created = queue->Load(read->at(0));
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->event.update_type, UpdateType::kCreate);
+  EXPECT_EQ(created->event.comment, "Body of question");
+}
+
+TEST_F(TriggerQueueTest, ActionsAfterAWaitRunLater) {
+  auto set = Set(R"([{"title": "Auto-solve", "conditions": {"all": [
+      {"field": "update_type", "operator": "is", "value": "Create"}]},
+    "actions": [{"field": "status", "value": "pending"}, {"field": "wait", "value": "1"},
+                {"field": "status", "value": "solved"}]}])");
+  TriggerWorkerOptions options;
+  options.redis = redis_->address();
+  options.threads = 1;
+  TriggerWorkers workers(options, set);
+  workers.Start();
+  int64_t id = Ingest("wait for it");
+  ASSERT_TRUE(WaitFor([&] { return TicketField(id, "status") == "pending"; }));
+  EXPECT_EQ(Integer({"ZCARD", "{pd}:delayed"}), 1);
+  ASSERT_TRUE(WaitFor([&] { return TicketField(id, "status") == "solved"; }));
+  EXPECT_EQ(Integer({"ZCARD", "{pd}:delayed"}), 0);
+  workers.Stop();
+}
+
+TEST_F(TriggerQueueTest, SuspendSenderActionSuspendsTheirNextMessage) {
+  auto set = Set(R"([{"title": "Spammer", "conditions": {"all": [
+      {"field": "requester_email", "operator": "contains", "value": "@spam.test"}]},
+    "actions": [{"field": "suspend_sender", "value": true}]}])");
+  TriggerWorkerOptions options;
+  options.redis = redis_->address();
+  options.threads = 1;
+  TriggerWorkers workers(options, set);
+  workers.Start();
+  Ingest("buy now", "bot@spam.test");
+  ASSERT_TRUE(WaitFor([&] { return workers.counters().applied.load() >= 1; }));
+  workers.Stop();
+  EXPECT_EQ(Integer({"SISMEMBER", "{pd}:suspended_senders:acme", "bot@spam.test"}), 1);
+  Ingest("buy again", "bot@spam.test");
+  EXPECT_EQ(Integer({"ZCARD", "{pd}:suspended"}), 1);
+}
+
+}  // namespace
+}  // namespace postdesk
