@@ -169,8 +169,11 @@ int CheckConfigCommand(const Args& args) {
     if (!parsed.ok()) return Fail(*config_path + ": [redis] " + parsed.status().message());
   }
   AddressTable table(config->brands);
-  std::printf("%s: ok: %zu brands, %zu addresses and wildcards; redis %s\n", config_path->c_str(),
-              config->brands.size(), table.size(),
+  size_t triggers = config->triggers.set ? config->triggers.set->triggers().size() : 0;
+  size_t inactive = config->triggers.set ? config->triggers.set->inactive_count() : 0;
+  std::printf("%s: ok: %zu brands, %zu addresses and wildcards; %zu active triggers (%zu "
+              "inactive); redis %s\n",
+              config_path->c_str(), config->brands.size(), table.size(), triggers, inactive,
               config->redis_url.empty() ? "embedded" : config->redis_url.c_str());
   return 0;
 }

@@ -45,6 +45,17 @@ bool AnyOf(const std::vector<std::string>& sorted_haystack, const std::vector<st
   return false;
 }
 
+// True if the text's words hold one of the condition's: byte for byte (both lower case), or, for
+// the condition's non-ASCII words, by the caseless regex the loader made of them.
+bool AnyWord(const std::vector<std::string>& text_words, const TriggerCondition& c) {
+  if (AnyOf(text_words, c.words)) return true;
+  if (!c.regex) return false;
+  for (const std::string& word : text_words) {
+    if (c.regex->FullMatch(word)) return true;
+  }
+  return false;
+}
+
 // Facts of one event that are costly to compute and the same on every pass: lower-cased text and
 // word lists, made on first use.
 class EventFacts {
@@ -152,9 +163,9 @@ bool TextMatches(const TriggerCondition& c, const EventFacts& facts) {
   bool words_field = c.field == TriggerField::kSubjectWords || c.field == TriggerField::kCommentWords;
   switch (c.op) {
     case TriggerOperator::kIncludes:
-      return AnyOf(facts.Words(c.field), c.words);
+      return AnyWord(facts.Words(c.field), c);
     case TriggerOperator::kNotIncludes:
-      return !AnyOf(facts.Words(c.field), c.words);
+      return !AnyWord(facts.Words(c.field), c);
     case TriggerOperator::kRegex:
     case TriggerOperator::kRegexCaseSensitive:
       return c.regex->FullMatch(text);

@@ -424,6 +424,19 @@ class Loader {
     if (op == TriggerOperator::kIncludes || op == TriggerOperator::kNotIncludes) {
       condition.words = Words(raw);
       if (condition.words.empty()) return Status::Error("no words to look for");
+      // Words with non-ASCII letters also match the text's words caselessly ("ÉCOLE" is
+      // "école"): PCRE2's Unicode case folding does it, as for contains.
+      std::string alternatives;
+      for (const std::string& word : condition.words) {
+        if (IsAscii(word)) continue;
+        if (!alternatives.empty()) alternatives += '|';
+        alternatives += EscapeRegex(word);
+      }
+      if (!alternatives.empty()) {
+        Result<std::shared_ptr<const PythonRegex>> regex = Regex("(?:" + alternatives + ")", false);
+        if (!regex.ok()) return regex.status();
+        condition.regex = regex.value();
+      }
       return Status();
     }
     if (op == TriggerOperator::kRegex || op == TriggerOperator::kRegexCaseSensitive) {
