@@ -128,9 +128,15 @@ class Translator {
     const char c = in_[pos_ + 1];
     pos_ += 2;
     switch (c) {
-      case 'd': case 'D': case 's': case 'S': case 'w': case 'W':
+      case 'd':
+      case 'D':
+      case 's':
+      case 'S':
+      case 'w':
+      case 'W':
         return Emit(std::string{'\\', c}, start);
-      case 'A': case 'B':
+      case 'A':
+      case 'B':
         if (in_class) return BadEscape(c, start);
         return Emit(std::string{'\\', c}, start);
       case 'b':  // a word boundary outside a class, a backspace inside one
@@ -138,16 +144,26 @@ class Translator {
       case 'Z':  // Python's \Z is the very end of the subject: PCRE2's \z, not its \Z
         if (in_class) return BadEscape(c, start);
         return Emit("\\z", start);
-      case 'a': return Emit(CodePointEscape(0x07), start);
-      case 'f': return Emit(CodePointEscape(0x0c), start);
-      case 'n': return Emit(CodePointEscape(0x0a), start);
-      case 'r': return Emit(CodePointEscape(0x0d), start);
-      case 't': return Emit(CodePointEscape(0x09), start);
-      case 'v': return Emit(CodePointEscape(0x0b), start);  // PCRE2's \v is a class of spaces
-      case 'x': return HexEscape(2, start);
-      case 'u': return HexEscape(4, start);
-      case 'U': return HexEscape(8, start);
-      case 'N': return Fail("\\N{...} named characters are not supported", start);
+      case 'a':
+        return Emit(CodePointEscape(0x07), start);
+      case 'f':
+        return Emit(CodePointEscape(0x0c), start);
+      case 'n':
+        return Emit(CodePointEscape(0x0a), start);
+      case 'r':
+        return Emit(CodePointEscape(0x0d), start);
+      case 't':
+        return Emit(CodePointEscape(0x09), start);
+      case 'v':
+        return Emit(CodePointEscape(0x0b), start);  // PCRE2's \v is a class of spaces
+      case 'x':
+        return HexEscape(2, start);
+      case 'u':
+        return HexEscape(4, start);
+      case 'U':
+        return HexEscape(8, start);
+      case 'N':
+        return Fail("\\N{...} named characters are not supported", start);
       default:
         break;
     }
@@ -221,8 +237,8 @@ class Translator {
     const size_t start = pos_;
     Status status = Copy(1);
     if (pos_ < in_.size() && in_[pos_] == '^') status = Copy(1);
-    if (pos_ < in_.size() && (in_[pos_] == ']' || in_[pos_] == ':' || in_[pos_] == '.' ||
-                              in_[pos_] == '=')) {
+    if (pos_ < in_.size() &&
+        (in_[pos_] == ']' || in_[pos_] == ':' || in_[pos_] == '.' || in_[pos_] == '=')) {
       status = EmitAndSkip("\\" + std::string(1, in_[pos_]), 1);
     }
     while (status.ok() && pos_ < in_.size()) {
@@ -270,7 +286,10 @@ class Translator {
     if (rest.size() < 3) return Fail("unexpected end of pattern", start + 2);
     const char kind = rest[2];
     switch (kind) {
-      case ':': case '=': case '!': case '>':
+      case ':':
+      case '=':
+      case '!':
+      case '>':
         return OpenGroup(rest.substr(0, 3), 3);
       case '<':
         if (rest.size() >= 4 && (rest[3] == '=' || rest[3] == '!')) {
@@ -304,8 +323,8 @@ class Translator {
           return Fail("bad group number", start + 3);
         }
         // (?(<name>)...) so that a group named R or DEFINE is not read as PCRE2's tests.
-        std::string open = number ? "(?(" + std::string(condition) + ")"
-                                  : "(?(<" + std::string(condition) + ">)";
+        std::string open =
+            number ? "(?(" + std::string(condition) + ")" : "(?(<" + std::string(condition) + ">)";
         return OpenGroup(open, end + 1);
       }
       default:
@@ -376,7 +395,9 @@ class Translator {
     }
     if (at(p) == '-') {
       char flag = at(++p);
-      if (!IsPythonFlag(flag)) return Fail(IsAsciiLetter(flag) ? "unknown flag" : "missing flag", p);
+      if (!IsPythonFlag(flag)) {
+        return Fail(IsAsciiLetter(flag) ? "unknown flag" : "missing flag", p);
+      }
       while (true) {
         if (flag == 'a' || flag == 'u' || flag == 'L') {
           return Fail("bad inline flags: cannot turn off flags 'a', 'u' and 'L'", p);
@@ -391,10 +412,12 @@ class Translator {
       }
     }
     // PCRE2 10.42 has no scoped ASCII mode; refusing beats matching differently.
-    if (ascii) return Fail("(?a:...) is not supported; put (?a) at the start of the pattern", start);
+    if (ascii) {
+      return Fail("(?a:...) is not supported; put (?a) at the start of the pattern", start);
+    }
     if (unicode && out_->ascii) return Fail("(?u:...) is not supported after (?a)", start);
-    const bool verbose = (verbose_ || on.find('x') != std::string::npos) &&
-                         off.find('x') == std::string::npos;
+    const bool verbose =
+        (verbose_ || on.find('x') != std::string::npos) && off.find('x') == std::string::npos;
     std::string open = "(?" + on + (off.empty() ? "" : "-" + off) + ":";
     Status status = OpenGroup(open, p + 1 - pos_);
     verbose_ = verbose;
@@ -407,9 +430,7 @@ class Translator {
     return EmitAndSkip(text, consumed);
   }
 
-  Status BadEscape(char c, size_t offset) {
-    return Fail(std::string("bad escape \\") + c, offset);
-  }
+  Status BadEscape(char c, size_t offset) { return Fail(std::string("bad escape \\") + c, offset); }
 
   Status Fail(const std::string& what, size_t offset) {
     return Status::Error("regex: " + what + " at offset " + std::to_string(offset));
@@ -431,10 +452,10 @@ class Translator {
   std::string_view in_;
   size_t pos_ = 0;
   Translation* out_ = nullptr;
-  bool verbose_ = false;              // inside (?x) or (?x:...): white space and # comments
-  std::vector<bool> verbose_stack_;   // verbose_ to restore at each open group's ")"
-  bool at_start_ = true;              // nothing but flags and comments so far (Python 3.11)
-  bool global_unicode_ = false;       // a global (?u) seen, which (?a) contradicts
+  bool verbose_ = false;             // inside (?x) or (?x:...): white space and # comments
+  std::vector<bool> verbose_stack_;  // verbose_ to restore at each open group's ")"
+  bool at_start_ = true;             // nothing but flags and comments so far (Python 3.11)
+  bool global_unicode_ = false;      // a global (?u) seen, which (?a) contradicts
 };
 
 // What one thread needs to run matches: created on the thread's first match, freed at its exit.
@@ -486,9 +507,9 @@ pcre2_code* CompileTranslation(const Translation& translation, uint32_t options,
                                pcre2_compile_context* context, Status* status) {
   int error = 0;
   PCRE2_SIZE error_offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translation.pcre.data()),
-                                   translation.pcre.size(), options, &error, &error_offset,
-                                   context);
+  pcre2_code* code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translation.pcre.data()), translation.pcre.size(),
+                    options, &error, &error_offset, context);
   if (code == nullptr) {
     PCRE2_UCHAR message[256];
     if (pcre2_get_error_message(error, message, sizeof(message)) < 0) message[0] = '\0';
@@ -531,8 +552,7 @@ Result<PythonRegex> PythonRegex::Compile(std::string_view pattern, bool case_sen
   // patterns go through pcre2_match, which checks the subject is UTF-8 and still uses JIT.
   const bool try_fast_path = !translation.ascii;
   pcre2_code* code = CompileTranslation(
-      translation, options | (try_fast_path ? PCRE2_MATCH_INVALID_UTF : 0), context.get(),
-      &status);
+      translation, options | (try_fast_path ? PCRE2_MATCH_INVALID_UTF : 0), context.get(), &status);
   if (code == nullptr) return status;
   // Without JIT (an unsupported CPU, or a system that forbids executable memory) the
   // interpreter gives the same answers more slowly, under the same limits.
@@ -556,10 +576,9 @@ bool PythonRegex::FullMatch(std::string_view subject) const {
   // Any negative result counts as no match: PCRE2_ERROR_NOMATCH, a UTF-8 error in the subject,
   // or a limit (match, depth, heap, JIT stack) reached. 0 would mean a match whose captures did
   // not fit: still a match.
-  const int rc = fast_path_ ? pcre2_jit_match(code_, text, subject.size(), 0, 0, state.data(),
-                                              state.context())
-                            : pcre2_match(code_, text, subject.size(), 0, 0, state.data(),
-                                          state.context());
+  const int rc =
+      fast_path_ ? pcre2_jit_match(code_, text, subject.size(), 0, 0, state.data(), state.context())
+                 : pcre2_match(code_, text, subject.size(), 0, 0, state.data(), state.context());
   return rc >= 0;
 }
 

@@ -10,16 +10,18 @@
 // Python would refuse (bad escapes such as \p or \K, (?<name>...), (?R), (*VERB), (?L), global
 // flags after the start) and what PCRE2 cannot do as Python does (\N{NAME}, scoped (?a:...)).
 // Known differences that remain: under (?a), caseless matching of non-ASCII letters still
-// follows Unicode (Python's would not); PCRE2 accepts a few patterns Python rejects (forward
-// back-references, alternatives of different lengths in a look-behind); quantifiers stop at
-// 65535.
+// follows Unicode (Python's would not); \B matches an empty subject (Python 3.11's never
+// does); PCRE2 accepts a few patterns Python rejects (forward back-references, look-behind
+// alternatives of different lengths); quantifiers stop at 65535; and a repeated group over a
+// subject of tens of thousands of characters can exhaust the 1 MiB JIT stack, which counts as
+// no match.
 //
 // Ownership: a PythonRegex owns its compiled PCRE2 code and frees it in its destructor. It is
 // move-only; a moved-from PythonRegex matches nothing.
 //
 // Thread safety: after Compile, FullMatch is const and safe to call from any number of threads
 // on one shared PythonRegex. Each thread keeps its own PCRE2 match data, match limits and JIT
-// stack, created on its first match and freed when it exits, so a match allocates nothing.
+// stack, created on its first match and freed when it exits, so a JIT match allocates nothing.
 //
 // Failure: Compile returns a Status naming what is wrong and its byte offset in the Python
 // pattern ("regex: missing closing parenthesis at offset 7"), and refuses a pattern over
