@@ -61,15 +61,23 @@ void TriggerSet::Candidates(bool created, std::string_view received_at, std::str
   auto add = [&](const Bucket* bucket) {
     if (bucket && !bucket->empty() && count < std::size(buckets)) buckets[count++] = bucket;
   };
-  auto lookup = [](const std::unordered_map<std::string, Bucket>& map,
-                   std::string_view key) -> const Bucket* {
+  auto lookup = [](const BucketMap& map, std::string_view key) -> const Bucket* {
     if (map.empty()) return nullptr;
-    auto it = map.find(std::string(key));
+    auto it = map.find(key);
     return it == map.end() ? nullptr : &it->second;
   };
-  // The index keys are the loader's lower-case values; the ticket's may keep their case.
-  add(lookup(by_received_at_, LowerAscii(received_at)));
-  add(lookup(by_brand_, LowerAscii(brand)));
+  // The index keys are the loader's lower-case values; the ticket's may keep their case. Only a
+  // key with an upper-case letter is copied to be lowered.
+  std::string lowered;
+  auto lower = [&lowered](std::string_view key) -> std::string_view {
+    if (std::none_of(key.begin(), key.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+      return key;
+    }
+    lowered = LowerAscii(key);
+    return lowered;
+  };
+  add(lookup(by_received_at_, lower(received_at)));
+  add(lookup(by_brand_, lower(brand)));
   add(&by_update_type_[created ? 0 : 1]);
   add(&unindexed_);
   if (!by_tag_.empty()) {
@@ -85,18 +93,33 @@ void TriggerSet::Candidates(bool created, std::string_view received_at, std::str
     }
   }
   if (count == 0) return;
+  if (count == 1) {
+    out.assign(buckets[0]->begin(), buckets[0]->end());
+    return;
+  }
   // Merge the smallest first, so that the large bucket (usually the unindexed one) is copied once.
   std::sort(buckets, buckets + count,
             [](const Bucket* a, const Bucket* b) { return a->size() < b->size(); });
-  out.assign(buckets[0]->begin(), buckets[0]->end());
-  std::vector<uint32_t> merged;
+  size_t total = 0;
+  for (size_t i = 0; i < count; ++i) total += buckets[i]->size();
+  // Each union goes from one half of `out` to the other, so that no other buffer is needed:
+  // [0, total) holds the result so far, [total, 2 * total) receives the next union.
+  out.resize(2 * total);
+  auto result_begin = out.begin();
+  auto result_end = std::copy(buckets[0]->begin(), buckets[0]->end(), result_begin);
+  auto spare = out.begin() + static_cast<std::ptrdiff_t>(total);
   for (size_t i = 1; i < count; ++i) {
-    merged.clear();
-    merged.reserve(out.size() + buckets[i]->size());
-    std::set_union(out.begin(), out.end(), buckets[i]->begin(), buckets[i]->end(),
-                   std::back_inserter(merged));
-    out.swap(merged);
+    auto merged_end =
+        std::set_union(result_begin, result_end, buckets[i]->begin(), buckets[i]->end(), spare);
+    std::swap(result_begin, spare);
+    result_end = merged_end;
   }
+  if (result_begin != out.begin()) std::copy(result_begin, result_end, out.begin());
+  out.resize(static_cast<size_t>(result_end - result_begin));
+}
+
+bool TriggerSet::IndexesTag(std::string_view tag) const {
+  return by_tag_.find(tag) != by_tag_.end();
 }
 
 }  // namespace postdesk

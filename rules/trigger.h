@@ -11,6 +11,7 @@
 #define POSTDESK_RULES_TRIGGER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -138,13 +139,23 @@ class TriggerSet {
   void Candidates(bool created, std::string_view received_at, std::string_view brand,
                   const std::vector<std::string>& tags, std::vector<uint32_t>& out) const;
 
+  // True if a trigger is indexed by `tag` (lower case): adding or removing any other tag leaves
+  // Candidates' answer as it was.
+  bool IndexesTag(std::string_view tag) const;
+
  private:
   using Bucket = std::vector<uint32_t>;  // trigger indexes, ascending
+  // Looked up by std::string_view without making a std::string of the key.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>()(key); }
+  };
+  using BucketMap = std::unordered_map<std::string, Bucket, KeyHash, std::equal_to<>>;
   std::vector<Trigger> triggers_;
   size_t inactive_count_ = 0;
-  std::unordered_map<std::string, Bucket> by_received_at_;
-  std::unordered_map<std::string, Bucket> by_brand_;
-  std::unordered_map<std::string, Bucket> by_tag_;
+  BucketMap by_received_at_;
+  BucketMap by_brand_;
+  BucketMap by_tag_;
   Bucket by_update_type_[2];  // [0] Create, [1] Change
   Bucket unindexed_;
 };

@@ -1,6 +1,9 @@
 #include "rules/trigger_engine.h"
 
 #include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdint>
 #include <optional>
 
 #include "parser/email_address.h"
@@ -19,36 +22,103 @@ int64_t OrdinalOf(const std::string_view (&names)[N], std::string_view value) {
   return -1;
 }
 
-// The same word split as the loader's (trigger_loader.cc), over the event's text.
-std::vector<std::string> SplitWords(std::string_view text) {
-  std::vector<std::string> words;
-  std::string word;
-  for (char c : text) {
-    auto byte = static_cast<unsigned char>(c);
-    if (std::isalnum(byte) || byte >= 0x80) {
-      word += static_cast<char>(byte < 0x80 ? std::tolower(byte) : byte);
-    } else if (!word.empty()) {
-      words.push_back(std::move(word));
-      word.clear();
-    }
+// ASCII lower case, by byte.
+constexpr auto kAsciiLower = [] {
+  std::array<unsigned char, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[c] = static_cast<unsigned char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   }
-  if (!word.empty()) words.push_back(std::move(word));
-  std::sort(words.begin(), words.end());
-  words.erase(std::unique(words.begin(), words.end()), words.end());
-  return words;
+  return table;
+}();
+
+// The same word split as the loader's (trigger_loader.cc), over the event's text: runs of letters
+// and digits (any non-ASCII byte counts as a letter), ASCII lowered, sorted and unique. The runs
+// are lowered in one copy of the text and sorted as views, so that each word is made once.
+std::vector<std::string> SplitWords(std::string_view text) {
+  // std::isalnum and std::tolower as the loader calls them, in the C locale (nothing here sets
+  // another): ASCII letters and digits.
+  auto is_alnum = [](unsigned char byte) {
+    return (byte >= '0' && byte <= '9') || (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z');
+  };
+  std::string lowered(text);
+  std::vector<std::string_view> runs;
+  runs.reserve(std::min<size_t>(text.size() / 2 + 1, 64));
+  size_t i = 0;
+  while (i < lowered.size()) {
+    auto byte = static_cast<unsigned char>(lowered[i]);
+    if (!(is_alnum(byte) || byte >= 0x80)) {
+      ++i;
+      continue;
+    }
+    size_t start = i;
+    for (; i < lowered.size(); ++i) {
+      byte = static_cast<unsigned char>(lowered[i]);
+      if (byte >= 0x80) continue;
+      if (!is_alnum(byte)) break;
+      lowered[i] = static_cast<char>(kAsciiLower[byte]);
+    }
+    runs.emplace_back(lowered.data() + start, i - start);
+  }
+  std::sort(runs.begin(), runs.end());
+  runs.erase(std::unique(runs.begin(), runs.end()), runs.end());
+  return std::vector<std::string>(runs.begin(), runs.end());
 }
 
-bool AnyOf(const std::vector<std::string>& sorted_haystack, const std::vector<std::string>& needles) {
-  for (const std::string& needle : needles) {
-    if (std::binary_search(sorted_haystack.begin(), sorted_haystack.end(), needle)) return true;
+// True if the sorted list holds the word.
+bool HasWord(const std::vector<std::string>& sorted_haystack, const std::string& needle) {
+  if (sorted_haystack.size() > 16) {
+    return std::binary_search(sorted_haystack.begin(), sorted_haystack.end(), needle);
+  }
+  // A subject's words or a ticket's tags: a scan, where most words differ in length or first
+  // byte, costs less than a binary search's string comparisons.
+  for (const std::string& word : sorted_haystack) {
+    // word[0] of an empty string is its terminating '\0'.
+    if (word.size() == needle.size() && word[0] == needle[0] && word == needle) return true;
   }
   return false;
 }
 
+bool AnyOf(const std::vector<std::string>& sorted_haystack, const std::vector<std::string>& needles) {
+  for (const std::string& needle : needles) {
+    if (HasWord(sorted_haystack, needle)) return true;
+  }
+  return false;
+}
+
+// EqualsIgnoreCase (parser/email_address.h), inline: the comparison conditions make most.
+bool SameId(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (kAsciiLower[static_cast<unsigned char>(a[i])] != kAsciiLower[static_cast<unsigned char>(b[i])]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// One of 64 bits for a word, from its length and end bytes: a set of words whose bits (their
+// WordBits, or-ed) miss a word's bit does not hold that word.
+uint64_t WordBit(std::string_view word) {
+  if (word.empty()) return 1;
+  unsigned hash = static_cast<unsigned>(word.size()) * 7 +
+                  static_cast<unsigned char>(word.front()) * 3 + static_cast<unsigned char>(word.back());
+  return uint64_t{1} << (hash % 64);
+}
+
+// A text's words (SplitWords), with the WordBits of them all.
+struct TextWords {
+  std::vector<std::string> words;
+  uint64_t bits = 0;
+};
+
 // True if the text's words hold one of the condition's: byte for byte (both lower case), or, for
 // the condition's non-ASCII words, by the caseless regex the loader made of them.
-bool AnyWord(const std::vector<std::string>& text_words, const TriggerCondition& c) {
-  if (AnyOf(text_words, c.words)) return true;
+bool AnyWord(const TextWords& text, const TriggerCondition& c) {
+  const std::vector<std::string>& text_words = text.words;
+  for (const std::string& needle : c.words) {
+    if ((text.bits & WordBit(needle)) == 0) continue;  // not among the text's words
+    if (HasWord(text_words, needle)) return true;
+  }
   if (!c.regex) return false;
   for (const std::string& word : text_words) {
     if (c.regex->FullMatch(word)) return true;
@@ -86,9 +156,13 @@ class EventFacts {
     if (!lower_[slot]) lower_[slot] = LowerAscii(Text(field));
     return *lower_[slot];
   }
-  const std::vector<std::string>& Words(TriggerField field) const {
+  const TextWords& Words(TriggerField field) const {
     size_t slot = Slot(field);
-    if (!words_[slot]) words_[slot] = SplitWords(Text(field));
+    if (!words_[slot]) {
+      TextWords& text = words_[slot].emplace();
+      text.words = SplitWords(Text(field));
+      for (const std::string& word : text.words) text.bits |= WordBit(word);
+    }
     return *words_[slot];
   }
 
@@ -110,7 +184,7 @@ class EventFacts {
   }
   const TriggerEvent& event_;
   mutable std::optional<std::string> lower_[5];
-  mutable std::optional<std::vector<std::string>> words_[5];
+  mutable std::optional<TextWords> words_[5];
 };
 
 // The value of an exact-match field in `state` (the cycle's current ticket).
@@ -230,41 +304,87 @@ bool ConditionHolds(const TriggerCondition& c, const EventFacts& facts, const Ti
     bool equal = NumberValue(c.field, state, event) == c.number;
     return c.op == TriggerOperator::kIs ? equal : !equal;
   }
-  std::string_view now = IdValue(c.field, state, event);
-  std::string_view before = IdValue(c.field, event.previous, event);
   // Ids compare without ASCII case (the loader lowered the condition's value; a brand or group
   // name on the ticket keeps the case it was configured with).
-  bool changed = !EqualsIgnoreCase(now, before);
+  std::string_view now = IdValue(c.field, state, event);
   switch (c.op) {
     case TriggerOperator::kIs:
-      return EqualsIgnoreCase(now, c.value);
+      return SameId(now, c.value);
     case TriggerOperator::kIsNot:
-      return !EqualsIgnoreCase(now, c.value);
+      return !SameId(now, c.value);
+    default:
+      break;
+  }
+  std::string_view before = IdValue(c.field, event.previous, event);
+  bool changed = !SameId(now, before);
+  switch (c.op) {
     case TriggerOperator::kChanged:
       return changed;
     case TriggerOperator::kNotChanged:
       return !changed;
     case TriggerOperator::kChangedTo:
-      return changed && EqualsIgnoreCase(now, c.value);
+      return changed && SameId(now, c.value);
     case TriggerOperator::kNotChangedTo:
-      return !(changed && EqualsIgnoreCase(now, c.value));
+      return !(changed && SameId(now, c.value));
     case TriggerOperator::kChangedFrom:
-      return changed && EqualsIgnoreCase(before, c.value);
+      return changed && SameId(before, c.value);
     case TriggerOperator::kNotChangedFrom:
-      return !(changed && EqualsIgnoreCase(before, c.value));
+      return !(changed && SameId(before, c.value));
     default:
       return false;
   }
 }
 
-bool Matches(const Trigger& trigger, const EventFacts& facts, const TicketState& state) {
+// The ticket fields that actions change, as bits. A condition reads one field, so its result can
+// only change during a cycle when that field does; a condition on any other field (the event's
+// text, the brand, the address...) keeps its result for the whole cycle.
+constexpr uint8_t kStatusBit = 1;
+constexpr uint8_t kPriorityBit = 2;
+constexpr uint8_t kTypeBit = 4;
+constexpr uint8_t kGroupBit = 8;
+constexpr uint8_t kAssigneeBit = 16;
+constexpr uint8_t kTagsBit = 32;
+constexpr uint8_t kFieldBits = 63;
+// Not a field: a tag that the set's index looks up came or went, so the candidates may change.
+constexpr uint8_t kIndexedTagBit = 64;
+
+uint8_t FieldBit(TriggerField field) {
+  switch (field) {
+    case TriggerField::kStatus:
+      return kStatusBit;
+    case TriggerField::kPriority:
+      return kPriorityBit;
+    case TriggerField::kType:
+      return kTypeBit;
+    case TriggerField::kGroup:
+      return kGroupBit;
+    case TriggerField::kAssignee:
+      return kAssigneeBit;
+    case TriggerField::kCurrentTags:
+      return kTagsBit;
+    default:
+      return 0;
+  }
+}
+
+// True if the trigger's conditions hold. If not, `could_change` gets the fields (FieldBit) whose
+// change could make them hold: the failing "all" condition's, or else every "any" condition's.
+// With none, the trigger cannot fire for the rest of the cycle.
+bool Matches(const Trigger& trigger, const EventFacts& facts, const TicketState& state,
+             uint8_t& could_change) {
   for (const TriggerCondition& c : trigger.all) {
-    if (!ConditionHolds(c, facts, state)) return false;
+    if (!ConditionHolds(c, facts, state)) {
+      could_change = FieldBit(c.field);
+      return false;
+    }
   }
   if (trigger.any.empty()) return true;
+  uint8_t bits = 0;
   for (const TriggerCondition& c : trigger.any) {
     if (ConditionHolds(c, facts, state)) return true;
+    bits |= FieldBit(c.field);
   }
+  could_change = bits;
   return false;
 }
 
@@ -273,47 +393,61 @@ struct PendingNotification {
   const std::string* trigger_id;
 };
 
-// Runs one trigger's actions; true if the ticket changed. Notifications wait for the end of the
-// cycle; actions after a wait are delayed.
-bool RunActions(const std::vector<TriggerAction>& actions, const std::string& trigger_id,
-                TriggerOutcome& outcome, std::vector<PendingNotification>& pending) {
+// Runs one trigger's actions; returns the fields (FieldBit) they changed, with kIndexedTagBit if a
+// tag that `set` indexes came or went (any tag when `set` is null), or 0 if the ticket did not
+// change. Notifications wait for the end of the cycle; actions after a wait are delayed.
+uint8_t RunActions(const std::vector<TriggerAction>& actions, const std::string& trigger_id,
+                   const TriggerSet* set, TriggerOutcome& outcome,
+                   std::vector<PendingNotification>& pending) {
   TicketState& state = outcome.state;
-  bool changed = false;
-  auto assign = [&changed](std::string& field, const std::string& value) {
+  uint8_t changed = 0;
+  auto tag_changed = [set, &changed](const std::string& tag) {
+    changed |= kTagsBit;
+    if (set == nullptr || set->IndexesTag(tag)) changed |= kIndexedTagBit;
+  };
+  auto assign = [&changed](std::string& field, const std::string& value, uint8_t bit) {
     if (field != value) {
       field = value;
-      changed = true;
+      changed |= bit;
     }
   };
   for (size_t i = 0; i < actions.size(); ++i) {
     const TriggerAction& action = actions[i];
     switch (action.kind) {
       case TriggerActionKind::kStatus:
-        assign(state.status, action.value);
+        assign(state.status, action.value, kStatusBit);
         break;
       case TriggerActionKind::kPriority:
-        assign(state.priority, action.value);
+        assign(state.priority, action.value, kPriorityBit);
         break;
       case TriggerActionKind::kType:
-        assign(state.type, action.value);
+        assign(state.type, action.value, kTypeBit);
         break;
       case TriggerActionKind::kGroup:
-        assign(state.group, action.value);
+        assign(state.group, action.value, kGroupBit);
         break;
       case TriggerActionKind::kAssignee:
-        assign(state.assignee, action.value);
+        assign(state.assignee, action.value, kAssigneeBit);
         break;
       case TriggerActionKind::kSetTags:
         if (state.tags != action.tags) {
+          // Every tag of both lists, rather than only those that come or go: enough to know
+          // whether the candidates may change.
+          for (const std::string& tag : state.tags) tag_changed(tag);
+          for (const std::string& tag : action.tags) tag_changed(tag);
+          changed |= kTagsBit;
           state.tags = action.tags;
-          changed = true;
         }
         break;
       case TriggerActionKind::kAddTags:
-        for (const std::string& tag : action.tags) changed |= AddTag(state.tags, tag);
+        for (const std::string& tag : action.tags) {
+          if (AddTag(state.tags, tag)) tag_changed(tag);
+        }
         break;
       case TriggerActionKind::kRemoveTags:
-        for (const std::string& tag : action.tags) changed |= RemoveTag(state.tags, tag);
+        for (const std::string& tag : action.tags) {
+          if (RemoveTag(state.tags, tag)) tag_changed(tag);
+        }
         break;
       case TriggerActionKind::kNotifyUser:
       case TriggerActionKind::kNotifyGroup:
@@ -355,8 +489,19 @@ std::string Recipient(const TriggerAction& action, const TicketState& state) {
 void RenderNotifications(const std::vector<PendingNotification>& pending,
                          const TriggerEvent& event, TriggerOutcome& outcome) {
   if (pending.empty()) return;
-  PlaceholderValues values = event.placeholders;
+  // Only the event's values that some template uses are copied (comments can be long); the
+  // others stay empty, which Render ignores.
+  uint32_t used = 0;
+  for (const PendingNotification& p : pending) {
+    if (p.action->subject) used |= p.action->subject->used();
+    used |= p.action->body->used();
+  }
+  PlaceholderValues values;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (used & PlaceholderBit(static_cast<Placeholder>(i))) values[i] = event.placeholders[i];
+  }
   FillStatePlaceholders(outcome.state, values);
+  outcome.notifications.reserve(outcome.notifications.size() + pending.size());
   for (const PendingNotification& p : pending) {
     std::string recipient = Recipient(*p.action, outcome.state);
     if (recipient.empty()) continue;  // no assignee or group to notify
@@ -367,11 +512,51 @@ void RenderNotifications(const std::vector<PendingNotification>& pending,
   }
 }
 
+// Asks the memory for the triggers a pass tries next, so that their conditions are in the cache
+// when it gets there: with thousands of triggers they rarely are, and each trigger's conditions are
+// reached through two pointers. Two steps: the trigger, then, once that is in, its conditions.
+void Prefetch(const std::vector<Trigger>& triggers, const std::vector<uint32_t>& candidates,
+              size_t position, const std::vector<uint8_t>& marks) {
+  constexpr size_t kTriggerAhead = 8;
+  constexpr size_t kConditionsAhead = 4;
+  if (position + kTriggerAhead < candidates.size()) {
+    __builtin_prefetch(&triggers[candidates[position + kTriggerAhead]].all);
+  }
+  if (position + kConditionsAhead < candidates.size()) {
+    uint32_t next = candidates[position + kConditionsAhead];
+    if (marks[next] == 0) {
+      const std::vector<TriggerCondition>& all = triggers[next].all;
+      const char* begin = reinterpret_cast<const char*>(all.data());
+      const char* end = reinterpret_cast<const char*>(all.data() + all.size());
+      for (const char* line = begin; line < end && line < begin + 256; line += 64) {
+        __builtin_prefetch(line);
+      }
+    }
+  }
+}
+
+// What a cycle needs per trigger of the set, kept per thread from one cycle to the next: clearing
+// marks for 10,000 triggers on every event would cost more than the cycle. Between cycles every
+// mark is 0 but those listed in `touched`, which the next cycle clears first (so a cycle cut short
+// leaves nothing behind). It grows to the largest set the thread has run, and no further.
+struct CycleScratch {
+  std::vector<uint8_t> marks;     // by trigger index
+  std::vector<uint32_t> touched;  // indexes whose mark the last cycle set
+  std::vector<uint32_t> retry;
+  std::vector<uint32_t> candidates;
+};
+
+CycleScratch& TheCycleScratch() {
+  thread_local CycleScratch scratch;
+  return scratch;
+}
+
 }  // namespace
 
 bool TriggerMatches(const Trigger& trigger, const TriggerEvent& event, const TicketState& state) {
   EventFacts facts(event);
-  return Matches(trigger, facts, state);
+  uint8_t could_change = 0;
+  return Matches(trigger, facts, state, could_change);
 }
 
 TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event) {
@@ -380,22 +565,53 @@ TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event)
   const std::vector<Trigger>& triggers = set.triggers();
   EventFacts facts(event);
   std::vector<PendingNotification> pending;
-  std::vector<bool> fired(triggers.size(), false);
-  std::vector<uint32_t> candidates;
+  // Per trigger: kFired; or kFailed with the fields whose change could make it match (a pass
+  // skips it while none of them has changed, as it would fail again); or 0, to be tried.
+  constexpr uint8_t kFired = 0x80;
+  constexpr uint8_t kFailed = 0x40;
+  CycleScratch& scratch = TheCycleScratch();
+  for (uint32_t index : scratch.touched) scratch.marks[index] = 0;
+  scratch.touched.clear();
+  if (scratch.marks.size() < triggers.size()) scratch.marks.resize(triggers.size(), 0);
+  std::vector<uint8_t>& marks = scratch.marks;
+  std::vector<uint32_t>& retry = scratch.retry;  // kFailed triggers that a change may yet match
+  retry.clear();
+  std::vector<uint32_t>& candidates = scratch.candidates;
   bool created = event.update_type == UpdateType::kCreate;
   int restarts = 0;
+  // What the last firing changed. Of the index's keys only the tags change during a cycle, so the
+  // candidates are looked up again only when an indexed one did (and for the first pass).
+  uint8_t changed = kIndexedTagBit;
   bool restart = true;
   while (restart) {
     restart = false;
-    set.Candidates(created, outcome.state.received_at, outcome.state.brand, outcome.state.tags,
-                   candidates);
-    for (uint32_t index : candidates) {
-      if (fired[index]) continue;
+    if (changed & kIndexedTagBit) {
+      set.Candidates(created, outcome.state.received_at, outcome.state.brand, outcome.state.tags,
+                     candidates);
+    }
+    const uint8_t fields = changed & kFieldBits;
+    std::erase_if(retry, [&marks, fields](uint32_t index) {
+      if ((marks[index] & fields) == 0) return false;
+      marks[index] = 0;
+      return true;
+    });
+    for (size_t position = 0; position < candidates.size(); ++position) {
+      uint32_t index = candidates[position];
+      uint8_t& mark = marks[index];
+      if (mark != 0) continue;
+      Prefetch(triggers, candidates, position, marks);
       const Trigger& trigger = triggers[index];
-      if (!Matches(trigger, facts, outcome.state)) continue;
-      fired[index] = true;
+      uint8_t could_change = 0;
+      scratch.touched.push_back(index);
+      if (!Matches(trigger, facts, outcome.state, could_change)) {
+        mark = kFailed | could_change;
+        if (could_change != 0) retry.push_back(index);
+        continue;
+      }
+      mark = kFired;
       outcome.fired.push_back(trigger.id);
-      if (RunActions(trigger.actions, trigger.id, outcome, pending)) {
+      changed = RunActions(trigger.actions, trigger.id, &set, outcome, pending);
+      if (changed != 0) {
         outcome.changed = true;
         if (++restarts > kMaxTriggerRestarts) {
           outcome.stopped_by_guard = true;
@@ -415,7 +631,7 @@ TriggerOutcome ApplyDelayedActions(const std::vector<TriggerAction>& actions,
   TriggerOutcome outcome;
   outcome.state = event.current;
   std::vector<PendingNotification> pending;
-  outcome.changed = RunActions(actions, trigger_id, outcome, pending);
+  outcome.changed = RunActions(actions, trigger_id, nullptr, outcome, pending) != 0;
   RenderNotifications(pending, event, outcome);
   return outcome;
 }
