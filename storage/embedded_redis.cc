@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -64,13 +65,30 @@ Result<std::unique_ptr<EmbeddedRedis>> EmbeddedRedis::Start(const std::string& d
     return Status::Error("data_dir " + dir + ": path too long for a unix socket (" +
                          std::to_string(socket.size()) + " > 107 bytes)");
   }
+  // O_CLOEXEC: the child must not inherit the lock, or it would outlive a killed owner with it.
+  std::string lock_path = dir + "/postdesk.lock";
+  int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) return Status::Error(lock_path + ": " + std::strerror(errno));
+  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    close(lock_fd);
+    return Status::Error(lock_path + ": held by another postdesk using data_dir " + dir);
+  }
+  auto unlock = [lock_fd] { close(lock_fd); };
   RedisAddress address;
   address.unix_path = socket;
-  if (RedisAnswers(address, std::chrono::milliseconds(200))) {
-    return Status::Error(socket +
-                         ": a redis-server already answers there; is another postdesk "
-                         "running with data_dir " +
-                         dir + "?");
+  // The lock is ours, so a server that answers belongs to an owner that was killed: it received
+  // SIGTERM with its parent's death and is writing its AOF out. Wait for it to go.
+  auto orphan_deadline = std::chrono::steady_clock::now() + timeout;
+  bool orphan = false;
+  while (RedisAnswers(address, std::chrono::milliseconds(200))) {
+    if (!orphan) spdlog::warn("{}: the redis-server of a stopped postdesk is still running; waiting", socket);
+    orphan = true;
+    if (std::chrono::steady_clock::now() >= orphan_deadline) {
+      unlock();
+      return Status::Error(socket + ": a redis-server that no postdesk owns still answers after " +
+                           std::to_string(timeout.count()) + " ms; stop it, or set [redis] url");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 
   std::string log = dir + "/redis.log";
@@ -103,7 +121,10 @@ Result<std::unique_ptr<EmbeddedRedis>> EmbeddedRedis::Start(const std::string& d
 
   pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid < 0) return Status::Error(std::string("fork: ") + std::strerror(errno));
+  if (pid < 0) {
+    unlock();
+    return Status::Error(std::string("fork: ") + std::strerror(errno));
+  }
   if (pid == 0) {
     // Child: only async-signal-safe calls until exec.
     setpgid(0, 0);
@@ -122,7 +143,7 @@ Result<std::unique_ptr<EmbeddedRedis>> EmbeddedRedis::Start(const std::string& d
     _exit(127);
   }
 
-  auto redis = std::unique_ptr<EmbeddedRedis>(new EmbeddedRedis(dir, pid));
+  auto redis = std::unique_ptr<EmbeddedRedis>(new EmbeddedRedis(dir, pid, lock_fd));
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
@@ -154,15 +175,25 @@ Status EmbeddedRedis::Stop() {
     pid_t r = waitpid(pid, &status, WNOHANG);
     if (r == pid || (r < 0 && errno == ECHILD)) {
       spdlog::info("embedded redis-server pid {} stopped", pid);
+      ReleaseLock();
       return Status::Ok();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
+  ReleaseLock();
   return Status::Error("redis-server did not stop within 10 s; killed");
 }
 
-EmbeddedRedis::~EmbeddedRedis() { Stop(); }
+void EmbeddedRedis::ReleaseLock() {
+  if (lock_fd_ >= 0) close(lock_fd_);
+  lock_fd_ = -1;
+}
+
+EmbeddedRedis::~EmbeddedRedis() {
+  Stop();
+  ReleaseLock();
+}
 
 }  // namespace postdesk

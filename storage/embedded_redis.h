@@ -5,8 +5,10 @@
 // and logs AOF with `appendfsync always`, so that a 250 reply follows an fsync as Postfix's does.
 // It runs in its own process group (a terminal's Ctrl-C reaches only postdesk, which drains and
 // then stops it) and dies with its parent (PR_SET_PDEATHSIG), so a crashed gateway leaves no
-// orphan. Start() blocks until the server answers PING or fails with the reason and the tail of
-// redis.log. Called from the main thread only.
+// orphan. The owner holds an flock on data_dir/postdesk.lock for the child's lifetime, so that a
+// server still shutting down after its owner was killed (it flushes the AOF on that SIGTERM) is
+// told from one that another running postdesk owns. Start() blocks until the server answers PING
+// or fails with the reason and the tail of redis.log. Called from the main thread only.
 #ifndef POSTDESK_STORAGE_EMBEDDED_REDIS_H_
 #define POSTDESK_STORAGE_EMBEDDED_REDIS_H_
 
@@ -26,9 +28,10 @@ class EmbeddedRedis {
   // Where the embedded server of `data_dir` listens (whether or not it runs).
   static std::string SocketPath(const std::string& data_dir);
 
-  // Creates data_dir if needed and starts redis-server there. Fails if a server already answers
-  // on the socket (another postdesk on the same data_dir), if redis-server is not installed, or
-  // if it does not answer within `timeout`.
+  // Creates data_dir if needed and starts redis-server there. Fails if another process holds
+  // data_dir's lock (another postdesk on the same data_dir), if the server of a killed owner is
+  // still answering after `timeout`, if redis-server is not installed, or if it does not answer
+  // within `timeout`.
   static Result<std::unique_ptr<EmbeddedRedis>> Start(
       const std::string& data_dir, std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
@@ -43,10 +46,13 @@ class EmbeddedRedis {
   Status Stop();
 
  private:
-  EmbeddedRedis(std::string data_dir, pid_t pid) : data_dir_(std::move(data_dir)), pid_(pid) {}
+  void ReleaseLock();
+  EmbeddedRedis(std::string data_dir, pid_t pid, int lock_fd)
+      : data_dir_(std::move(data_dir)), pid_(pid), lock_fd_(lock_fd) {}
 
   std::string data_dir_;
   pid_t pid_ = -1;
+  int lock_fd_ = -1;  // data_dir/postdesk.lock, flock-ed while the child runs
 };
 
 // True when a Redis server answers PING at `address` within `timeout`.

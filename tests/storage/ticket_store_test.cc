@@ -4,10 +4,14 @@
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "storage/embedded_redis.h"
 #include "storage/suspended_messages.h"
@@ -319,8 +323,41 @@ TEST(EmbeddedRedisStart, SecondServerOnTheSameDataDirIsRefused) {
   ASSERT_TRUE(first.ok()) << first.status().message();
   auto second = EmbeddedRedis::Start(dir);
   ASSERT_FALSE(second.ok());
-  EXPECT_NE(second.status().message().find("already answers"), std::string::npos);
+  EXPECT_NE(second.status().message().find("held by another postdesk"), std::string::npos);
   first.value().reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A gateway killed with SIGKILL leaves its redis-server flushing the AOF for a moment; a restart
+// (systemd's Restart=) in that moment waits for it instead of refusing to start.
+TEST(EmbeddedRedisStart, ServerOfAKilledOwnerIsWaitedFor) {
+  std::string dir = TempDir();
+  std::filesystem::create_directories(dir);
+  std::string socket = EmbeddedRedis::SocketPath(std::filesystem::canonical(dir).string());
+  pid_t orphan = fork();
+  ASSERT_GE(orphan, 0);
+  if (orphan == 0) {
+    execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", socket.c_str(), "--save",
+           "", "--dir", dir.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  RedisAddress address;
+  address.unix_path = socket;
+  for (int i = 0; i < 200 && !RedisAnswers(address, std::chrono::milliseconds(100)); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(RedisAnswers(address, std::chrono::milliseconds(100)));
+  std::thread stopper([orphan] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    kill(orphan, SIGTERM);
+    waitpid(orphan, nullptr, 0);
+  });
+  auto started = EmbeddedRedis::Start(dir);
+  stopper.join();
+  ASSERT_TRUE(started.ok()) << started.status().message();
+  EXPECT_NE(started.value()->pid(), orphan);
+  EXPECT_TRUE(RedisAnswers(address, std::chrono::milliseconds(500)));
+  started.value().reset();
   std::filesystem::remove_all(dir);
 }
 
