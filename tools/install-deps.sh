@@ -11,6 +11,9 @@ packages=(
   libpcre2-dev nlohmann-json3-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 swaks openssl libnet-ssleay-perl libio-socket-ssl-perl
+  # Postfix's smtp-sink (the relay in the SMTP client's tests) and smtp-source (bench/peers.sh);
+  # preseeded below to "No configuration", so no system MTA is set up or started.
+  postfix
   # run
   redis-server
 )
@@ -22,6 +25,7 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
+  echo "postfix postfix/main_mailer_type select No configuration" | sudo_ debconf-set-selections
   echo "installing: ${missing[*]}" >&2
   sudo_ apt-get update -qq
   sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
