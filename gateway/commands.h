@@ -19,6 +19,7 @@ int TicketsCommand(const Args& args);
 int CheckConfigCommand(const Args& args);
 int SuspendedCommand(const Args& args);
 int WorkersCommand(const Args& args);
+int TargetsCommand(const Args& args);
 
 // Shared option handling: "--config FILE" or "--config=FILE"; true if args hold -h/--help.
 std::optional<std::string> OptionValue(const Args& args, std::string_view name);

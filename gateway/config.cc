@@ -10,129 +10,16 @@
 #include <set>
 #include <sstream>
 
-#include "rules/default_triggers.h"
-#include "rules/trigger_loader.h"
 #include <toml++/toml.h>
 
+#include "gateway/notify_config.h"
+#include "gateway/toml_table_reader.h"
 #include "parser/email_address.h"
+#include "rules/default_triggers.h"
+#include "rules/trigger_loader.h"
 
 namespace postdesk {
 namespace {
-
-#define RETURN_IF_ERROR(expr)          \
-  do {                                 \
-    ::postdesk::Status _s = (expr);    \
-    if (!_s.ok()) return _s;           \
-  } while (0)
-
-// Reads one TOML table, remembering which keys were asked for so that Finish() can refuse the
-// rest: a misspelt key must not silently fall back to a default.
-class TableReader {
- public:
-  TableReader(const toml::table& table, std::string path) : table_(table), path_(std::move(path)) {}
-
-  const std::string& path() const { return path_; }
-  std::string Name(std::string_view key) const {
-    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-  }
-
-  const toml::node* Get(std::string_view key) {
-    known_.insert(std::string(key));
-    return table_.get(key);
-  }
-
-  Status String(std::string_view key, std::string* out) {
-    const toml::node* node = Get(key);
-    if (!node) return Status::Ok();
-    if (!node->is_string()) return Status::Error(Name(key) + ": expected a string");
-    *out = node->as_string()->get();
-    return Status::Ok();
-  }
-
-  Status Bool(std::string_view key, bool* out) {
-    const toml::node* node = Get(key);
-    if (!node) return Status::Ok();
-    if (!node->is_boolean()) return Status::Error(Name(key) + ": expected true or false");
-    *out = node->as_boolean()->get();
-    return Status::Ok();
-  }
-
-  Status Integer(std::string_view key, int64_t min, int64_t max, int64_t* out) {
-    const toml::node* node = Get(key);
-    if (!node) return Status::Ok();
-    if (!node->is_integer()) return Status::Error(Name(key) + ": expected an integer");
-    int64_t v = node->as_integer()->get();
-    if (v < min || v > max) {
-      return Status::Error(Name(key) + ": must be between " + std::to_string(min) + " and " +
-                           std::to_string(max));
-    }
-    *out = v;
-    return Status::Ok();
-  }
-
-  // A count (connections, recipients...) kept as size_t.
-  Status Count(std::string_view key, int64_t min, int64_t max, size_t* out) {
-    int64_t value = static_cast<int64_t>(*out);
-    RETURN_IF_ERROR(Integer(key, min, max, &value));
-    *out = static_cast<size_t>(value);
-    return Status::Ok();
-  }
-
-  Status StringList(std::string_view key, std::vector<std::string>* out) {
-    const toml::node* node = Get(key);
-    if (!node) return Status::Ok();
-    const toml::array* array = node->as_array();
-    if (!array) return Status::Error(Name(key) + ": expected an array of strings");
-    out->clear();
-    for (size_t i = 0; i < array->size(); ++i) {
-      const toml::node& item = *array->get(i);
-      if (!item.is_string()) {
-        return Status::Error(Name(key) + "[" + std::to_string(i) + "]: expected a string");
-      }
-      out->push_back(item.as_string()->get());
-    }
-    return Status::Ok();
-  }
-
-  // A size ("25MiB") or duration ("5m"): TOML strings, or plain integers of bytes / seconds.
-  Status Size(std::string_view key, size_t* out) {
-    const toml::node* node = Get(key);
-    if (!node) return Status::Ok();
-    if (node->is_integer() && node->as_integer()->get() >= 0) {
-      *out = static_cast<size_t>(node->as_integer()->get());
-      return Status::Ok();
-    }
-    if (!node->is_string()) return Status::Error(Name(key) + ": expected a size like \"25MiB\"");
-    Result<size_t> size = ParseSize(node->as_string()->get());
-    if (!size.ok()) return Status::Error(Name(key) + ": " + size.status().message());
-    *out = size.value();
-    return Status::Ok();
-  }
-
-  Status Duration(std::string_view key, std::chrono::milliseconds* out) {
-    const toml::node* node = Get(key);
-    if (!node) return Status::Ok();
-    if (!node->is_string()) return Status::Error(Name(key) + ": expected a duration like \"5m\"");
-    Result<std::chrono::milliseconds> d = ParseDuration(node->as_string()->get());
-    if (!d.ok()) return Status::Error(Name(key) + ": " + d.status().message());
-    *out = d.value();
-    return Status::Ok();
-  }
-
-  Status Finish() const {
-    for (const auto& [key, node] : table_) {
-      if (!known_.count(std::string(key.str()))) {
-        return Status::Error(Name(key.str()) + ": unknown key");
-      }
-    }
-    return Status::Ok();
-  }
-
- private:
-  const toml::table& table_;
-  std::string path_;
-  std::set<std::string> known_;
-};
 
 Result<ListenAddress> ParseListen(std::string_view text) {
   ListenAddress out;
@@ -362,6 +249,7 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
          }
          return r.Finish();
        }},
+      {"notify", [](TableReader& r, Config* c) { return ReadNotify(r, &c->notify); }},
       {"tls",
        [](TableReader& r, Config* c) {
          RETURN_IF_ERROR(r.String("cert", &c->tls_cert));
@@ -382,6 +270,27 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
     if (!s.ok()) return fail(s);
   }
 
+  // [[target]] and [[group]]: arrays of tables, read like the brands.
+  for (const char* name : {"target", "group"}) {
+    const toml::node* node = top.Get(name);
+    if (!node) continue;
+    const toml::array* tables = node->as_array();
+    if (!tables || !tables->is_array_of_tables()) {
+      return fail(Status::Error(std::string(name) + ": expected [[" + name + "]] tables"));
+    }
+    for (size_t i = 0; i < tables->size(); ++i) {
+      TableReader reader(*tables->get(i)->as_table(),
+                         "[[" + std::string(name) + "]] #" + std::to_string(i + 1));
+      if (std::string_view(name) == "target") {
+        config.targets.emplace_back();
+        s = ReadTarget(reader, &config.targets.back());
+      } else {
+        config.groups.emplace_back();
+        s = ReadGroup(reader, &config.groups.back());
+      }
+      if (!s.ok()) return fail(s);
+    }
+  }
   if (const toml::node* node = top.Get("brand")) {
     const toml::array* brands = node->as_array();
     if (!brands || !brands->is_array_of_tables()) {
@@ -456,6 +365,8 @@ Result<Config> LoadConfigFile(const std::string& path, ConfigParts parts) {
   if (!config.ok() || parts == ConfigParts::kWithoutTriggers) return config;
   Status triggers = LoadConfiguredTriggers(&config.value());
   if (!triggers.ok()) return triggers;
+  Status references = CheckNotifyReferences(config.value());
+  if (!references.ok()) return Status::Error(path + ": " + references.message());
   return config;
 }
 

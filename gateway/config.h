@@ -66,6 +66,42 @@ struct TriggersConfig {
   std::shared_ptr<const TriggerSet> set;  // loaded by LoadConfigFile
 };
 
+// An email target (Zendesk's "email target"): notification_target actions send to it.
+struct TargetConfig {
+  std::string id;
+  std::string title;
+  std::string email;
+  std::string subject;  // the subject of every message to it (placeholders are not expanded)
+  std::string relay;    // "host:port"; empty: [notify] relay
+};
+
+// A group of agents that notification_group actions reach.
+struct GroupConfig {
+  std::string id;
+  std::string name;
+  std::vector<std::string> members;  // addresses, lower case
+};
+
+// Outbound notifications (design.md, "Targets and notifications").
+struct NotifyConfig {
+  std::string relay;  // smarthost "host:port"; empty: write data_dir/outbox/*.eml
+  bool relay_tls = true;           // STARTTLS when the relay offers it
+  bool relay_require_tls = false;  // refuse to send in clear
+  std::chrono::milliseconds retry_initial{1000};   // first retry after a temporary failure...
+  std::chrono::milliseconds retry_max{300000};     // ...doubling up to this
+  std::string admin_email;                 // alerts (a deactivated target); empty: log only
+  std::string archive_address;             // a blind copy of every notification
+  std::vector<std::string> partner_addresses;  // ticket-sharing partners: never notified
+  std::vector<std::string> agents;         // "all_agents"
+  // Per-recipient caps (loop safety, in the spirit of Zammad's): per ticket and recipient, and
+  // per recipient overall.
+  int64_t ticket_recipient_limit = 10;
+  std::chrono::milliseconds ticket_recipient_window{std::chrono::minutes(10)};
+  int64_t recipient_limit = 60;
+  std::chrono::milliseconds recipient_window{std::chrono::hours(10)};
+  int64_t target_failure_limit = 21;  // consecutive failures that deactivate a target
+};
+
 struct Config {
   std::string source;  // file name, for messages
   std::string data_dir = "./var";
@@ -79,6 +115,9 @@ struct Config {
   LimitsConfig limits;
   ClassificationConfig classification;
   TriggersConfig triggers;
+  NotifyConfig notify;
+  std::vector<TargetConfig> targets;
+  std::vector<GroupConfig> groups;
   std::vector<BrandConfig> brands;
 };
 

@@ -23,6 +23,8 @@ constexpr char kUsage[] =
     "  suspended list|show|recover|delete [ID] --config FILE\n"
     "                                  suspended messages (loops, auto-replies, bounces)\n"
     "  workers --config FILE           run trigger workers without the gateway\n"
+    "  targets list|test|activate|deactivate [ID] --config FILE\n"
+    "                                  email targets of notifications\n"
     "\n"
     "Run 'postdesk COMMAND --help' for a command's options.\n";
 
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
   if (command == "check-config") return postdesk::CheckConfigCommand(args);
   if (command == "suspended") return postdesk::SuspendedCommand(args);
   if (command == "workers") return postdesk::WorkersCommand(args);
+  if (command == "targets") return postdesk::TargetsCommand(args);
   std::fprintf(stderr, "postdesk: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }

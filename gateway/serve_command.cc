@@ -7,6 +7,7 @@
 
 #include "gateway/commands.h"
 #include "gateway/server.h"
+#include "gateway/outbox_sender.h"
 #include "gateway/trigger_worker_setup.h"
 #include "storage/embedded_redis.h"
 #include "storage/trigger_workers.h"
@@ -48,6 +49,7 @@ Result<std::shared_ptr<const ServingState>> LoadServingState(const std::string& 
 struct SignalContext {
   Server* server;
   TriggerWorkers* workers;  // null without worker threads
+  OutboxSender* outbox;
   std::string config_path;
   std::shared_ptr<const ServingState> current;
 };
@@ -82,6 +84,7 @@ void Reload(SignalContext* context) {
   context->current = next.value();
   context->server->UpdateState(context->current);
   if (context->workers) context->workers->SetTriggers(TriggerSetOf(new_config));
+  context->outbox->UpdateConfig(new_config);
   spdlog::info("SIGHUP: configuration reloaded: {} brands, {} addresses, {} triggers; TLS {}",
                new_config.brands.size(), context->current->addresses.size(),
                TriggerSetOf(new_config)->triggers().size(), context->current->tls ? "on" : "off");
@@ -169,7 +172,13 @@ int ServeCommand(const Args& args) {
   if (state->config.triggers.workers > 0) {
     workers = StartTriggerWorkers(state->config, redis, state->config.triggers.workers);
   }
-  SignalContext signals{server.value().get(), workers.get(), *config_path, state};
+  OutboxSender outbox(state->config, redis);
+  outbox.Start();
+  spdlog::info("outbox: {}", state->config.notify.relay.empty()
+                                 ? "notifications are written to " + state->config.data_dir +
+                                       "/outbox/"
+                                 : "notifications go to relay " + state->config.notify.relay);
+  SignalContext signals{server.value().get(), workers.get(), &outbox, *config_path, state};
   WaitForSignals(&signals);
   server.value()->Wait();
   spdlog::info("all loops drained");
@@ -178,6 +187,8 @@ int ServeCommand(const Args& args) {
     workers->Stop();
     spdlog::info("trigger workers stopped");
   }
+  outbox.Stop();
+  spdlog::info("outbox stopped");
   if (embedded) {
     Status stopped = embedded->Stop();
     if (!stopped.ok()) spdlog::error("{}", stopped.message());

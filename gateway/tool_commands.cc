@@ -7,6 +7,7 @@
 
 #include "gateway/address_table.h"
 #include "gateway/commands.h"
+#include "gateway/tool_redis.h"
 #include "gateway/config.h"
 #include "parser/message_json.h"
 #include "parser/message_parser.h"
@@ -37,35 +38,6 @@ std::optional<int64_t> PositiveId(std::string_view text) {
 int Fail(const std::string& message) {
   std::fprintf(stderr, "postdesk: %s\n", message.c_str());
   return 1;
-}
-
-// The configured Redis for a tool: the running gateway's embedded server, or one started on
-// data_dir for the time of the command when the gateway is stopped, or [redis] url.
-struct AdminRedis {
-  std::unique_ptr<EmbeddedRedis> embedded;  // declared first: destroyed after the connection
-  std::unique_ptr<RedisConnection> connection;
-};
-
-Result<AdminRedis> OpenRedis(const Config& config) {
-  AdminRedis redis;
-  RedisAddress address;
-  if (config.redis_url.empty()) {
-    address.unix_path = EmbeddedRedis::SocketPath(config.data_dir);
-    if (!RedisAnswers(address, std::chrono::milliseconds(500))) {
-      Result<std::unique_ptr<EmbeddedRedis>> started = EmbeddedRedis::Start(config.data_dir);
-      if (!started.ok()) return started.status();
-      redis.embedded = std::move(started).value();
-      address = redis.embedded->address();
-    }
-  } else {
-    Result<RedisAddress> parsed = ParseRedisUrl(config.redis_url);
-    if (!parsed.ok()) return parsed.status();
-    address = parsed.value();
-  }
-  Result<std::unique_ptr<RedisConnection>> connection = RedisConnection::Connect(address);
-  if (!connection.ok()) return connection.status();
-  redis.connection = std::move(connection).value();
-  return redis;
 }
 
 }  // namespace

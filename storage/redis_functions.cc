@@ -184,10 +184,12 @@ local function apply_triggers(keys, args)
     redis.call('HINCRBY', key, 'version', 1)
   end
   local brand = redis.call('HGET', key, 'brand')
+  local received_at = redis.call('HGET', key, 'received_at') or ''
   for _, n in ipairs(cjson.decode(args[6])) do
     redis.call('XADD', keys[2], '*', 'ticket', ticket, 'brand', brand, 'kind', n.kind,
-      'recipient', n.recipient, 'subject', n.subject, 'body', n.body, 'trigger', n.trigger,
-      'event', entry)
+      'recipient', n.recipient, 'recipient_name', n.recipient_name, 'subject', n.subject,
+      'body', n.body, 'trigger', n.trigger, 'event', entry, 'received_at', received_at,
+      'in_reply_to', n.in_reply_to)
   end
   for i, d in ipairs(cjson.decode(args[7])) do
     redis.call('ZADD', keys[3], now + d.delay_ms, cjson.encode({
@@ -223,7 +225,43 @@ local function release_delayed(keys, args)
   return #due
 end
 
+-- Per-recipient notification caps (loop safety): counts one notification to ARGV[2] about
+-- ticket ARGV[1] and answers 'ok', 'ticket_cap' or 'recipient_cap'.
+--   ARGV: ticket, recipient, ticket limit, ticket window ms, recipient limit, recipient window ms
+local function notify_rate(keys, args)
+  local function count(key, window)
+    local n = redis.call('INCR', key)
+    if n == 1 then redis.call('PEXPIRE', key, window) end
+    return n
+  end
+  local per_ticket = count(P .. 'notify_rate:' .. args[1] .. ':' .. args[2], tonumber(args[4]))
+  local per_recipient = count(P .. 'notify_rate:' .. args[2], tonumber(args[6]))
+  if per_ticket > tonumber(args[3]) then return 'ticket_cap' end
+  if per_recipient > tonumber(args[5]) then return 'recipient_cap' end
+  return 'ok'
+end
+
+-- A delivery to target ARGV[1] succeeded (ARGV[2] = '1') or failed ('0', reason ARGV[4]).
+-- Consecutive failures count up; at ARGV[3] the target is deactivated. Returns
+-- {consecutive failures, 1 if this call deactivated it}.
+local function target_result(keys, args)
+  local key = P .. 'target:' .. args[1]
+  if args[2] == '1' then
+    redis.call('HSET', key, 'failures', 0, 'last_success_ms', now_ms())
+    return {0, 0}
+  end
+  local failures = redis.call('HINCRBY', key, 'failures', 1)
+  redis.call('HSET', key, 'last_error', args[4], 'last_failure_ms', now_ms())
+  if failures >= tonumber(args[3]) and redis.call('HGET', key, 'active') ~= '0' then
+    redis.call('HSET', key, 'active', '0', 'deactivated_ms', now_ms())
+    return {failures, 1}
+  end
+  return {failures, 0}
+end
+
 redis.register_function('postdesk_ingest', ingest)
+redis.register_function('postdesk_notify_rate', notify_rate)
+redis.register_function('postdesk_target_result', target_result)
 redis.register_function('postdesk_apply_triggers', apply_triggers)
 redis.register_function('postdesk_release_delayed', release_delayed)
 )LUA";

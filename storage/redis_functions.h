@@ -17,9 +17,15 @@
 //                                  ticket.comment_added, ticket.delayed); consumer group
 //                                  "triggers"
 //   {pd}:applied:<entry>           an events entry whose trigger result is written; expires
-//   {pd}:outbox                    stream of notifications for the outbox (issue 6)
+//   {pd}:outbox                    stream of notifications: ticket brand kind recipient
+//                                  recipient_name subject body trigger event received_at
+//                                  in_reply_to
 //   {pd}:delayed                   sorted set of actions after a "wait", by due time (ms)
 //   {pd}:suspended_senders:<brand> set of senders a trigger suspended
+//   {pd}:outbox                    consumer group "outbox": the notification senders
+//   {pd}:notify_rate:<t>:<rcpt>    notifications about ticket t to a recipient in the window
+//   {pd}:notify_rate:<rcpt>        notifications to a recipient in the window; both expire
+//   {pd}:target:<id>               hash: active ("0" when deactivated) failures last_error...
 //   {pd}:suspended:next_id         INCR counter of suspended messages
 //   {pd}:suspended:<id>            hash: id cause reason brand received_at sender sender_name
 //                                  subject message created_at_ms transaction; expires

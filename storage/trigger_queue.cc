@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "parser/email_address.h"
+#include "storage/redis_stream.h"
 #include "storage/ticket_reader.h"
 
 namespace postdesk {
@@ -15,32 +16,6 @@ using Json = nlohmann::json;
 constexpr std::string_view kEvents = "{pd}:events";
 constexpr std::string_view kOutbox = "{pd}:outbox";
 constexpr std::string_view kDelayed = "{pd}:delayed";
-
-std::string Str(const redisReply* r) {
-  return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
-               r->type == REDIS_REPLY_ERROR)
-             ? std::string(r->str, r->len)
-             : std::string();
-}
-
-// [[id, [field, value, ...]], ...] as XREADGROUP and XAUTOCLAIM return entries.
-std::vector<TriggerQueueEntry> Entries(const redisReply* list) {
-  std::vector<TriggerQueueEntry> entries;
-  if (!list || list->type != REDIS_REPLY_ARRAY) return entries;
-  for (size_t i = 0; i < list->elements; ++i) {
-    const redisReply* item = list->element[i];
-    if (item->type != REDIS_REPLY_ARRAY || item->elements != 2) continue;
-    TriggerQueueEntry entry{Str(item->element[0]), {}};
-    const redisReply* fields = item->element[1];
-    if (fields->type == REDIS_REPLY_ARRAY) {
-      for (size_t f = 0; f + 1 < fields->elements; f += 2) {
-        entry.fields[Str(fields->element[f])] = Str(fields->element[f + 1]);
-      }
-    }
-    entries.push_back(std::move(entry));
-  }
-  return entries;
-}
 
 std::string Field(const std::map<std::string, std::string>& map, const std::string& key) {
   auto it = map.find(key);
@@ -120,43 +95,19 @@ Result<std::unique_ptr<TriggerQueue>> TriggerQueue::Connect(const RedisAddress& 
   // A `postdesk workers` process may start before any gateway has loaded the functions.
   Status functions = connection.value()->LoadFunctions();
   if (!functions.ok()) return functions;
-  RedisReplyPtr created = connection.value()->CommandArgv(
-      {"XGROUP", "CREATE", kEvents, kTriggerGroup, "0", "MKSTREAM"});
-  if (!created) return Status::Error(connection.value()->LastError());
-  if (created->type == REDIS_REPLY_ERROR && Str(created.get()).rfind("BUSYGROUP", 0) != 0) {
-    return Status::Error("redis: XGROUP CREATE: " + Str(created.get()));
-  }
+  Status group = CreateStreamGroup(*connection.value(), kEvents, kTriggerGroup);
+  if (!group.ok()) return group;
   return std::unique_ptr<TriggerQueue>(
       new TriggerQueue(std::move(connection).value(), std::move(consumer), tokens));
 }
 
 Result<std::vector<TriggerQueueEntry>> TriggerQueue::ReadNew(size_t count, int block_ms) {
-  std::string n = std::to_string(count), block = std::to_string(block_ms);
-  RedisReplyPtr r = connection_->CommandArgv({"XREADGROUP", "GROUP", kTriggerGroup, consumer_,
-                                              "COUNT", n, "BLOCK", block, "STREAMS", kEvents,
-                                              ">"});
-  if (!r) return Status::Error(connection_->LastError());
-  if (r->type == REDIS_REPLY_NIL) return std::vector<TriggerQueueEntry>();
-  if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
-    return Status::Error("redis: XREADGROUP: " + Str(r.get()));
-  }
-  const redisReply* stream = r->element[0];
-  if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2) {
-    return Status::Error("redis: unexpected XREADGROUP reply");
-  }
-  return Entries(stream->element[1]);
+  return ReadStreamGroup(*connection_, kEvents, kTriggerGroup, consumer_, count, block_ms);
 }
 
 Result<std::vector<TriggerQueueEntry>> TriggerQueue::ClaimStale(int64_t min_idle_ms,
                                                                 size_t count) {
-  std::string idle = std::to_string(min_idle_ms), n = std::to_string(count);
-  RedisReplyPtr r = connection_->CommandArgv(
-      {"XAUTOCLAIM", kEvents, kTriggerGroup, consumer_, idle, "0-0", "COUNT", n});
-  if (!r) return Status::Error(connection_->LastError());
-  if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
-    return Status::Error("redis: XAUTOCLAIM: " + Str(r.get()));
-  }
-  return Entries(r->element[1]);
+  return ClaimStreamEntries(*connection_, kEvents, kTriggerGroup, consumer_, min_idle_ms, count);
 }
 
 Result<int64_t> TriggerQueue::ReleaseDelayed(size_t count) {
@@ -164,7 +115,7 @@ Result<int64_t> TriggerQueue::ReleaseDelayed(size_t count) {
   RedisReplyPtr r = connection_->CommandArgv(
       {"FCALL", "postdesk_release_delayed", "2", kDelayed, kEvents, n});
   if (!r) return Status::Error(connection_->LastError());
-  if (r->type != REDIS_REPLY_INTEGER) return Status::Error("redis: release: " + Str(r.get()));
+  if (r->type != REDIS_REPLY_INTEGER) return Status::Error("redis: release: " + ReplyText(r.get()));
   return static_cast<int64_t>(r->integer);
 }
 
@@ -210,13 +161,14 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
   int64_t comment_ms = created_ms;
   std::string author_name = event.current.requester_name;
   if (comment->type == REDIS_REPLY_STRING) {
-    Json c = Json::parse(Str(comment.get()), nullptr, false);
+    Json c = Json::parse(ReplyText(comment.get()), nullptr, false);
     if (c.is_object()) {
       event.comment = c.value("body", std::string());
       event.comment_is_public = c.value("public", true);
       author = LowerAscii(c.value("author_email", std::string()));
       author_name = c.value("author_name", std::string());
       comment_ms = c.value("created_at_ms", created_ms);
+      loaded.comment_message_id = c.value("message_id", std::string());
     }
   }
   event.sender_type = author == event.current.requester_email ? "requester" : "end_user";
@@ -252,8 +204,11 @@ Result<ApplyResult> TriggerQueue::Apply(const TriggerQueueEntry& entry,
     bool to_requester = n.kind == TriggerActionKind::kNotifyUser &&
                         EqualsIgnoreCase(n.recipient, loaded.event.current.requester_email);
     if (to_requester && loaded.auto_notifications_suppressed) continue;
+    const TicketState& ticket = loaded.event.current;
     notifications.push_back({{"kind", KindName(n.kind)},
                              {"recipient", n.recipient},
+                             {"recipient_name", to_requester ? ticket.requester_name : ""},
+                             {"in_reply_to", loaded.comment_message_id},
                              {"subject", n.subject},
                              {"body", n.body},
                              {"trigger", n.trigger_id}});
@@ -277,7 +232,7 @@ Result<ApplyResult> TriggerQueue::Apply(const TriggerQueueEntry& entry,
        entry.id, ticket, version, changes, notifications_json, delayed_json,
        outcome.suspend_sender ? "1" : "0", fired});
   if (!r) return Status::Error(connection_->LastError());
-  std::string answer = Str(r.get());
+  std::string answer = ReplyText(r.get());
   if (r->type == REDIS_REPLY_ERROR) return Status::Error("redis: apply: " + answer);
   if (answer == "applied") return ApplyResult::kApplied;
   if (answer == "duplicate") return ApplyResult::kDuplicate;
@@ -287,9 +242,7 @@ Result<ApplyResult> TriggerQueue::Apply(const TriggerQueueEntry& entry,
 }
 
 Status TriggerQueue::Acknowledge(const std::string& entry_id) {
-  RedisReplyPtr r = connection_->CommandArgv({"XACK", kEvents, kTriggerGroup, entry_id});
-  if (!r) return Status::Error(connection_->LastError());
-  return Status::Ok();
+  return AcknowledgeStreamEntry(*connection_, kEvents, kTriggerGroup, entry_id);
 }
 
 }  // namespace postdesk

@@ -26,15 +26,13 @@
 #include "rules/ticket_state.h"
 #include "rules/trigger_engine.h"
 #include "storage/redis_connection.h"
+#include "storage/redis_stream.h"
 
 namespace postdesk {
 
 inline constexpr const char* kTriggerGroup = "triggers";
 
-struct TriggerQueueEntry {
-  std::string id;  // stream entry id, "1732230000000-0"
-  std::map<std::string, std::string> fields;
-};
+using TriggerQueueEntry = StreamEntry;
 
 // An entry turned into what the engine runs on.
 struct LoadedTriggerEvent {
@@ -42,6 +40,7 @@ struct LoadedTriggerEvent {
   int64_t version = 0;  // the ticket's version when read, for the conflict check
   TriggerEvent event;
   bool auto_notifications_suppressed = false;  // bulk and list senders get no notification
+  std::string comment_message_id;  // the Message-ID of the mail this update came from
   // A "ticket.delayed" entry: actions a wait delayed, run without a cycle.
   std::optional<std::string> delayed_actions_json;
   std::string delayed_trigger_id;

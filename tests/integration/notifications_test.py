@@ -1,0 +1,203 @@
+"""Outbound notifications against the real binary (issue 6), with a real SMTP relay: the
+requester's notification and its headers, a reply threading back into the ticket, a target on
+a closed port deactivated with an alert, loop safety, and a restart with a full outbox."""
+import email
+import email.policy
+import json
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+from email.message import EmailMessage
+
+sys.path.insert(0, os.path.dirname(__file__))
+from postdesk_harness import POSTDESK, Gateway, free_port  # noqa: E402
+from smtp_relay import Relay  # noqa: E402
+
+
+def send(port, subject, sender="Zoë Customer <zoe@customer.test>", to="support@acme.test",
+         body="My printer is on fire.", headers=None):
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = email.utils.make_msgid(domain="customer.test")
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(body)
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.send_message(msg)
+    return msg
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    return predicate()
+
+
+def notify_config(relay_port, extra=""):
+    return (f'[triggers]\ndefaults = true\n[notify]\nrelay = "127.0.0.1:{relay_port}"\n'
+            f'retry_initial_ms = 20\nretry_max_ms = 100\n{extra}\n')
+
+
+class NotificationTest(unittest.TestCase):
+    def start(self, extra, relay=None):
+        self.relay = relay or Relay()
+        self.addCleanup(self.relay.stop)
+        self.gw = Gateway(extra=extra)
+        self.addCleanup(self.gw.stop)
+
+    def parsed(self, index):
+        return email.message_from_bytes(self.relay.messages[index][2], policy=email.policy.default)
+
+    def test_requester_notification_has_the_headers_and_a_reply_threads_back(self):
+        relay = Relay()
+        self.start(notify_config(relay.port, 'archive_address = "archive@records.test"'), relay)
+        original = send(self.gw.port, "Imprimante en feu — ça brûle")
+        self.assertTrue(self.relay.wait_for(1), self.gw.read_log())
+        mail_from, rcpts, _, _ = self.relay.messages[0]
+        note = self.parsed(0)
+        self.assertEqual(mail_from, "support@acme.test")
+        self.assertEqual(rcpts, ["zoe@customer.test", "archive@records.test"])
+        self.assertNotIn("archive@records.test", str(note))  # a blind copy
+        self.assertEqual(note["From"].addresses[0].addr_spec, "support@acme.test")
+        self.assertEqual(note["From"].addresses[0].display_name, "acme")
+        self.assertEqual(note["To"].addresses[0].addr_spec, "zoe@customer.test")
+        self.assertEqual(note["Reply-To"].addresses[0].addr_spec, "support@acme.test")
+        self.assertEqual(note["Auto-Submitted"], "auto-generated")
+        self.assertEqual(note["X-Auto-Response-Suppress"], "All")
+        self.assertEqual(note["X-Loop"], "mx.postdesk.test")
+        self.assertRegex(note["Message-ID"], r"^<pd\.1\.[0-9A-Z]+\.[0-9A-Z]+@mx\.postdesk\.test>$")
+        self.assertEqual(note["In-Reply-To"], original["Message-ID"])
+        self.assertIn(original["Message-ID"], note["References"])
+        self.assertEqual(note["Subject"], "[acme] Re: Imprimante en feu — ça brûle")
+        body = note.get_content()
+        self.assertIn("Your request (1) has been received", body)
+        self.assertRegex(body, r"\[[0-9A-Z]+-[0-9A-Z]+\]")
+        self.assertEqual(note.get_content_charset(), "utf-8")
+
+        # The customer answers the notification from a mail client: a comment on ticket 1.
+        reply = EmailMessage()
+        reply["From"] = "Zoë Customer <zoe@customer.test>"
+        reply["To"] = "support@acme.test"
+        reply["Subject"] = "Re: " + note["Subject"]
+        reply["In-Reply-To"] = note["Message-ID"]
+        reply["References"] = note["Message-ID"]
+        reply["Message-ID"] = email.utils.make_msgid(domain="customer.test")
+        reply.set_content("Still burning.\n\n> " + body.replace("\n", "\n> "))
+        with smtplib.SMTP("127.0.0.1", self.gw.port, timeout=10) as smtp:
+            smtp.ehlo("client.test")
+            smtp.send_message(reply)
+        ticket = wait_for(lambda: (lambda t: t if len(t["comments"]) == 2 else None)(
+            self.gw.ticket(1)))
+        self.assertIsNotNone(ticket)
+        self.assertIn("Still burning.", ticket["comments"][1]["body"])
+        # The requester's own comment notifies nobody (default trigger: not the requester).
+        time.sleep(0.5)
+        self.assertEqual(len(self.relay.messages), 1)
+
+    def test_no_notification_ever_reaches_a_support_or_partner_address(self):
+        relay = Relay()
+        triggers = [{"title": "Copy support", "position": 50, "conditions": {"all": [
+            {"field": "update_type", "operator": "is", "value": "Create"}]},
+            "actions": [
+                {"field": "notification_user", "value": ["help@globex.test", "s", "b"]},
+                {"field": "notification_user", "value": ["HELP+x@acme.test", "s", "b"]},
+                {"field": "notification_user", "value": ["anything@in.acme.test", "s", "b"]},
+                {"field": "notification_user", "value": ["requester_id", "s", "b"]}]}]
+        fd, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(triggers, f)
+        self.addCleanup(os.unlink, path)
+        self.start(f'[triggers]\ndefaults = true\nfile = "{path}"\n[notify]\n'
+                   f'relay = "127.0.0.1:{relay.port}"\n'
+                   'partner_addresses = ["desk@partner.test"]\n', relay)
+        send(self.gw.port, "from a partner", sender="Partner <desk@partner.test>")
+        send(self.gw.port, "from a customer", sender="Cu <cu@customer.test>")
+        self.assertTrue(self.relay.wait_for(2))
+        time.sleep(1.0)
+        recipients = [r for m in self.relay.messages for r in m[1]]
+        self.assertEqual(sorted(recipients), ["cu@customer.test", "cu@customer.test"],
+                         self.gw.read_log())
+        self.assertIn("one of our support addresses", self.gw.read_log())
+        self.assertIn("a partner address", self.gw.read_log())
+
+    def test_target_on_a_closed_port_is_deactivated_after_21_failures_with_an_alert(self):
+        relay = Relay()
+        closed = free_port()
+        triggers = [{"title": "Page ops", "conditions": {"all": [
+            {"field": "update_type", "operator": "is", "value": "Create"}]},
+            "actions": [{"field": "notification_target",
+                         "value": ["ops", "Ticket {{ticket.id}}: {{ticket.title}}"]}]}]
+        fd, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(triggers, f)
+        self.addCleanup(os.unlink, path)
+        self.start(f'[triggers]\nfile = "{path}"\n[notify]\nrelay = "127.0.0.1:{relay.port}"\n'
+                   'retry_initial_ms = 5\nretry_max_ms = 20\nadmin_email = "admin@ops.test"\n'
+                   f'[[target]]\nid = "ops"\ntitle = "Ops pager"\nemail = "pager@ops.test"\n'
+                   f'subject = "New ticket"\nrelay = "127.0.0.1:{closed}"\n', relay)
+        send(self.gw.port, "site down")
+        # The alert mail reaches the administrator through the main relay.
+        self.assertTrue(self.relay.wait_for(1, timeout=20), self.gw.read_log())
+        self.assertEqual(self.relay.messages[0][1], ["admin@ops.test"])
+        self.assertIn("target ops deactivated after 21", self.parsed(0).get_content())
+        self.assertIn("ALERT: target ops deactivated", self.gw.read_log())
+        targets = self.gw.postdesk("targets", "list")
+        self.assertEqual(targets[0]["id"], "ops")
+        self.assertFalse(targets[0]["active"])
+        self.assertEqual(targets[0]["failures"], 21)
+        # Reactivated by hand, the target is tried again.
+        self.assertTrue(self.gw.postdesk("targets", "activate", "ops")["active"])
+        self.assertTrue(self.gw.postdesk("targets", "list")[0]["active"])
+
+    def test_restart_with_a_full_outbox_delivers_everything_exactly_once(self):
+        relay_port = free_port()
+        self.gw = Gateway(extra=notify_config(relay_port))
+        self.addCleanup(self.gw.stop)
+        for i in range(10):
+            send(self.gw.port, f"queued {i}", sender=f"c{i} <c{i}@customer.test>")
+        wait_for(lambda: self.gw.read_log().count("deferred") >= 10, 10)
+        self.assertEqual(self.gw.terminate(), 0)  # a clean stop with a full outbox
+        relay = Relay(port=relay_port)
+        self.addCleanup(relay.stop)
+        self.gw.restart()
+        for i in range(10, 15):
+            send(self.gw.port, f"queued {i}", sender=f"c{i} <c{i}@customer.test>")
+        self.assertTrue(relay.wait_for(15, timeout=20), self.gw.read_log())
+        # Then a crash: nothing delivered may be delivered again after it.
+        self.gw.proc.send_signal(signal.SIGKILL)
+        self.gw.proc.wait()
+        self.gw.restart()
+        time.sleep(1.5)
+        ids = [email.message_from_bytes(m[2])["Message-ID"] for m in relay.messages]
+        self.assertEqual(len(ids), 15)
+        self.assertEqual(len(set(ids)), 15)
+        self.assertEqual(sorted(m[1][0] for m in relay.messages),
+                         sorted(f"c{i}@customer.test" for i in range(15)))
+
+    def test_without_a_relay_notifications_are_written_to_the_outbox_folder(self):
+        self.gw = Gateway(extra="[triggers]\ndefaults = true\n")
+        self.addCleanup(self.gw.stop)
+        send(self.gw.port, "file me")
+        outbox = os.path.join(self.gw.dir, "var", "outbox")
+        files = wait_for(lambda: [f for f in os.listdir(outbox) if f.endswith(".eml")]
+                         if os.path.isdir(outbox) else None)
+        self.assertEqual(len(files), 1)
+        with open(os.path.join(outbox, files[0]), "rb") as f:
+            note = email.message_from_bytes(f.read(), policy=email.policy.default)
+        self.assertEqual(note["To"].addresses[0].addr_spec, "zoe@customer.test")
+        self.assertEqual(note["Auto-Submitted"], "auto-generated")
+
+
+if __name__ == "__main__":
+    unittest.main()
