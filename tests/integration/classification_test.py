@@ -10,10 +10,11 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from postdesk_harness import Gateway  # noqa: E402
+from smtp_relay import Relay  # noqa: E402
 
 CORPUS = os.environ.get("POSTDESK_SHARED_CORPUS",
                         os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus"))
-# Needs a notification sent by the gateway, which the notifications issue brings.
+# Answers a notification the gateway sent: CorpusReplyTest.
 NEEDS_NOTIFICATIONS = {"reply-threads-into-ticket"}
 OUTCOME = re.compile(r"^2\.0\.0 Ok: (ticket|comment on ticket|suspended|duplicate of ticket) "
                      r"(\d+)(?: \(([a-z_]+)\))?$")
@@ -83,6 +84,50 @@ class CorpusVerdictTest(unittest.TestCase):
                                  want.get("auto_notifications_suppressed", False))
                 checked += 1
         self.assertGreater(checked, 15)
+
+
+def corpus_file(name):
+    with open(os.path.join(CORPUS, name + ".eml"), "rb") as f:
+        return f.read()
+
+
+class CorpusReplyTest(unittest.TestCase):
+    """reply-threads-into-ticket.eml, as the corpus README asks: its placeholder becomes the
+    Message-ID of the notification the gateway sent (through a real relay) for the ticket made
+    from plain-ascii.eml, and the reply becomes a comment on that ticket."""
+
+    def test_reply_to_a_sent_notification_is_a_comment_on_its_ticket(self):
+        relay = Relay()
+        self.addCleanup(relay.stop)
+        gw = Gateway(extra=f'[triggers]\ndefaults = true\n[notify]\n'
+                           f'relay = "127.0.0.1:{relay.port}"\n')
+        self.addCleanup(gw.stop)
+        code, text = send_raw(gw.port, corpus_file("plain-ascii"), "ann@customer.test")
+        kind, ticket_id, _ = outcome(text)
+        self.assertEqual((code, kind), (250, "ticket"), text)
+        self.assertTrue(relay.wait_for(1), gw.read_log())
+        notification = email.message_from_bytes(relay.messages[0][2])
+        self.assertEqual(relay.messages[0][1], ["ann@customer.test"])
+        message_id = notification["Message-ID"].strip()
+        self.assertTrue(message_id.startswith("<") and message_id.endswith(">"), message_id)
+
+        reply = corpus_file("reply-threads-into-ticket").replace(
+            b"{reply_to_message_id}", message_id[1:-1].encode())
+        want = self.expected_reply()
+        code, text = send_raw(gw.port, reply, "ann@customer.test")
+        self.assertEqual(code, 250, text)
+        kind, ident, _ = outcome(text)
+        self.assertEqual(want["verdict"], "comment")
+        self.assertEqual((kind, ident), ("comment on ticket", ticket_id), text)
+        ticket = gw.ticket(ticket_id)
+        self.assertEqual(len(ticket["comments"]), 2)
+        self.assertIn("Thanks, that fixed it!", ticket["comments"][1]["body"])
+        self.assertEqual(ticket["comments"][1]["author"]["email"], "ann@customer.test")
+        self.assertEqual(ticket["comments"][1]["via"], "email")
+
+    def expected_reply(self):
+        with open(os.path.join(CORPUS, "expected.json")) as f:
+            return json.load(f)["reply-threads-into-ticket"]
 
 
 class GuardTest(unittest.TestCase):
