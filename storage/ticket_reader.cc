@@ -15,6 +15,9 @@ nlohmann::json ParseJsonOr(const std::string& text, nlohmann::json fallback) {
   return j.is_discarded() ? fallback : j;
 }
 
+// Audit entries `tickets get` shows (a runaway ticket may hold many more).
+constexpr int kAuditShown = 200;
+
 }  // namespace
 
 std::string FormatTimestamp(int64_t unix_ms) {
@@ -74,6 +77,21 @@ Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
   }
   ticket["created_at"] = FormatTimestamp(ParseStoredInt(f["created_at_ms"]));
   ticket["updated_at"] = FormatTimestamp(ParseStoredInt(f["updated_at_ms"]));
+  // The audit: the triggers that fired with what they changed, and what became of each
+  // notification (sent, failed, suppressed...), oldest first; the newest kAuditShown of them.
+  ticket["events"] = nlohmann::json::array();
+  RedisReplyPtr audit = connection_->Command("LRANGE %s:audit -%d -1", key.c_str(), kAuditShown);
+  if (audit && audit->type == REDIS_REPLY_ARRAY) {
+    for (size_t i = 0; i < audit->elements; ++i) {
+      nlohmann::json entry = ParseJsonOr(
+          std::string(audit->element[i]->str, audit->element[i]->len), nlohmann::json::object());
+      if (entry.contains("at_ms")) {
+        entry["at"] = FormatTimestamp(entry.value("at_ms", int64_t{0}));
+        entry.erase("at_ms");
+      }
+      ticket["events"].push_back(std::move(entry));
+    }
+  }
   return ticket;
 }
 

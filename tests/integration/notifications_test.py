@@ -185,6 +185,89 @@ class NotificationTest(unittest.TestCase):
         self.assertEqual(sorted(m[1][0] for m in relay.messages),
                          sorted(f"c{i}@customer.test" for i in range(15)))
 
+    def test_temporary_failures_are_retried_until_the_relay_takes_it(self):
+        relay = Relay()
+        relay.temp_failures = 3
+        self.start(notify_config(relay.port), relay)
+        send(self.gw.port, "try, try again")
+        self.assertTrue(self.relay.wait_for(1), self.gw.read_log())
+        time.sleep(0.3)
+        self.assertEqual(len(self.relay.messages), 1)  # delivered once, after three 451s
+        self.assertEqual(self.gw.read_log().count("deferred (451"), 3)
+        events = wait_for(lambda: [e for e in self.gw.ticket(1)["events"]
+                                   if e.get("notification", {}).get("result") == "sent"])
+        self.assertEqual(events[0]["notification"]["to"], ["zoe@customer.test"])
+
+    def test_permanent_failure_is_recorded_on_the_ticket_and_not_retried(self):
+        relay = Relay()
+        relay.rejected.add("zoe@customer.test")
+        self.start(notify_config(relay.port), relay)
+        send(self.gw.port, "nobody home")
+        failed = wait_for(lambda: [e["notification"] for e in self.gw.ticket(1)["events"]
+                                   if e.get("notification", {}).get("result") == "failed"])
+        self.assertTrue(failed, self.gw.ticket(1))
+        self.assertEqual(failed[0]["code"], 550)
+        self.assertIn("no such mailbox", failed[0]["reply"])
+        time.sleep(0.5)
+        self.assertEqual(relay.messages, [])
+        self.assertNotIn("deferred", self.gw.read_log())
+
+    def test_per_recipient_caps_stop_a_runaway_loop(self):
+        # A customer's system that opens ticket after ticket (each from a new Message-ID, so
+        # below the rate guard's 20): past recipient_limit it gets no more notifications, and
+        # each ticket says why.
+        relay = Relay()
+        self.start(notify_config(relay.port, "recipient_limit = 3\nrecipient_window = \"1h\""),
+                   relay)
+        for i in range(5):
+            send(self.gw.port, f"ticket {i}", sender="Robot <robot@customer.test>")
+        self.assertTrue(self.relay.wait_for(3), self.gw.read_log())
+        dropped = wait_for(lambda: [t for t in (4, 5) if any(
+            e.get("notification", {}).get("result") == "suppressed"
+            for e in self.gw.ticket(t)["events"])] == [4, 5])
+        self.assertTrue(dropped, self.gw.read_log())
+        time.sleep(0.3)
+        self.assertEqual(len(self.relay.messages), 3)
+        record = [e["notification"] for e in self.gw.ticket(5)["events"]
+                  if "notification" in e][0]
+        self.assertEqual(record["dropped"][0]["recipient"], "robot@customer.test")
+        self.assertEqual(record["dropped"][0]["reason"], "over the recipient_cap")
+
+    def test_per_ticket_cap_limits_notifications_about_one_ticket(self):
+        # A trigger that answers every update, and a requester whose mail system answers every
+        # notification: past ticket_recipient_limit the ticket's notifications to them stop.
+        relay = Relay()
+        triggers = [{"title": "Echo every update", "conditions": {"any": [
+            {"field": "update_type", "operator": "is", "value": "Create"},
+            {"field": "update_type", "operator": "is", "value": "Change"}]},
+            "actions": [{"field": "notification_user",
+                         "value": ["requester_id", "Update", "{{ticket.latest_comment}}"]}]}]
+        fd, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(triggers, f)
+        self.addCleanup(os.unlink, path)
+        self.start(f'[triggers]\nfile = "{path}"\n[notify]\nrelay = "127.0.0.1:{relay.port}"\n'
+                   'ticket_recipient_limit = 2\n', relay)
+        send(self.gw.port, "start")
+        self.assertTrue(self.relay.wait_for(1), self.gw.read_log())
+        ours = self.parsed(0)["Message-ID"]
+        for i in range(3):
+            send(self.gw.port, f"Re: start {i}", headers={"In-Reply-To": ours})
+        self.assertTrue(wait_for(lambda: len(self.gw.ticket(1)["comments"]) == 4))
+
+        def outcomes():
+            records = [e["notification"] for e in self.gw.ticket(1)["events"]
+                       if "notification" in e]
+            return records if len(records) == 4 else None
+        records = wait_for(outcomes)
+        self.assertIsNotNone(records, self.gw.read_log())
+        # Recorded as each ends: a suppression at once, a delivery after the relay's 250.
+        self.assertEqual(sorted(r["result"] for r in records),
+                         ["sent", "sent", "suppressed", "suppressed"])
+        self.assertEqual({d["reason"] for r in records for d in r.get("dropped", [])},
+                         {"over the ticket_cap"})
+        self.assertEqual(len(self.relay.messages), 2)
+
     def test_without_a_relay_notifications_are_written_to_the_outbox_folder(self):
         self.gw = Gateway(extra="[triggers]\ndefaults = true\n")
         self.addCleanup(self.gw.stop)

@@ -19,6 +19,7 @@ class Relay:
         self.messages = []  # (mail_from, [rcpt], data bytes, used_tls)
         self.connections = 0
         self.temp_failures = 0  # answer this many end-of-data with 451 first
+        self.rejected = set()  # recipients refused at RCPT with 550 5.1.1
         self.lock = threading.Lock()
         self.tls = None
         if cert:
@@ -85,9 +86,16 @@ class Relay:
                     mail_from, rcpts = cmd[10:].strip().strip("<>").split(">")[0], []
                     send("250 2.1.0 ok\r\n")
                 elif verb == "RCPT":
-                    rcpts.append(cmd[8:].strip().strip("<>").split(">")[0])
+                    rcpt = cmd[8:].strip().strip("<>").split(">")[0]
+                    if rcpt in self.rejected:
+                        send("550 5.1.1 no such mailbox\r\n")
+                        continue
+                    rcpts.append(rcpt)
                     send("250 2.1.5 ok\r\n")
                 elif verb == "DATA":
+                    if not rcpts:
+                        send("554 5.5.1 no valid recipients\r\n")
+                        continue
                     send("354 go\r\n")
                     data = b""
                     while True:
