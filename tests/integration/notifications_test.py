@@ -160,6 +160,39 @@ class NotificationTest(unittest.TestCase):
         self.assertTrue(self.gw.postdesk("targets", "activate", "ops")["active"])
         self.assertTrue(self.gw.postdesk("targets", "list")[0]["active"])
 
+    def test_targets_test_sends_now_and_a_deactivated_target_gets_nothing(self):
+        relay = Relay()
+        triggers = [{"title": "Page ops", "conditions": {"all": [
+            {"field": "update_type", "operator": "is", "value": "Create"}]},
+            "actions": [{"field": "notification_target",
+                         "value": ["ops", "Ticket {{ticket.id}}: {{ticket.title}}"]}]}]
+        fd, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(triggers, f)
+        self.addCleanup(os.unlink, path)
+        self.start(f'[triggers]\nfile = "{path}"\n[notify]\nrelay = "127.0.0.1:{relay.port}"\n'
+                   '[[target]]\nid = "ops"\ntitle = "Ops pager"\nemail = "pager@ops.test"\n'
+                   'subject = "New ticket"\n', relay)
+        answer = self.gw.postdesk("targets", "test", "ops")
+        self.assertEqual((answer["result"], answer["code"]), ("delivered", 250))
+        self.assertEqual(self.relay.messages[0][1], ["pager@ops.test"])
+        self.assertIn("A test message to target ops", self.parsed(0).get_content())
+
+        self.assertFalse(self.gw.postdesk("targets", "deactivate", "ops")["active"])
+        self.assertFalse(self.gw.postdesk("targets", "list")[0]["active"])
+        send(self.gw.port, "page nobody")
+        records = wait_for(lambda: [e["notification"] for e in self.gw.ticket(1)["events"]
+                                    if "notification" in e])
+        self.assertEqual(records[0]["result"], "not_sent", records)
+        self.assertIn("target ops is deactivated", records[0]["reason"])
+        self.assertEqual(len(self.relay.messages), 1)
+
+        self.assertTrue(self.gw.postdesk("targets", "activate", "ops")["active"])
+        send(self.gw.port, "page ops")
+        self.assertTrue(self.relay.wait_for(2), self.gw.read_log())
+        self.assertEqual(self.parsed(1)["Subject"], "New ticket")
+        self.assertIn("Ticket 2: page ops", self.parsed(1).get_content())
+
     def test_restart_with_a_full_outbox_delivers_everything_exactly_once(self):
         relay_port = free_port()
         self.gw = Gateway(extra=notify_config(relay_port))
