@@ -63,6 +63,7 @@ IngestRequest BuildIngestRequest(const SmtpTransaction& tx, const ParsedMessage&
   request.subject = parsed.subject;
   request.description = parsed.description;
   request.truncated = parsed.truncated;
+  request.attachments = parsed.attachments;
   // The requester is the From: mailbox; without one, the envelope sender.
   request.requester_email = parsed.from_email.empty() ? tx.mail_from : parsed.from_email;
   request.requester_name = parsed.from_name;

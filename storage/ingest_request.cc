@@ -2,40 +2,113 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace postdesk {
 
-std::string IngestMetaJson(const IngestRequest& r) {
-  nlohmann::json meta = {
-      {"subject", r.subject},
-      {"description", r.description},
-      {"truncated", r.truncated},
-      {"requester_email", r.requester_email},
-      {"requester_name", r.requester_name},
-      {"message_id", r.message_id},
-      {"auto_notifications_suppressed", r.auto_notifications_suppressed},
-      {"recovering", r.recover_suspended_id > 0},
-      {"suspended_id", r.recover_suspended_id},
-      {"existing_message", r.recover_message},
-      {"transaction", r.transaction},
-      {"rate_limit", r.policy.rate_limit},
-      {"rate_window_ms", r.policy.rate_window_ms},
-      {"block_ms", r.policy.block_ms},
-      {"dedupe_window_ms", r.policy.dedupe_window_ms},
-      {"suspended_retention_ms", r.policy.suspended_retention_ms},
-      {"tickets", nlohmann::json::array()},
-  };
-  for (const NewTicketTarget& t : r.tickets) {
-    meta["tickets"].push_back({{"brand", t.brand},
-                               {"received_at", t.received_at},
-                               {"cause", t.cause},
-                               {"reason", t.reason},
-                               {"thread_ticket", t.thread_ticket}});
-  }
-  // Replace rather than throw on invalid UTF-8: this runs on the loops, where nothing may throw.
-  return meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+std::string NewStorageKey() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  thread_local uint64_t prefix = generator();
+  thread_local uint64_t counter = 0;
+  char key[40];
+  std::snprintf(key, sizeof(key), "%016llx.%llx", static_cast<unsigned long long>(prefix),
+                static_cast<unsigned long long>(++counter));
+  return key;
 }
+
+IngestCommands::IngestCommands(const IngestRequest& r, std::string storage_key)
+    : storage_key_(std::move(storage_key)) {
+  const bool recovering = r.recover_suspended_id > 0;
+  const std::string& message = recovering ? r.recover_message : storage_key_;
+
+  // The comment's members that the client knows; the script adds id, time and keys. Replace
+  // rather than throw on invalid UTF-8: this runs on the loops, where nothing may throw.
+  nlohmann::json comment = {{"author_email", r.requester_email},
+                            {"author_name", r.requester_name},
+                            {"public", true},
+                            {"via", "email"},
+                            {"message_id", r.message_id}};
+  if (!r.attachments.empty()) {
+    nlohmann::json& list = comment["attachments"] = nlohmann::json::array();
+    for (const Attachment& a : r.attachments) {
+      list.push_back({{"filename", a.filename},
+                      {"content_type", a.content_type},
+                      {"size", a.size},
+                      {"content_id", a.content_id}});
+    }
+  }
+  std::string members = comment.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  members = members.substr(1, members.size() - 2);  // without the braces
+
+  // Every argument the request does not hold as a string, made before any view is taken.
+  strings_ = {"{pd}:message:" + message,
+              "{pd}:body:" + storage_key_,
+              std::move(members),
+              r.truncated ? "1" : "0",
+              r.auto_notifications_suppressed ? "1" : "0",
+              std::to_string(r.policy.rate_limit),
+              std::to_string(r.policy.rate_window_ms),
+              std::to_string(r.policy.block_ms),
+              std::to_string(r.policy.dedupe_window_ms),
+              std::to_string(r.policy.suspended_retention_ms),
+              std::to_string(r.recover_suspended_id),
+              std::to_string(r.tickets.size())};
+  for (const NewTicketTarget& t : r.tickets) strings_.push_back(std::to_string(t.thread_ticket));
+  const std::string& raw_key = strings_[0];
+  const std::string& body_key = strings_[1];
+
+  RedisArgv multi;
+  multi.Add("MULTI");
+  commands_.push_back(std::move(multi));
+  if (!recovering) {
+    RedisArgv set_raw;
+    for (std::string_view arg : {std::string_view("SET"), std::string_view(raw_key),
+                                 std::string_view(r.raw)}) {
+      set_raw.Add(arg);
+    }
+    commands_.push_back(std::move(set_raw));
+  }
+  RedisArgv set_body;
+  for (std::string_view arg : {std::string_view("SET"), std::string_view(body_key),
+                               std::string_view(r.description)}) {
+    set_body.Add(arg);
+  }
+  commands_.push_back(std::move(set_body));
+
+  // The argument order is the script's (postdesk_ingest in redis_functions.cc).
+  RedisArgv fcall;
+  for (std::string_view arg :
+       {std::string_view("FCALL"), std::string_view("postdesk_ingest"), std::string_view("4"),
+        std::string_view("{pd}:ticket:next_id"), std::string_view("{pd}:events"),
+        std::string_view(raw_key), std::string_view(body_key), std::string_view(storage_key_),
+        std::string_view(r.subject), std::string_view(strings_[2]),
+        std::string_view(r.requester_email), std::string_view(r.requester_name),
+        std::string_view(r.message_id), std::string_view(strings_[3]),
+        std::string_view(strings_[4]), std::string_view(r.transaction),
+        std::string_view(strings_[5]), std::string_view(strings_[6]),
+        std::string_view(strings_[7]), std::string_view(strings_[8]),
+        std::string_view(strings_[9]), std::string_view(strings_[10]),
+        std::string_view(recovering ? r.recover_message : std::string_view()),
+        std::string_view(strings_[11])}) {
+    fcall.Add(arg);
+  }
+  for (size_t i = 0; i < r.tickets.size(); ++i) {
+    const NewTicketTarget& t = r.tickets[i];
+    for (std::string_view arg : {std::string_view(t.brand), std::string_view(t.received_at),
+                                 std::string_view(t.cause), std::string_view(t.reason),
+                                 std::string_view(strings_[12 + i])}) {
+      fcall.Add(arg);
+    }
+  }
+  commands_.push_back(std::move(fcall));
+  RedisArgv exec;
+  exec.Add("EXEC");
+  commands_.push_back(std::move(exec));
+}
+
+namespace {
 
 Result<std::vector<IngestOutcome>> ParseIngestReply(const redisReply* reply) {
   if (!reply) return Status::Error("redis: connection lost before the reply");
@@ -73,6 +146,18 @@ Result<std::vector<IngestOutcome>> ParseIngestReply(const redisReply* reply) {
     outcomes.push_back(std::move(o));
   }
   return outcomes;
+}
+
+}  // namespace
+
+Result<std::vector<IngestOutcome>> ParseIngestExecReply(const redisReply* exec) {
+  if (!exec) return Status::Error("redis: connection lost before the reply");
+  if (exec->type == REDIS_REPLY_ERROR) return Status::Error(std::string("redis: ") + exec->str);
+  // A nil EXEC: the transaction was discarded (a command in it was refused when queued).
+  if (exec->type != REDIS_REPLY_ARRAY || exec->elements == 0) {
+    return Status::Error("redis: the ingest transaction was not executed");
+  }
+  return ParseIngestReply(exec->element[exec->elements - 1]);
 }
 
 std::string DescribeOutcomes(const std::vector<IngestOutcome>& outcomes) {

@@ -1,8 +1,9 @@
 // IngestRequest and IngestOutcome: what one stored message asks of Redis, and what became of it
-// there, plus their wire forms for FCALL postdesk_ingest (storage/redis_functions.h).
+// there, plus their wire form: IngestCommands, the MULTI ... EXEC block around FCALL
+// postdesk_ingest (storage/redis_functions.h).
 //
-// Plain values; the conversions are pure and thread-safe. ParseIngestReply fails with a Status
-// naming what was unexpected.
+// Plain values; the conversions are pure and thread-safe (NewStorageKey uses a thread_local
+// generator). ParseIngestExecReply fails with a Status naming what was unexpected.
 #ifndef POSTDESK_STORAGE_INGEST_REQUEST_H_
 #define POSTDESK_STORAGE_INGEST_REQUEST_H_
 
@@ -10,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "parser/message.h"
 #include "parser/result.h"
+#include "storage/redis_functions.h"
 
 struct redisReply;
 
@@ -38,14 +41,15 @@ struct IngestRequest {
   std::string subject;
   std::string description;  // valid UTF-8
   bool truncated = false;
+  std::vector<Attachment> attachments;  // recorded on the comment (the bytes stay in `raw`)
   std::string requester_email;
   std::string requester_name;
   std::string message_id;   // for duplicate detection; "" when the message has none
   bool auto_notifications_suppressed = false;
   // Set when an operator recovers suspended message N: its record goes, its stored raw message
-  // is reused, and no guard (duplicates, rate) applies.
+  // (storage key `recover_message`) is reused, and no guard (duplicates, rate) applies.
   int64_t recover_suspended_id = 0;
-  int64_t recover_message = 0;
+  std::string recover_message;
   std::string transaction;  // the SMTP transaction id, for tracing
   std::vector<NewTicketTarget> tickets;  // one per brand
   StoragePolicy policy;
@@ -60,8 +64,38 @@ struct IngestOutcome {
   std::string cause;        // kSuspended
 };
 
-std::string IngestMetaJson(const IngestRequest& request);
-Result<std::vector<IngestOutcome>> ParseIngestReply(const redisReply* reply);
+// A key that no other message of any gateway node uses: 64 random bits from the system's
+// generator, once per thread, and a counter. Names the raw message ({pd}:message:<key>) and the
+// comment body ({pd}:body:<key>) of one IngestRequest.
+std::string NewStorageKey();
+
+// The commands that store one request, in order, to send pipelined on one connection:
+//   MULTI
+//   SET {pd}:message:<key> RAW            (not when recovering: the record's message is kept)
+//   SET {pd}:body:<key> DESCRIPTION
+//   FCALL postdesk_ingest 4 ... <small positional arguments>
+//   EXEC
+// Only EXEC's reply matters (ParseIngestExecReply); the others are +OK and +QUEUED. MULTI makes
+// the block one atomic step, as design.md's storage asks: all of it is stored, or none. The
+// large values go with SET so that the script never holds them (redis_functions.cc says why).
+// The commands point into this object, which must outlive sending them.
+class IngestCommands {
+ public:
+  IngestCommands(const IngestRequest& request, std::string storage_key);
+  IngestCommands(const IngestCommands&) = delete;
+  IngestCommands& operator=(const IngestCommands&) = delete;
+
+  const std::vector<RedisArgv>& commands() const { return commands_; }
+  const std::string& storage_key() const { return storage_key_; }
+
+ private:
+  std::string storage_key_;
+  std::vector<std::string> strings_;  // the arguments the request does not hold
+  std::vector<RedisArgv> commands_;
+};
+
+// EXEC's reply to IngestCommands: the outcomes FCALL returned, one per target.
+Result<std::vector<IngestOutcome>> ParseIngestExecReply(const redisReply* exec_reply);
 
 // The SMTP reply text for outcomes, e.g. "ticket 12", "comment on ticket 12",
 // "suspended 4 (auto_vacation)", "duplicate of ticket 12"; joined with ", ".

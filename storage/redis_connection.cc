@@ -53,6 +53,23 @@ RedisReplyPtr RedisConnection::CommandArgv(std::initializer_list<std::string_vie
       redisCommandArgv(context_, command.count(), command.argv.data(), command.lens.data())));
 }
 
+Result<std::vector<RedisReplyPtr>> RedisConnection::Pipeline(
+    const std::vector<RedisArgv>& commands) {
+  for (const RedisArgv& c : commands) {
+    if (redisAppendCommandArgv(context_, c.count(), c.args(), c.lens.data()) != REDIS_OK) {
+      return Status::Error(LastError());
+    }
+  }
+  std::vector<RedisReplyPtr> replies;
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* reply = nullptr;
+    if (redisGetReply(context_, &reply) != REDIS_OK) return Status::Error(LastError());
+    replies.emplace_back(static_cast<redisReply*>(reply));
+  }
+  return replies;
+}
+
 std::string RedisConnection::LastError() const {
   return "redis " + address_.ToString() + ": " + (context_->err ? context_->errstr : "no reply");
 }

@@ -11,9 +11,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "parser/result.h"
 #include "storage/redis_address.h"
+#include "storage/redis_functions.h"
 
 struct redisContext;
 struct redisReply;
@@ -37,6 +39,9 @@ class RedisConnection {
   RedisReplyPtr Command(const char* format, ...);
   // A command from binary-safe arguments; null on a connection error.
   RedisReplyPtr CommandArgv(std::initializer_list<std::string_view> args);
+  // Sends the commands pipelined (one write, then the replies in order) and returns every
+  // reply, error replies included; fails on a connection error.
+  Result<std::vector<RedisReplyPtr>> Pipeline(const std::vector<RedisArgv>& commands);
   // The connection's error text after a null reply.
   std::string LastError() const;
   // HGETALL as a map; an empty map when the key does not exist.

@@ -13,97 +13,116 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- An event names the comment it added (its index in the comments list) and the status before
--- it, so that a worker reading it later still sees this update, not a later one.
-local function event(keys, kind, ticket, brand, comment_index, previous_status)
-  redis.call('XADD', keys[3], 'MAXLEN', '~', EVENTS_MAXLEN, '*',
-    'type', kind, 'ticket', ticket, 'brand', brand, 'comment', comment_index,
+-- An event names the comment it added (its index in the comments list, and the key of its
+-- body) and the status before it, so that a worker reading it later still sees this update,
+-- not a later one.
+local function event(events_key, kind, ticket, brand, comment_index, body, previous_status)
+  redis.call('XADD', events_key, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
+    'type', kind, 'ticket', ticket, 'brand', brand, 'comment', comment_index, 'body', body,
     'previous_status', previous_status)
 end
 
--- Returns the new comment's index in the list.
-local function add_comment(ticket_key, meta, message_id, now)
-  local comment_id = redis.call('INCR', P .. 'comment:next_id')
-  return redis.call('RPUSH', ticket_key .. ':comments', cjson.encode({
-    id = comment_id, author_email = meta.requester_email, author_name = meta.requester_name,
-    body = meta.description, public = true, via = 'email', created_at_ms = now,
-    message = message_id, message_id = meta.message_id})) - 1
-end
-
-local function new_ticket(keys, meta, target, message_id, now, followup_of)
-  local id = redis.call('INCR', keys[1])
-  local key = P .. 'ticket:' .. id
-  redis.call('HSET', key,
-    'id', id, 'subject', meta.subject, 'description', meta.description,
-    'requester_email', meta.requester_email, 'requester_name', meta.requester_name,
-    'received_at', target.received_at, 'brand', target.brand,
-    'status', 'new', 'priority', '', 'type', '', 'tags', '[]', 'via', 'email',
-    'created_at_ms', now, 'updated_at_ms', now, 'message', message_id,
-    'truncated', meta.truncated and '1' or '0', 'transaction', meta.transaction,
-    'auto_notifications_suppressed', meta.auto_notifications_suppressed and '1' or '0',
-    'followup_source_id', followup_of or '', 'version', 1)
-  add_comment(key, meta, message_id, now)
-  local requester = string.lower(meta.requester_email or '')
-  if requester ~= '' then
-    redis.call('ZADD', P .. 'requester:' .. requester .. ':tickets', now, id)
-  end
-  event(keys, 'ticket.created', id, target.brand, 0, '')
-  return id
-end
-
-local function suspend(meta, target, cause, reason, message_id, now)
-  local id = redis.call('INCR', P .. 'suspended:next_id')
-  local key = P .. 'suspended:' .. id
-  redis.call('HSET', key, 'id', id, 'cause', cause, 'reason', reason,
-    'brand', target.brand, 'received_at', target.received_at,
-    'sender', meta.requester_email, 'sender_name', meta.requester_name,
-    'subject', meta.subject, 'message', message_id, 'created_at_ms', now,
-    'transaction', meta.transaction)
-  redis.call('PEXPIRE', key, meta.suspended_retention_ms)
-  -- The index outlives expired entries; readers skip and prune ids whose hash is gone.
-  redis.call('ZADD', P .. 'suspended', now, id)
-  return id
-end
-
--- One message in, atomically: the raw message once, then per brand (target) one outcome:
+-- postdesk_ingest: one message in. It runs inside MULTI ... EXEC after the SETs of the raw
+-- message and the comment body under keys named by the client's storage key (see
+-- storage/ingest_request.h), so that neither large value passes through Lua: each byte a script
+-- sees costs as much as a small command, in copies and garbage collection.
+--   KEYS: ticket next_id, events stream, raw message key ({pd}:message:<storage key>, or the
+--         recovered record's), body key ({pd}:body:<storage key>)
+--   ARGV: 1 storage key, 2 subject, 3 comment (the JSON members the client wrote: author,
+--         public, via, message_id, attachments), 4 requester email, 5 requester name,
+--         6 Message-ID ('' when none), 7 truncated ('1'/'0'), 8 notifications suppressed,
+--         9 transaction, 10 rate limit, 11 rate window ms, 12 block ms, 13 dedupe window ms,
+--         14 suspended retention ms, 15 suspended id being recovered ('0' when not),
+--         16 that record's message (storage key), 17 target count, then 5 per target: brand,
+--         received_at, cause, reason, thread ticket
+-- Per target (brand) one outcome:
 --   {'duplicate', ticket}   the same Message-ID reached this brand within the window
 --   {'suspended', id, cause}
 --   {'comment', ticket}     a reply threaded into an open ticket
 --   {'ticket', id, followup_of}  a new ticket (a follow-up when the reply named a closed one)
+-- The raw message and the body stay only if an outcome uses them: a pure duplicate stores
+-- nothing. A recovered message's outcome is always a new ticket.
 local function ingest(keys, args)
-  local meta = cjson.decode(args[1])
-  local raw = args[2]
+  local storage_key, subject, comment_json = args[1], args[2], args[3]
+  local requester_email, requester_name = args[4], args[5]
+  local message_id_header = args[6]
+  local recovering = args[15] ~= '0'
   local now = now_ms()
-  -- The raw message is stored once, on first use: a pure duplicate stores nothing.
-  local message_id = nil
-  if meta.recovering then
-    message_id = meta.existing_message
-    redis.call('DEL', P .. 'suspended:' .. meta.suspended_id)
-    redis.call('ZREM', P .. 'suspended', meta.suspended_id)
+  local raw_key, body_key = keys[3], keys[4]
+  local message = storage_key
+  if recovering then
+    message = args[16]  -- the record's raw message, which KEYS[3] names, is kept
+    redis.call('DEL', P .. 'suspended:' .. args[15])
+    redis.call('ZREM', P .. 'suspended', args[15])
   end
-  local function stored_message()
-    if not message_id then
-      message_id = redis.call('INCR', keys[2])
-      redis.call('SET', P .. 'message:' .. message_id, raw)
+  local raw_uses, body_used = 0, false
+  local suspended_ids = {}
+
+  local function add_comment(ticket_key)
+    body_used = true
+    local comment_id = redis.call('INCR', P .. 'comment:next_id')
+    return redis.call('RPUSH', ticket_key .. ':comments', '{"id":' .. comment_id ..
+      ',"created_at_ms":' .. now .. ',"message":"' .. message .. '","body":"' .. storage_key ..
+      '",' .. comment_json .. '}') - 1
+  end
+
+  local function new_ticket(target, followup_of)
+    local id = redis.call('INCR', keys[1])
+    local key = P .. 'ticket:' .. id
+    redis.call('HSET', key,
+      'id', id, 'subject', subject, 'description_body', storage_key,
+      'requester_email', requester_email, 'requester_name', requester_name,
+      'received_at', target.received_at, 'brand', target.brand,
+      'status', 'new', 'priority', '', 'type', '', 'tags', '[]', 'via', 'email',
+      'created_at_ms', now, 'updated_at_ms', now, 'message', message,
+      'truncated', args[7], 'transaction', args[9],
+      'auto_notifications_suppressed', args[8],
+      'followup_source_id', followup_of or '', 'version', 1)
+    raw_uses = raw_uses + 1
+    add_comment(key)
+    local requester = string.lower(requester_email)
+    if requester ~= '' then
+      redis.call('ZADD', P .. 'requester:' .. requester .. ':tickets', now, id)
     end
-    return message_id
+    event(keys[2], 'ticket.created', id, target.brand, 0, storage_key, '')
+    return id
   end
-  local sender = string.lower(meta.requester_email or '')
+
+  local function suspend(target, cause, reason)
+    raw_uses = raw_uses + 1
+    local id = redis.call('INCR', P .. 'suspended:next_id')
+    suspended_ids[#suspended_ids + 1] = id
+    local key = P .. 'suspended:' .. id
+    redis.call('HSET', key, 'id', id, 'cause', cause, 'reason', reason,
+      'brand', target.brand, 'received_at', target.received_at,
+      'sender', requester_email, 'sender_name', requester_name,
+      'subject', subject, 'message', message, 'created_at_ms', now,
+      'transaction', args[9])
+    redis.call('PEXPIRE', key, args[14])
+    -- The index outlives expired entries; readers skip and prune ids whose hash is gone.
+    redis.call('ZADD', P .. 'suspended', now, id)
+    return id
+  end
+
+  local sender = string.lower(requester_email)
+  local rate_limit = tonumber(args[10])
   local outcomes = {}
-  for _, target in ipairs(meta.tickets) do
+  for t = 0, tonumber(args[17]) - 1 do
+    local base = 18 + 5 * t
+    local target = {brand = args[base], received_at = args[base + 1]}
     local brand = target.brand
+    local cause, reason, thread = args[base + 2], args[base + 3], tonumber(args[base + 4])
     local dedupe_key = nil
-    if meta.message_id ~= '' and not meta.recovering then
-      dedupe_key = P .. 'dedupe:' .. brand .. ':' .. redis.sha1hex(meta.message_id)
+    if message_id_header ~= '' and not recovering then
+      dedupe_key = P .. 'dedupe:' .. brand .. ':' .. redis.sha1hex(message_id_header)
     end
     local first = dedupe_key and redis.call('GET', dedupe_key)
     if first then
       outcomes[#outcomes + 1] = {'duplicate', tonumber(first)}
     else
-      local cause, reason = target.cause, target.reason
       -- The rate guard counts every message from a sender to a brand; past the limit the
       -- sender is blocked for a while (design.md: Classification).
-      if cause == '' and sender ~= '' and not meta.recovering then
+      if cause == '' and sender ~= '' and not recovering then
         local blocked = P .. 'blocked:' .. brand .. ':' .. sender
         if redis.call('SISMEMBER', P .. 'suspended_senders:' .. brand, sender) == 1 then
           cause, reason = 'blocklisted', 'sender suspended by a trigger'
@@ -112,42 +131,49 @@ local function ingest(keys, args)
         else
           local counter = P .. 'rate:' .. brand .. ':' .. sender
           local n = redis.call('INCR', counter)
-          if n == 1 then redis.call('PEXPIRE', counter, meta.rate_window_ms) end
-          if n > meta.rate_limit then
+          if n == 1 then redis.call('PEXPIRE', counter, args[11]) end
+          if n > rate_limit then
             cause = 'loop'
-            reason = 'more than ' .. meta.rate_limit .. ' messages within the rate window'
-            redis.call('SET', blocked, '1', 'PX', meta.block_ms)
+            reason = 'more than ' .. rate_limit .. ' messages within the rate window'
+            redis.call('SET', blocked, '1', 'PX', args[12])
           end
         end
       end
       local outcome
       if cause ~= '' then
-        local id = suspend(meta, target, cause, reason, stored_message(), now)
-        outcome = {'suspended', id, cause}
+        outcome = {'suspended', suspend(target, cause, reason), cause}
       else
-        local thread = tonumber(target.thread_ticket) or 0
         local thread_key = P .. 'ticket:' .. thread
         local status = thread > 0 and redis.call('HGET', thread_key, 'status')
         if status and redis.call('HGET', thread_key, 'brand') ~= brand then status = nil end
         if status and status ~= 'closed' then
-          local index = add_comment(thread_key, meta, stored_message(), now)
+          raw_uses = raw_uses + 1
+          local index = add_comment(thread_key)
           -- A requester's reply reopens a solved or waiting ticket, as in Zendesk.
           local reopen = (status == 'solved' or status == 'pending' or status == 'hold')
           redis.call('HSET', thread_key, 'updated_at_ms', now,
             'status', reopen and 'open' or status)
           redis.call('HINCRBY', thread_key, 'version', 1)
-          event(keys, 'ticket.comment_added', thread, brand, index, status)
+          event(keys[2], 'ticket.comment_added', thread, brand, index, storage_key, status)
           outcome = {'comment', thread}
         else
           local followup = status == 'closed' and thread or nil
-          outcome = {'ticket', new_ticket(keys, meta, target, stored_message(), now, followup),
-                     followup or 0}
+          outcome = {'ticket', new_ticket(target, followup), followup or 0}
         end
         if dedupe_key then
-          redis.call('SET', dedupe_key, outcome[2], 'PX', meta.dedupe_window_ms)
+          redis.call('SET', dedupe_key, outcome[2], 'PX', args[13])
         end
       end
       outcomes[#outcomes + 1] = outcome
+    end
+  end
+  if raw_uses == 0 and not recovering then redis.call('DEL', raw_key) end
+  if not body_used then redis.call('DEL', body_key) end
+  -- Deleting a suspended message deletes its raw message too, unless a ticket or another
+  -- suspension of the same transaction (another brand) still needs it.
+  if raw_uses > 1 then
+    for _, id in ipairs(suspended_ids) do
+      redis.call('HSET', P .. 'suspended:' .. id, 'message_shared', '1')
     end
   end
   return outcomes
@@ -270,17 +296,6 @@ RedisArgv FunctionLoadCommand() {
   RedisArgv command;
   for (std::string_view arg : {std::string_view("FUNCTION"), std::string_view("LOAD"),
                                std::string_view("REPLACE"), kFunctionsLibrary}) {
-    command.Add(arg);
-  }
-  return command;
-}
-
-RedisArgv IngestCommand(std::string_view meta_json, std::string_view raw) {
-  RedisArgv command;
-  for (std::string_view arg :
-       {std::string_view("FCALL"), std::string_view("postdesk_ingest"), std::string_view("3"),
-        std::string_view("{pd}:ticket:next_id"), std::string_view("{pd}:message:next_id"),
-        std::string_view("{pd}:events"), meta_json, raw}) {
     command.Add(arg);
   }
   return command;

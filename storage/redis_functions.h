@@ -3,15 +3,21 @@
 // Every key starts with the hash tag "{pd}", so that one function call touches one cluster slot
 // and the same code runs on Redis Cluster (design.md, "Storage"):
 //   {pd}:ticket:next_id            INCR counter of ticket ids
-//   {pd}:ticket:<id>               hash: id subject description requester_email requester_name
-//                                  received_at brand status priority type tags(JSON) via
-//                                  created_at_ms updated_at_ms message truncated transaction
-//                                  group assignee version (+1 on every write, for the workers)
-//   {pd}:ticket:<id>:comments      list of JSON comments, oldest first
+//   {pd}:ticket:<id>               hash: id subject description_body requester_email
+//                                  requester_name received_at brand status priority type
+//                                  tags(JSON) via created_at_ms updated_at_ms message truncated
+//                                  transaction group assignee version (+1 on every write, for
+//                                  the workers); description_body is the storage key of the
+//                                  first comment's body, message that of the raw message
+//   {pd}:ticket:<id>:comments      list of JSON comments, oldest first: id created_at_ms
+//                                  message body (storage keys) author_email author_name public
+//                                  via message_id attachments [{filename content_type size
+//                                  content_id}]
 //   {pd}:ticket:<id>:audit         list of JSON trigger results: event, fired, changes
 //   {pd}:comment:next_id           INCR counter of comment ids
-//   {pd}:message:next_id           INCR counter of raw messages
-//   {pd}:message:<n>               the raw message, with our Received: header
+//   {pd}:message:<storage key>     the raw message, with our Received: header; shared by the
+//                                  tickets and suspensions it made (one per brand)
+//   {pd}:body:<storage key>        a comment's text (the description, for a first comment)
 //   {pd}:requester:<email>:tickets sorted set of ticket ids by creation time (ms)
 //   {pd}:events                    stream read by the trigger workers (ticket.created,
 //                                  ticket.comment_added, ticket.delayed); consumer group
@@ -43,9 +49,9 @@
 
 namespace postdesk {
 
-// FUNCTION LOAD REPLACE takes this source; FCALL postdesk_ingest then stores one message.
-// Its META argument is IngestMetaJson() (storage/ingest_request.h); it returns one outcome per
-// brand (ParseIngestReply). All of it happens in one atomic step: every key or none.
+// FUNCTION LOAD REPLACE takes this source; FCALL postdesk_ingest then stores one message, in the
+// MULTI ... EXEC block that IngestCommands (storage/ingest_request.h) builds, and returns one
+// outcome per brand.
 extern const std::string_view kFunctionsLibrary;
 
 // A command as hiredis's *CommandArgv calls take it. The arguments are views: the strings they
@@ -59,12 +65,12 @@ struct RedisArgv {
     lens.push_back(arg.size());
   }
   int count() const { return static_cast<int>(argv.size()); }
+  // As hiredis's *CommandArgv take it: non-const, though it never writes through it.
+  const char** args() const { return const_cast<const char**>(argv.data()); }
 };
 
 // FUNCTION LOAD REPLACE <kFunctionsLibrary>
 RedisArgv FunctionLoadCommand();
-// FCALL postdesk_ingest 3 {pd}:ticket:next_id {pd}:message:next_id {pd}:events META RAW
-RedisArgv IngestCommand(std::string_view meta_json, std::string_view raw);
 
 }  // namespace postdesk
 

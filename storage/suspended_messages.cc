@@ -26,7 +26,7 @@ Result<nlohmann::json> SuspendedMessages::Entry(int64_t id) {
       {"subject", f["subject"]},
       {"created_at", FormatTimestamp(ParseStoredInt(f["created_at_ms"]))},
       {"expires_in_s", ttl && ttl->type == REDIS_REPLY_INTEGER ? ttl->integer / 1000 : -1},
-      {"message", ParseStoredInt(f["message"])},
+      {"message", f["message"]},  // the storage key of its raw message
   };
   return entry;
 }
@@ -63,7 +63,7 @@ Result<nlohmann::json> SuspendedMessages::List(size_t limit) {
 Result<nlohmann::json> SuspendedMessages::Show(int64_t id) {
   Result<nlohmann::json> entry = Entry(id);
   if (!entry.ok()) return entry;
-  std::string raw_key = "{pd}:message:" + std::to_string(entry.value()["message"].get<int64_t>());
+  std::string raw_key = "{pd}:message:" + entry.value()["message"].get<std::string>();
   RedisReplyPtr raw = connection_->Command("GET %s", raw_key.c_str());
   if (!raw || raw->type != REDIS_REPLY_STRING) {
     return Status::Error("the raw message of suspended message " + std::to_string(id) +
@@ -84,13 +84,14 @@ Result<IngestOutcome> SuspendedMessages::Recover(int64_t id, const StoragePolicy
   request.subject = parsed.subject;
   request.description = parsed.description;
   request.truncated = parsed.truncated;
+  request.attachments = parsed.attachments;
   request.requester_email =
       parsed.from_email.empty() ? e["sender"]["email"].get<std::string>() : parsed.from_email;
   request.requester_name = parsed.from_name;
   request.message_id = parsed.message_id;
   request.transaction = "recovered:" + std::to_string(id);
   request.recover_suspended_id = id;
-  request.recover_message = e["message"].get<int64_t>();
+  request.recover_message = e["message"].get<std::string>();
   request.policy = policy;
   NewTicketTarget target;
   target.brand = e["brand"].get<std::string>();
@@ -99,12 +100,11 @@ Result<IngestOutcome> SuspendedMessages::Recover(int64_t id, const StoragePolicy
 
   Status loaded = connection_->LoadFunctions();
   if (!loaded.ok()) return loaded;
-  std::string meta = IngestMetaJson(request);
-  // The raw message is reused (recover_message), so RAW is empty.
-  RedisArgv command = IngestCommand(meta, "");
-  RedisReplyPtr reply(static_cast<redisReply*>(redisCommandArgv(
-      connection_->context(), command.count(), command.argv.data(), command.lens.data())));
-  Result<std::vector<IngestOutcome>> outcomes = ParseIngestReply(reply.get());
+  IngestCommands commands(request, NewStorageKey());
+  Result<std::vector<RedisReplyPtr>> replies = connection_->Pipeline(commands.commands());
+  if (!replies.ok()) return replies.status();
+  Result<std::vector<IngestOutcome>> outcomes =
+      ParseIngestExecReply(replies.value().back().get());
   if (!outcomes.ok()) return outcomes.status();
   return outcomes.value().front();
 }
@@ -113,9 +113,14 @@ Status SuspendedMessages::Delete(int64_t id) {
   Result<nlohmann::json> entry = Entry(id);
   if (!entry.ok()) return entry.status();
   std::string key = "{pd}:suspended:" + std::to_string(id);
-  std::string raw_key = "{pd}:message:" + std::to_string(entry.value()["message"].get<int64_t>());
-  // The raw message belongs to this record only: nothing else references a suspended one.
-  RedisReplyPtr r = connection_->Command("DEL %s %s", key.c_str(), raw_key.c_str());
+  std::string raw_key = "{pd}:message:" + entry.value()["message"].get<std::string>();
+  // The raw message goes with the record, unless the transaction's other brands still use it.
+  RedisReplyPtr shared = connection_->Command("HGET %s message_shared", key.c_str());
+  if (!shared) return Status::Error(connection_->LastError());
+  bool keep_raw = shared->type == REDIS_REPLY_STRING;
+  RedisReplyPtr r = keep_raw
+                        ? connection_->Command("DEL %s", key.c_str())
+                        : connection_->Command("DEL %s %s", key.c_str(), raw_key.c_str());
   if (!r || r->type == REDIS_REPLY_ERROR) return Status::Error("redis: DEL failed");
   connection_->Command("ZREM {pd}:suspended %lld", static_cast<long long>(id));
   return Status::Ok();

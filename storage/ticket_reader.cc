@@ -30,6 +30,30 @@ std::string FormatTimestamp(int64_t unix_ms) {
   return buf;
 }
 
+Result<std::vector<std::string>> ReadBodies(RedisConnection& connection,
+                                            const std::vector<std::string>& storage_keys) {
+  if (storage_keys.empty()) return std::vector<std::string>();
+  RedisArgv mget;
+  std::vector<std::string> keys;
+  keys.reserve(storage_keys.size());
+  for (const std::string& k : storage_keys) keys.push_back("{pd}:body:" + k);
+  mget.Add("MGET");
+  for (const std::string& k : keys) mget.Add(k);
+  Result<std::vector<RedisReplyPtr>> replies = connection.Pipeline({mget});
+  if (!replies.ok()) return replies.status();
+  const redisReply* r = replies.value()[0].get();
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != keys.size()) {
+    return Status::Error("redis: unexpected reply to MGET of comment bodies");
+  }
+  std::vector<std::string> bodies;
+  bodies.reserve(keys.size());
+  for (size_t i = 0; i < r->elements; ++i) {
+    const redisReply* e = r->element[i];
+    bodies.emplace_back(e->type == REDIS_REPLY_STRING ? std::string(e->str, e->len) : "");
+  }
+  return bodies;
+}
+
 Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
   std::string key = "{pd}:ticket:" + std::to_string(id);
   Result<std::map<std::string, std::string>> hash = connection_->HashGetAll(key);
@@ -41,10 +65,22 @@ Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
     return Status::Error("redis: cannot read the comments of ticket " + std::to_string(id));
   }
 
+  // The texts live under their own keys (storage/redis_functions.h): one MGET for them all,
+  // the description first.
+  std::vector<nlohmann::json> parsed_comments;
+  std::vector<std::string> body_keys = {f["description_body"]};
+  for (size_t i = 0; i < comments->elements; ++i) {
+    parsed_comments.push_back(ParseJsonOr(
+        std::string(comments->element[i]->str, comments->element[i]->len), nlohmann::json::object()));
+    body_keys.push_back(parsed_comments.back().value("body", ""));
+  }
+  Result<std::vector<std::string>> bodies = ReadBodies(*connection_, body_keys);
+  if (!bodies.ok()) return bodies.status();
+
   nlohmann::json ticket;
   ticket["id"] = id;
   ticket["subject"] = f["subject"];
-  ticket["description"] = f["description"];
+  ticket["description"] = bodies.value()[0];
   ticket["truncated"] = f["truncated"] == "1";
   ticket["requester"] = {{"email", f["requester_email"]}, {"name", f["requester_name"]}};
   ticket["received_at"] = f["received_at"];
@@ -63,15 +99,15 @@ Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
   ticket["followup_source_id"] =
       f["followup_source_id"].empty() ? nlohmann::json(nullptr) : nlohmann::json(ParseStoredInt(f["followup_source_id"]));
   ticket["comments"] = nlohmann::json::array();
-  for (size_t i = 0; i < comments->elements; ++i) {
-    nlohmann::json c = ParseJsonOr(std::string(comments->element[i]->str, comments->element[i]->len),
-                                   nlohmann::json::object());
+  for (size_t i = 0; i < parsed_comments.size(); ++i) {
+    const nlohmann::json& c = parsed_comments[i];
     nlohmann::json out;
     out["id"] = c.value("id", 0);
     out["author"] = {{"email", c.value("author_email", "")}, {"name", c.value("author_name", "")}};
-    out["body"] = c.value("body", "");
+    out["body"] = bodies.value()[i + 1];
     out["public"] = c.value("public", true);
     out["via"] = c.value("via", "");
+    out["attachments"] = c.value("attachments", nlohmann::json::array());
     out["created_at"] = FormatTimestamp(c.value("created_at_ms", int64_t{0}));
     ticket["comments"].push_back(std::move(out));
   }

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "parser/result.h"
 #include "storage/redis_connection.h"
@@ -22,8 +24,8 @@ class TicketReader {
 
   // {id, subject, description, truncated, requester: {email, name}, received_at, brand, status,
   //  priority, type, group, assignee, tags, via, auto_notifications_suppressed,
-  //  followup_source_id, comments: [{id, author: {email, name}, body, public, via, created_at}],
-  //  created_at, updated_at};
+  //  followup_source_id, comments: [{id, author: {email, name}, body, public, via, attachments:
+  //  [{filename, content_type, size, content_id}], created_at}], created_at, updated_at, events};
   //  times in RFC 3339 UTC. "no ticket N" when absent.
   Result<nlohmann::json> GetTicket(int64_t id);
 
@@ -33,6 +35,11 @@ class TicketReader {
  private:
   RedisConnection* connection_;
 };
+
+// The comment texts stored under the given storage keys ({pd}:body:<key>), in order, with one
+// MGET; "" for a key that holds none.
+Result<std::vector<std::string>> ReadBodies(RedisConnection& connection,
+                                            const std::vector<std::string>& storage_keys);
 
 // Milliseconds since the epoch to "2026-11-21T23:59:01.123Z".
 std::string FormatTimestamp(int64_t unix_ms);

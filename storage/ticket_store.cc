@@ -18,7 +18,8 @@ constexpr uint64_t kMaxBackoffMs = 5000;
 // call OnConnect: a connect that has not finished by then is abandoned and retried.
 constexpr uint64_t kConnectTimeoutMs = 1000;
 
-// Marks the FUNCTION LOAD and SELECT replies, which have no caller waiting.
+// Marks the replies that no caller waits for: FUNCTION LOAD, SELECT, and the commands of an
+// ingest block before its EXEC (whose reply tells the caller whether the block ran).
 constexpr uint64_t kInternalRequest = 0;
 
 }  // namespace
@@ -128,15 +129,22 @@ void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) 
                            (last_error_.empty() ? std::string() : ": " + last_error_)));
     return;
   }
-  std::string meta_text = IngestMetaJson(request);
-
-  RedisArgv command = IngestCommand(meta_text, request.raw);
+  // hiredis copies each command into its output buffer, so `commands` may go when this returns.
+  // Every command of the block is answered in order; only EXEC's reply has a caller waiting.
+  IngestCommands commands(request, NewStorageKey());
   uint64_t id = next_request_++;
-  if (redisAsyncCommandArgv(context_, &TicketStore::OnReply, reinterpret_cast<void*>(id),
-                            command.count(), command.argv.data(),
-                            command.lens.data()) != REDIS_OK) {
-    callback(Status::Error("redis: cannot queue the command"));
-    return;
+  const std::vector<RedisArgv>& block = commands.commands();
+  for (size_t i = 0; i < block.size(); ++i) {
+    bool last = i + 1 == block.size();
+    void* privdata = reinterpret_cast<void*>(last ? id : kInternalRequest);
+    if (redisAsyncCommandArgv(context_, &TicketStore::OnReply, privdata, block[i].count(),
+                              block[i].args(), block[i].lens.data()) != REDIS_OK) {
+      // A context already disconnecting refuses the first command. Any later refusal (out of
+      // memory) would leave the connection inside MULTI: it is dropped and made again.
+      if (i > 0) redisAsyncDisconnect(context_);
+      callback(Status::Error("redis: cannot queue the command"));
+      return;
+    }
   }
   pending_.emplace(id, std::move(callback));
 }
@@ -147,7 +155,7 @@ void TicketStore::OnReply(redisAsyncContext* context, void* reply_ptr, void* pri
   auto* reply = static_cast<redisReply*>(reply_ptr);
   if (id == kInternalRequest) {
     if (reply && reply->type == REDIS_REPLY_ERROR) {
-      spdlog::error("redis {}: setup failed: {}", self->address_.ToString(), reply->str);
+      spdlog::error("redis {}: {}", self->address_.ToString(), reply->str);
     }
     return;
   }
@@ -155,7 +163,7 @@ void TicketStore::OnReply(redisAsyncContext* context, void* reply_ptr, void* pri
   if (it == self->pending_.end()) return;
   IngestCallback callback = std::move(it->second);
   self->pending_.erase(it);
-  callback(ParseIngestReply(reply));
+  callback(ParseIngestExecReply(reply));
 }
 
 void TicketStore::Close(std::function<void()> done) {

@@ -47,7 +47,6 @@ TicketState StateFromHash(const std::map<std::string, std::string>& hash) {
   state.requester_email = LowerAscii(Field(hash, "requester_email"));
   state.requester_name = Field(hash, "requester_name");
   state.subject = Field(hash, "subject");
-  state.description = Field(hash, "description");
   state.tags = TagsFromJson(Field(hash, "tags"));
   return state;
 }
@@ -124,14 +123,35 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
   int64_t id = ParseStoredInt(Field(entry.fields, "ticket"));
   std::string type = Field(entry.fields, "type");
   std::string key = "{pd}:ticket:" + std::to_string(id);
-  Result<std::map<std::string, std::string>> hash = connection_->HashGetAll(key);
-  if (!hash.ok()) return hash.status();
-  if (id <= 0 || hash.value().empty()) return loaded;  // ticket_id 0: nothing to apply
+  // Two round trips: the ticket with the comment this update added, then the texts (the
+  // description and the comment's body) with the requester's earlier tickets.
+  std::string index = Field(entry.fields, "comment");
+  if (index.empty()) index = "-1";
+  std::string comments_key = key + ":comments";
+  RedisArgv hgetall, lindex;
+  for (std::string_view arg : {std::string_view("HGETALL"), std::string_view(key)}) {
+    hgetall.Add(arg);
+  }
+  for (std::string_view arg : {std::string_view("LINDEX"), std::string_view(comments_key),
+                               std::string_view(index)}) {
+    lindex.Add(arg);
+  }
+  Result<std::vector<RedisReplyPtr>> first = connection_->Pipeline({hgetall, lindex});
+  if (!first.ok()) return first.status();
+  const redisReply* fields = first.value()[0].get();
+  if (!fields || fields->type != REDIS_REPLY_ARRAY) {
+    return Status::Error("redis: unexpected reply to HGETALL " + key);
+  }
+  std::map<std::string, std::string> hash;
+  for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+    hash[ReplyText(fields->element[i])] = ReplyText(fields->element[i + 1]);
+  }
+  if (id <= 0 || hash.empty()) return loaded;  // ticket_id 0: nothing to apply
   loaded.ticket_id = id;
-  loaded.version = ParseStoredInt(Field(hash.value(), "version"));
-  loaded.auto_notifications_suppressed = Field(hash.value(), "auto_notifications_suppressed") == "1";
+  loaded.version = ParseStoredInt(Field(hash, "version"));
+  loaded.auto_notifications_suppressed = Field(hash, "auto_notifications_suppressed") == "1";
   TriggerEvent& event = loaded.event;
-  event.current = StateFromHash(hash.value());
+  event.current = StateFromHash(hash);
   SetClock(entry.id, event);
 
   if (type == "ticket.delayed") {
@@ -152,18 +172,16 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
   }
 
   // The comment this update added, its author, and the requester's earlier tickets.
-  std::string index = Field(entry.fields, "comment");
-  if (index.empty()) index = "-1";
-  RedisReplyPtr comment = connection_->CommandArgv({"LINDEX", key + ":comments", index});
-  if (!comment) return Status::Error(connection_->LastError());
+  const redisReply* comment = first.value()[1].get();
   std::string author = event.current.requester_email;
-  int64_t created_ms = ParseStoredInt(Field(hash.value(), "created_at_ms"));
+  int64_t created_ms = ParseStoredInt(Field(hash, "created_at_ms"));
   int64_t comment_ms = created_ms;
   std::string author_name = event.current.requester_name;
-  if (comment->type == REDIS_REPLY_STRING) {
-    Json c = Json::parse(ReplyText(comment.get()), nullptr, false);
+  std::string body_key;
+  if (comment && comment->type == REDIS_REPLY_STRING) {
+    Json c = Json::parse(ReplyText(comment), nullptr, false);
     if (c.is_object()) {
-      event.comment = c.value("body", std::string());
+      body_key = c.value("body", std::string());
       event.comment_is_public = c.value("public", true);
       author = LowerAscii(c.value("author_email", std::string()));
       author_name = c.value("author_name", std::string());
@@ -172,12 +190,30 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
     }
   }
   event.sender_type = author == event.current.requester_email ? "requester" : "end_user";
-  if (!event.current.requester_email.empty()) {
-    RedisReplyPtr count = connection_->CommandArgv(
-        {"ZCOUNT", "{pd}:requester:" + event.current.requester_email + ":tickets", "-inf",
-         "(" + std::to_string(created_ms)});
-    if (!count) return Status::Error(connection_->LastError());
-    if (count->type == REDIS_REPLY_INTEGER) event.requester_previous_tickets = count->integer;
+  RedisArgv mget, zcount;
+  std::string description_key = "{pd}:body:" + Field(hash, "description_body");
+  std::string comment_body_key = "{pd}:body:" + body_key;
+  for (std::string_view arg : {std::string_view("MGET"), std::string_view(description_key),
+                               std::string_view(comment_body_key)}) {
+    mget.Add(arg);
+  }
+  std::string requester_key = "{pd}:requester:" + event.current.requester_email + ":tickets";
+  std::string before_creation = "(" + std::to_string(created_ms);
+  for (std::string_view arg : {std::string_view("ZCOUNT"), std::string_view(requester_key),
+                               std::string_view("-inf"), std::string_view(before_creation)}) {
+    zcount.Add(arg);
+  }
+  Result<std::vector<RedisReplyPtr>> second = connection_->Pipeline({mget, zcount});
+  if (!second.ok()) return second.status();
+  const redisReply* texts = second.value()[0].get();
+  if (texts && texts->type == REDIS_REPLY_ARRAY && texts->elements == 2) {
+    event.current.description = ReplyText(texts->element[0]);
+    if (!body_key.empty()) event.comment = ReplyText(texts->element[1]);
+  }
+  if (type != "ticket.created") event.previous.description = event.current.description;
+  const redisReply* count = second.value()[1].get();
+  if (!event.current.requester_email.empty() && count && count->type == REDIS_REPLY_INTEGER) {
+    event.requester_previous_tickets = count->integer;
   }
 
   auto set = [&event](Placeholder p, std::string value) {
@@ -189,7 +225,7 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
       author_name + " <" + author + ">, " + FormatTimestamp(comment_ms) + "\n\n" + event.comment);
   set(Placeholder::kTicketCreatedAt, FormatTimestamp(created_ms));
   set(Placeholder::kTicketUpdatedAt,
-      FormatTimestamp(ParseStoredInt(Field(hash.value(), "updated_at_ms"))));
+      FormatTimestamp(ParseStoredInt(Field(hash, "updated_at_ms"))));
   set(Placeholder::kCurrentUserName, author_name);
   set(Placeholder::kCurrentUserEmail, author);
   if (tokens_) set(Placeholder::kTicketEncodedId, tokens_->Token(id));

@@ -118,6 +118,16 @@ class TicketStoreTest : public ::testing::Test {
     return value;
   }
 
+  // How many keys match `pattern` (raw messages and bodies are named by storage keys).
+  long long KeyCount(const char* pattern) {
+    redisContext* c = redisConnectUnix(redis_->address().unix_path.c_str());
+    auto* reply = static_cast<redisReply*>(redisCommand(c, "KEYS %s", pattern));
+    long long value = reply && reply->type == REDIS_REPLY_ARRAY ? reply->elements : -1;
+    if (reply) freeReplyObject(reply);
+    redisFree(c);
+    return value;
+  }
+
   std::string dir_;
   std::unique_ptr<EmbeddedRedis> redis_;
   uv_loop_t loop_;
@@ -169,8 +179,10 @@ TEST_F(TicketStoreTest, OneRequestForTwoBrandsMakesTwoTicketsAndOneRawMessage) {
   Result<std::vector<IngestOutcome>> ids = IngestAndWait(r);
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(Ids(ids.value()), (std::vector<int64_t>{1, 2}));
-  EXPECT_EQ(Command("EXISTS {pd}:message:1 {pd}:message:2"), 1);
+  EXPECT_EQ(KeyCount("{pd}:message:*"), 1);
+  EXPECT_EQ(KeyCount("{pd}:body:*"), 1);  // both first comments share the one text
   EXPECT_EQ(Reader().GetTicket(2).value()["brand"], "globex");
+  EXPECT_EQ(Reader().GetTicket(2).value()["description"], r.description);
 }
 
 TEST_F(TicketStoreTest, MissingTicketIsAClearError) {
@@ -209,8 +221,9 @@ TEST_F(TicketStoreTest, SuspendedMessageIsKeptWithItsCauseAndMakesNoTicket) {
   EXPECT_EQ(DescribeOutcomes(outcome.value()), "suspended 1 (auto_vacation)");
   EXPECT_EQ(Command("EXISTS {pd}:ticket:1"), 0);
   EXPECT_EQ(Command("EXISTS {pd}:suspended:1"), 1);
-  EXPECT_EQ(Command("EXISTS {pd}:message:1"), 1);  // the raw message is kept
-  EXPECT_GT(Command("PTTL {pd}:suspended:1"), 0);   // for the retention period
+  EXPECT_EQ(KeyCount("{pd}:message:*"), 1);  // the raw message is kept
+  EXPECT_EQ(KeyCount("{pd}:body:*"), 0);     // no comment, no text
+  EXPECT_GT(Command("PTTL {pd}:suspended:1"), 0);  // for the retention period
 }
 
 TEST_F(TicketStoreTest, SameMessageIdToTheSameBrandMakesOneTicket) {
@@ -222,7 +235,8 @@ TEST_F(TicketStoreTest, SameMessageIdToTheSameBrandMakesOneTicket) {
   EXPECT_EQ(second.value()[0].kind, IngestOutcome::Kind::kDuplicate);
   EXPECT_EQ(DescribeOutcomes(second.value()), "duplicate of ticket 1");
   EXPECT_EQ(Command("EXISTS {pd}:ticket:2"), 0);
-  EXPECT_EQ(Command("EXISTS {pd}:message:2"), 0);  // a pure duplicate stores nothing
+  EXPECT_EQ(KeyCount("{pd}:message:*"), 1);  // a pure duplicate stores nothing
+  EXPECT_EQ(KeyCount("{pd}:body:*"), 1);
   // Another brand does get its own ticket.
   r.tickets = {Target("globex", "help@globex.test")};
   auto other = IngestAndWait(r);
@@ -315,6 +329,43 @@ TEST_F(TicketStoreTest, SuspendedMessagesAreListedRecoveredAndDeleted) {
   ASSERT_TRUE(suspended.Delete(2).ok());
   EXPECT_EQ(suspended.List(10).value().size(), 0u);
   EXPECT_EQ(suspended.Delete(2).message(), "no suspended message 2");
+}
+
+TEST_F(TicketStoreTest, DeletingASuspensionKeepsTheRawMessageAnotherBrandsTicketUses) {
+  IngestRequest r = Request();
+  r.tickets = {Target("acme", "support@acme.test", "auto_vacation"),
+               Target("globex", "help@globex.test")};
+  auto outcomes = IngestAndWait(r);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status().message();
+  EXPECT_EQ(DescribeOutcomes(outcomes.value()), "suspended 1 (auto_vacation), ticket 1");
+  Reader();  // opens admin_
+  SuspendedMessages suspended(admin_.get());
+  ASSERT_TRUE(suspended.Delete(1).ok());
+  EXPECT_EQ(Reader().GetRawMessage(1).value(), r.raw);
+
+  // Alone, a suspension's raw message goes with it.
+  r.tickets = {Target("acme", "support@acme.test", "auto_vacation")};
+  ASSERT_TRUE(IngestAndWait(r).ok());
+  EXPECT_EQ(KeyCount("{pd}:message:*"), 2);
+  ASSERT_TRUE(suspended.Delete(2).ok());
+  EXPECT_EQ(KeyCount("{pd}:message:*"), 1);
+}
+
+TEST_F(TicketStoreTest, AttachmentsAreListedOnTheirComment) {
+  IngestRequest r = Request();
+  r.attachments = {{"Rechnung März.pdf", "application/pdf", 48213, ""},
+                   {"", "image/png", 512, "logo@customer.test"}};
+  ASSERT_TRUE(IngestAndWait(r).ok());
+  nlohmann::json attachments = Reader().GetTicket(1).value()["comments"][0]["attachments"];
+  ASSERT_EQ(attachments.size(), 2u);
+  EXPECT_EQ(attachments[0]["filename"], "Rechnung März.pdf");
+  EXPECT_EQ(attachments[0]["content_type"], "application/pdf");
+  EXPECT_EQ(attachments[0]["size"], 48213);
+  EXPECT_EQ(attachments[1]["content_id"], "logo@customer.test");
+  IngestRequest plain = Request();
+  plain.message_id = "other@customer.test";
+  ASSERT_TRUE(IngestAndWait(plain).ok());
+  EXPECT_EQ(Reader().GetTicket(2).value()["comments"][0]["attachments"], nlohmann::json::array());
 }
 
 TEST(EmbeddedRedisStart, SecondServerOnTheSameDataDirIsRefused) {

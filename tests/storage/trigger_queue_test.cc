@@ -67,11 +67,11 @@ class TriggerQueueTest : public ::testing::Test {
     target.thread_ticket = thread;
     r.tickets = {target};
     r.raw = "Subject: " + subject + "\r\n\r\nbody\r\n";
-    std::string meta = IngestMetaJson(r);
-    RedisArgv call = IngestCommand(meta, r.raw);
-    RedisReplyPtr reply(static_cast<redisReply*>(
-        redisCommandArgv(admin_->context(), call.count(), call.argv.data(), call.lens.data())));
-    Result<std::vector<IngestOutcome>> outcomes = ParseIngestReply(reply.get());
+    IngestCommands commands(r, NewStorageKey());
+    Result<std::vector<RedisReplyPtr>> replies = admin_->Pipeline(commands.commands());
+    EXPECT_TRUE(replies.ok()) << replies.status().message();
+    if (!replies.ok()) return 0;
+    Result<std::vector<IngestOutcome>> outcomes = ParseIngestExecReply(replies.value().back().get());
     EXPECT_TRUE(outcomes.ok()) << outcomes.status().message();
     return outcomes.ok() ? outcomes.value().at(0).id : 0;
   }
