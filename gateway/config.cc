@@ -1,7 +1,9 @@
 #include "gateway/config.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <filesystem>
@@ -66,6 +68,42 @@ Status ReadSmtp(TableReader& smtp, Config* config) {
   RETURN_IF_ERROR(smtp.String("hostname", &config->hostname));
   RETURN_IF_ERROR(smtp.Count("loops", 0, 256, &config->loops));
   return smtp.Finish();
+}
+
+// [http] listen: one address for the metrics and health endpoints.
+Status ReadHttp(TableReader& http, Config* config) {
+  std::string listen;
+  RETURN_IF_ERROR(http.String("listen", &listen));
+  if (http.Get("listen")) {
+    Result<ListenAddress> address = ParseListen(listen);
+    if (!address.ok()) {
+      return Status::Error(http.Name("listen") + ": " + address.status().message());
+    }
+    // Bound as given, never resolved: a name would make the port depend on DNS at start.
+    unsigned char ip[sizeof(in6_addr)];
+    if (inet_pton(AF_INET, address->host.c_str(), ip) != 1 &&
+        inet_pton(AF_INET6, address->host.c_str(), ip) != 1) {
+      return Status::Error(http.Name("listen") + ": \"" + address->host +
+                           "\" is not an IP address");
+    }
+    config->http_listen = address.value();
+  }
+  return http.Finish();
+}
+
+Status ReadLog(TableReader& log, Config* config) {
+  RETURN_IF_ERROR(log.String("level", &config->log.level));
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), config->log.level) == std::end(kLevels)) {
+    return Status::Error(log.Name("level") + ": must be trace, debug, info, warn or error");
+  }
+  std::string format = "text";
+  RETURN_IF_ERROR(log.String("format", &format));
+  if (format != "text" && format != "json") {
+    return Status::Error(log.Name("format") + ": must be \"text\" or \"json\"");
+  }
+  config->log.format = format == "json" ? LogFormat::kJson : LogFormat::kText;
+  return log.Finish();
 }
 
 Status ReadLimits(TableReader& limits, LimitsConfig* out) {
@@ -250,6 +288,8 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
          return r.Finish();
        }},
       {"notify", [](TableReader& r, Config* c) { return ReadNotify(r, &c->notify); }},
+      {"http", &ReadHttp},
+      {"log", &ReadLog},
       {"tls",
        [](TableReader& r, Config* c) {
          RETURN_IF_ERROR(r.String("cert", &c->tls_cert));

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,6 +103,13 @@ struct NotifyConfig {
   int64_t target_failure_limit = 21;  // consecutive failures that deactivate a target
 };
 
+// Logs on stderr ([log]): `serve --log-level` wins over `level`.
+enum class LogFormat { kText, kJson };
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error
+  LogFormat format = LogFormat::kText;
+};
+
 struct Config {
   std::string source;  // file name, for messages
   std::string data_dir = "./var";
@@ -112,6 +120,8 @@ struct Config {
   std::string redis_url;  // empty: start the embedded redis-server under data_dir
   std::string tls_cert;   // PEM certificate chain; with tls_key, enables STARTTLS
   std::string tls_key;    // PEM private key
+  std::optional<ListenAddress> http_listen;  // [http] listen: /metrics and /healthz; unset: none
+  LogConfig log;
   LimitsConfig limits;
   ClassificationConfig classification;
   TriggersConfig triggers;

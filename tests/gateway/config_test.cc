@@ -89,6 +89,48 @@ TEST(Config, WrongValuesAreRefusedByName) {
             "t.toml: [limits].data_timeout: unknown unit \" minutes\" (use ms, s, m, h, d)");
 }
 
+TEST(Config, HttpAndLogSectionsAreReadAndDefaultToNoServerAndInfoText) {
+  Result<Config> defaults = ParseConfig(kMinimal, "t.toml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().message();
+  EXPECT_FALSE(defaults->http_listen.has_value());
+  EXPECT_EQ(defaults->log.level, "info");
+  EXPECT_EQ(defaults->log.format, LogFormat::kText);
+
+  Result<Config> c = ParseConfig(std::string(kMinimal) +
+                                     "[http]\nlisten = \"127.0.0.1:9025\"\n"
+                                     "[log]\nlevel = \"debug\"\nformat = \"json\"\n",
+                                 "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_TRUE(c->http_listen.has_value());
+  EXPECT_EQ(c->http_listen->host, "127.0.0.1");
+  EXPECT_EQ(c->http_listen->port, 9025);
+  EXPECT_EQ(c->log.level, "debug");
+  EXPECT_EQ(c->log.format, LogFormat::kJson);
+
+  Result<Config> v6 =
+      ParseConfig(std::string(kMinimal) + "[http]\nlisten = \"[::1]:9025\"\n", "t.toml");
+  ASSERT_TRUE(v6.ok()) << v6.status().message();
+  EXPECT_EQ(v6->http_listen->host, "::1");
+}
+
+TEST(Config, BadHttpAndLogValuesAreRefusedByName) {
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[http]\nlisten = \"127.0.0.1:0\"\n"),
+            "t.toml: [http].listen: port must be 1-65535");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[http]\nlisten = \"localhost:9025\"\n"),
+            "t.toml: [http].listen: \"localhost\" is not an IP address");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[http]\nlisten = [\"127.0.0.1:9025\"]\n"),
+            "t.toml: [http].listen: expected a string");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[http]\nport = 9025\n"),
+            "t.toml: [http].port: unknown key");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[log]\nlevel = \"verbose\"\n"),
+            "t.toml: [log].level: must be trace, debug, info, warn or error");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[log]\nformat = \"xml\"\n"),
+            "t.toml: [log].format: must be \"text\" or \"json\"");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[log]\nfile = \"/var/log/pd\"\n"),
+            "t.toml: [log].file: unknown key");
+  EXPECT_EQ(ErrorOf("log = \"json\"\n" + std::string(kMinimal)), "t.toml: log: expected a table");
+}
+
 TEST(Config, MissingBrandsAndDuplicatesAreRefused) {
   EXPECT_EQ(ErrorOf("data_dir = \"x\"\n"), "t.toml: no [[brand]]: every recipient would be refused");
   EXPECT_EQ(ErrorOf(std::string(kMinimal) + kMinimal), "t.toml: brand \"acme\" twice");
