@@ -185,6 +185,12 @@ Result<MessageTemplate> MessageTemplate::Compile(std::string_view text) {
 }
 
 std::string MessageTemplate::Render(const PlaceholderValues& values) const {
+  PlaceholderViews views;
+  for (size_t i = 0; i < kPlaceholderCount; ++i) views[i] = values[i];
+  return Render(views);
+}
+
+std::string MessageTemplate::Render(const PlaceholderViews& values) const {
   size_t size = literals_.size();
   for (size_t i = 0; i < kPlaceholderCount; ++i) size += occurrences_[i] * values[i].size();
   std::string out;

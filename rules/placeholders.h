@@ -60,6 +60,10 @@ enum class Placeholder {
 // Indexed by Placeholder: the caller fills in the entries the template uses (see used()).
 using PlaceholderValues = std::array<std::string, static_cast<size_t>(Placeholder::kCount)>;
 
+// The same, as views of values kept elsewhere: what the trigger cycle renders from, so that no
+// value is copied but into the output.
+using PlaceholderViews = std::array<std::string_view, static_cast<size_t>(Placeholder::kCount)>;
+
 // Canonical name, e.g. "ticket.id"; empty for kCount.
 std::string_view PlaceholderName(Placeholder p);
 
@@ -79,6 +83,7 @@ class MessageTemplate {
   // The template with every placeholder replaced by values[placeholder]; literal text is copied.
   // Entries for placeholders the template does not use are ignored.
   std::string Render(const PlaceholderValues& values) const;
+  std::string Render(const PlaceholderViews& values) const;
 
   // Bitmask (PlaceholderBit) of the placeholders that occur, so that callers compute only those:
   // ticket.comments_formatted means reading every comment.

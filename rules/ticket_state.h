@@ -71,6 +71,10 @@ struct TriggerEvent {
 
 // Fills the placeholders that TicketState holds (id, status, subject, tags...) into `values`.
 void FillStatePlaceholders(const TicketState& state, PlaceholderValues& values);
+// The same as views of `state`, but for the id and the tags, which are written to `id_text` and
+// `tags_text`: all must outlive `values`.
+void FillStatePlaceholderViews(const TicketState& state, PlaceholderViews& values,
+                               std::string& id_text, std::string& tags_text);
 
 }  // namespace postdesk
 

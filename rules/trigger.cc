@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "parser/email_address.h"
+#include "rules/compiled_triggers.h"
 
 namespace postdesk {
 namespace {
@@ -50,6 +51,7 @@ TriggerSet::TriggerSet(std::vector<Trigger> triggers) {
       unindexed_.push_back(i);
     }
   }
+  compiled_ = std::make_shared<const CompiledTriggers>(triggers_);
 }
 
 void TriggerSet::Candidates(bool created, std::string_view received_at, std::string_view brand,

@@ -23,6 +23,8 @@
 
 namespace postdesk {
 
+class CompiledTriggers;  // compiled_triggers.h, internal to rules/
+
 // Condition fields. Their Zendesk names are in trigger_loader.cc.
 enum class TriggerField : uint8_t {
   kUpdateType,
@@ -143,6 +145,9 @@ class TriggerSet {
   // Candidates' answer as it was.
   bool IndexesTag(std::string_view tag) const;
 
+  // The conditions of triggers(), compiled for the cycle (trigger_engine.cc).
+  const CompiledTriggers& compiled() const { return *compiled_; }
+
  private:
   using Bucket = std::vector<uint32_t>;  // trigger indexes, ascending
   // Looked up by std::string_view without making a std::string of the key.
@@ -158,6 +163,7 @@ class TriggerSet {
   BucketMap by_tag_;
   Bucket by_update_type_[2];  // [0] Create, [1] Change
   Bucket unindexed_;
+  std::shared_ptr<const CompiledTriggers> compiled_;
 };
 
 }  // namespace postdesk
