@@ -88,9 +88,20 @@ Result<std::vector<StreamEntry>> ClaimStreamEntries(RedisConnection& redis,
 
 Status AcknowledgeStreamEntry(RedisConnection& redis, std::string_view stream,
                               std::string_view group, std::string_view id) {
-  RedisReplyPtr r = redis.CommandArgv({"XACK", stream, group, id});
+  return AcknowledgeStreamEntries(redis, stream, group, {std::string(id)});
+}
+
+Status AcknowledgeStreamEntries(RedisConnection& redis, std::string_view stream,
+                                std::string_view group, const std::vector<std::string>& ids) {
+  if (ids.empty()) return Status::Ok();
+  RedisArgv xack;
+  for (std::string_view arg : {std::string_view("XACK"), stream, group}) xack.Add(arg);
+  for (const std::string& id : ids) xack.Add(id);
+  Result<std::vector<RedisReplyPtr>> replies = redis.Pipeline({xack});
+  if (!replies.ok()) return replies.status();
+  const redisReply* r = replies.value()[0].get();
   if (!r) return Status::Error(redis.LastError());
-  if (r->type == REDIS_REPLY_ERROR) return Status::Error("redis: XACK: " + ReplyText(r.get()));
+  if (r->type == REDIS_REPLY_ERROR) return Status::Error("redis: XACK: " + ReplyText(r));
   return Status::Ok();
 }
 

@@ -48,6 +48,9 @@ Result<std::vector<StreamEntry>> ClaimStreamEntries(RedisConnection& redis,
 
 Status AcknowledgeStreamEntry(RedisConnection& redis, std::string_view stream,
                               std::string_view group, std::string_view id);
+// One XACK for them all.
+Status AcknowledgeStreamEntries(RedisConnection& redis, std::string_view stream,
+                                std::string_view group, const std::vector<std::string>& ids);
 
 }  // namespace postdesk
 

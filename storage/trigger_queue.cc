@@ -281,4 +281,8 @@ Status TriggerQueue::Acknowledge(const std::string& entry_id) {
   return AcknowledgeStreamEntry(*connection_, kEvents, kTriggerGroup, entry_id);
 }
 
+Status TriggerQueue::Acknowledge(const std::vector<std::string>& entry_ids) {
+  return AcknowledgeStreamEntries(*connection_, kEvents, kTriggerGroup, entry_ids);
+}
+
 }  // namespace postdesk

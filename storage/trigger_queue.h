@@ -69,8 +69,10 @@ class TriggerQueue {
   // Writes the cycle's result and acknowledges the entry, in one atomic step.
   Result<ApplyResult> Apply(const TriggerQueueEntry& entry, const LoadedTriggerEvent& loaded,
                             const TriggerOutcome& outcome);
-  // Acknowledges an entry that has nothing to apply (an unknown type, a vanished ticket).
+  // Acknowledges an entry that has nothing to apply (an unknown type, a vanished ticket, a
+  // cycle where nothing fired), or several at once.
   Status Acknowledge(const std::string& entry_id);
+  Status Acknowledge(const std::vector<std::string>& entry_ids);
 
  private:
   TriggerQueue(std::unique_ptr<RedisConnection> connection, std::string consumer,

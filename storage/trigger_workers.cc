@@ -23,10 +23,25 @@ std::string DefaultConsumerPrefix() {
   return std::string(host) + ":" + std::to_string(getpid());
 }
 
-enum class Processed { kDone, kRetryLater, kRedisFailed };
+// kNothingToDo: done, to be acknowledged with the rest of the batch (a crash before that only
+// makes another worker find again that there is nothing to do).
+enum class Processed { kDone, kNothingToDo, kRetryLater, kRedisFailed };
+
+// True if the cycle left nothing to write: no trigger fired, so no change, notification, delayed
+// action or suspension, and nothing for the audit either.
+bool NothingToApply(const TriggerOutcome& outcome) {
+  return outcome.fired.empty() && !outcome.changed && outcome.notifications.empty() &&
+         outcome.delayed.empty() && !outcome.suspend_sender;
+}
 
 Processed ProcessEntry(TriggerQueue& queue, const TriggerSet& triggers,
                        const TriggerQueueEntry& entry, TriggerWorkerCounters& counters) {
+  // With no active trigger a cycle cannot fire: the event is done without reading the ticket.
+  // Delayed actions run whatever the set holds now.
+  if (triggers.triggers().size() == triggers.inactive_count() &&
+      entry.Field("type") != "ticket.delayed") {
+    return Processed::kNothingToDo;
+  }
   for (int attempt = 0; attempt < kMaxConflicts; ++attempt) {
     Result<LoadedTriggerEvent> loaded = queue.Load(entry);
     if (!loaded.ok()) {
@@ -52,6 +67,7 @@ Processed ProcessEntry(TriggerQueue& queue, const TriggerSet& triggers,
       spdlog::warn("triggers: ticket {}: cycle stopped after {} restarts", loaded->ticket_id,
                    kMaxTriggerRestarts);
     }
+    if (NothingToApply(outcome)) return Processed::kNothingToDo;
     Result<ApplyResult> applied = queue.Apply(entry, loaded.value(), outcome);
     if (!applied.ok()) {
       spdlog::warn("triggers: {}: {}", entry.id, applied.status().message());
@@ -156,11 +172,15 @@ void TriggerWorkers::Run(size_t index) {
       }
     }
     std::shared_ptr<const TriggerSet> set = triggers();
+    std::vector<std::string> nothing_to_do;
     for (const TriggerQueueEntry& entry : entries) {
       if (failed) break;
       counters_.events++;
-      failed = ProcessEntry(*queue, *set, entry, counters_) == Processed::kRedisFailed;
+      Processed processed = ProcessEntry(*queue, *set, entry, counters_);
+      failed = processed == Processed::kRedisFailed;
+      if (processed == Processed::kNothingToDo) nothing_to_do.push_back(entry.id);
     }
+    if (!failed) failed = !queue->Acknowledge(nothing_to_do).ok();
     if (failed) {
       counters_.errors++;
       queue.reset();  // a blocking hiredis context is unusable after an error: reconnect

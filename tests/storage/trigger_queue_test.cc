@@ -124,8 +124,14 @@ TEST_F(TriggerQueueTest, WorkersChangeTicketAndQueueRenderedNotification) {
   int64_t calm = Ingest("printer question");
   ASSERT_TRUE(WaitFor([&] { return TicketField(urgent, "priority") == "urgent"; }));
   EXPECT_EQ(TicketField(urgent, "tags"), "[\"vip\"]");
-  ASSERT_TRUE(WaitFor([&] { return workers.counters().applied.load() >= 2; }));
+  // The calm ticket's cycle fires nothing: acknowledged, not applied.
+  ASSERT_TRUE(WaitFor([&] {
+    RedisReplyPtr pending = admin_->CommandArgv({"XPENDING", "{pd}:events", "triggers"});
+    return workers.counters().events.load() >= 2 && pending->element[0]->integer == 0;
+  }));
+  EXPECT_EQ(workers.counters().applied.load(), 1u);
   EXPECT_EQ(TicketField(calm, "priority"), "");
+  EXPECT_EQ(Integer({"LLEN", "{pd}:ticket:" + std::to_string(calm) + ":audit"}), 0);
   workers.Stop();
 
   RedisReplyPtr outbox = admin_->CommandArgv({"XRANGE", "{pd}:outbox", "-", "+"});
@@ -144,6 +150,27 @@ TEST_F(TriggerQueueTest, WorkersChangeTicketAndQueueRenderedNotification) {
   // Everything was acknowledged.
   RedisReplyPtr pending = admin_->CommandArgv({"XPENDING", "{pd}:events", "triggers"});
   EXPECT_EQ(pending->element[0]->integer, 0);
+}
+
+TEST_F(TriggerQueueTest, WithoutActiveTriggersEveryEventIsAcknowledgedAndNothingWritten) {
+  TriggerWorkerOptions options;
+  options.redis = redis_->address();
+  options.threads = 1;
+  TriggerWorkers workers(options, Set(R"([{"title": "Off", "active": false,
+    "conditions": {"all": []}, "actions": [{"field": "priority", "value": "high"}]}])"));
+  workers.Start();
+  int64_t first = Ingest("one");
+  Ingest("two");
+  Ingest("three");
+  ASSERT_TRUE(WaitFor([&] {
+    RedisReplyPtr pending = admin_->CommandArgv({"XPENDING", "{pd}:events", "triggers"});
+    return workers.counters().events.load() == 3 && pending->element[0]->integer == 0;
+  }));
+  workers.Stop();
+  EXPECT_EQ(workers.counters().applied.load(), 0u);
+  EXPECT_EQ(TicketField(first, "priority"), "");
+  EXPECT_EQ(TicketField(first, "version"), "1");
+  EXPECT_EQ(Integer({"EXISTS", "{pd}:outbox"}), 0);
 }
 
 TEST_F(TriggerQueueTest, EntriesOfACrashedWorkerAreClaimedAndAppliedOnce) {
