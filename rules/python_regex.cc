@@ -10,6 +10,9 @@
 #include <utility>
 #include <vector>
 
+#include "parser/email_address.h"  // LowerAscii
+#include "rules/regex_literal.h"
+
 namespace postdesk {
 namespace {
 
@@ -563,11 +566,18 @@ Result<PythonRegex> PythonRegex::Compile(std::string_view pattern, bool case_sen
     if (code == nullptr) return status;
     jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
   }
-  return PythonRegex(code, try_fast_path && jit);
+  PythonRegex regex(code, try_fast_path && jit);
+  // A literal of one or two characters turns too few subjects down to pay for the search.
+  if (std::string literal = RequiredLiteral(pattern); literal.size() >= 3) {
+    regex.caseless_ = !case_sensitive;
+    regex.required_ = regex.caseless_ ? LowerAscii(literal) : std::move(literal);
+  }
+  return regex;
 }
 
 bool PythonRegex::FullMatch(std::string_view subject) const {
   if (code_ == nullptr) return false;
+  if (!required_.empty() && !MayContain(subject, required_, caseless_)) return false;
   MatchState& state = ThreadMatchState();
   if (!state.ready()) return false;
   // PCRE2 10.42 refuses a null subject even when it is empty.
@@ -584,13 +594,17 @@ bool PythonRegex::FullMatch(std::string_view subject) const {
 
 PythonRegex::PythonRegex(PythonRegex&& other) noexcept
     : code_(std::exchange(other.code_, nullptr)),
-      fast_path_(std::exchange(other.fast_path_, false)) {}
+      fast_path_(std::exchange(other.fast_path_, false)),
+      required_(std::move(other.required_)),
+      caseless_(other.caseless_) {}
 
 PythonRegex& PythonRegex::operator=(PythonRegex&& other) noexcept {
   if (this != &other) {
     pcre2_code_free(code_);
     code_ = std::exchange(other.code_, nullptr);
     fast_path_ = std::exchange(other.fast_path_, false);
+    required_ = std::move(other.required_);
+    caseless_ = other.caseless_;
   }
   return *this;
 }

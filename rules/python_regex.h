@@ -33,6 +33,7 @@
 #define POSTDESK_RULES_PYTHON_REGEX_H_
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 #include "parser/result.h"
@@ -71,6 +72,10 @@ class PythonRegex {
   // JIT-compiled with PCRE2_MATCH_INVALID_UTF: pcre2_jit_match may run it on any bytes.
   // Otherwise pcre2_match checks the subject is UTF-8 first.
   bool fast_path_ = false;
+  // ASCII letters and digits that every match contains (lower case if caseless_), which
+  // FullMatch looks for before it runs PCRE2 (regex_literal.h); empty if none.
+  std::string required_;
+  bool caseless_ = false;
 };
 
 }  // namespace postdesk

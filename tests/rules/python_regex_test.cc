@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "rules/regex_literal.h"
+
 namespace postdesk {
 namespace {
 
@@ -261,6 +263,76 @@ TEST(PythonRegex, ConcurrentUseGivesTheSameAnswers) {
   }
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < 4; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
+}
+
+// --- The required literal (regex_literal.h) that FullMatch checks before PCRE2 ---------------
+
+TEST(RequiredLiteral, IsTheLongestTopLevelRunOfLettersAndDigits) {
+  EXPECT_EQ(RequiredLiteral(".*\\binvoice\\b.*#?\\d{4,}.*"), "invoice");
+  EXPECT_EQ(RequiredLiteral("order \\d+"), "order");
+  EXPECT_EQ(RequiredLiteral("Refund.*"), "Refund");
+  // A quantified character may be absent; bounds are not literals.
+  EXPECT_EQ(RequiredLiteral("colou?r"), "colo");
+  EXPECT_EQ(RequiredLiteral("ab*cdef+g"), "cde");
+  EXPECT_EQ(RequiredLiteral("x{1234}yz"), "yz");
+  // Groups, classes and escapes that run over letters and digits give nothing.
+  EXPECT_EQ(RequiredLiteral("(invoice)?a"), "a");
+  EXPECT_EQ(RequiredLiteral("[invoice]+"), "");
+  EXPECT_EQ(RequiredLiteral("[]invoice]"), "");
+  EXPECT_EQ(RequiredLiteral("\\x41bc.*"), "");
+  EXPECT_EQ(RequiredLiteral("\\u00e9t\\u00e9"), "");
+  EXPECT_EQ(RequiredLiteral("(a)\\1234"), "");
+  EXPECT_EQ(RequiredLiteral("\\d\\bword"), "word");
+  // Alternation at the top, inline flags and comments: none.
+  EXPECT_EQ(RequiredLiteral("invoice|bill"), "");
+  EXPECT_EQ(RequiredLiteral("(?x) in voice"), "");
+  EXPECT_EQ(RequiredLiteral("(?i)invoice"), "");
+  EXPECT_EQ(RequiredLiteral("(?-i:a)invoice"), "");
+  EXPECT_EQ(RequiredLiteral("(?#note)invoice"), "");
+  EXPECT_EQ(RequiredLiteral("(?:a|b)invoice"), "invoice");
+  EXPECT_EQ(RequiredLiteral("(?P<n>x)invoice(?P=n)"), "invoice");
+}
+
+TEST(PythonRegex, TheRequiredLiteralNeverTurnsAMatchDown) {
+  struct Case {
+    const char* pattern;
+    bool case_sensitive;
+    const char* subject;
+    bool matches;
+  };
+  const Case cases[] = {
+      {".*\\binvoice\\b.*#?\\d{4,}.*", false, "My INVOICE #12345", true},
+      {".*\\binvoice\\b.*#?\\d{4,}.*", false, "My invoices #12345", false},
+      {".*\\binvoice\\b.*#?\\d{4,}.*", false, "My bill #12345", false},
+      {".*\\binvoice\\b.*#?\\d{4,}.*", true, "My INVOICE #12345", false},
+      {".*\\binvoice\\b.*", false, "Ünïcode invoice", true},
+      {"\\x41bc", true, "Abc", true},
+      {"\\u00e9t\\u00e9", true, "\xc3\xa9t\xc3\xa9", true},
+      {"colou?r", true, "color", true},
+      {"x{2}yz", true, "xxyz", true},
+      {"(?i)ABC", true, "abc", true},
+      {"(?x) a b c", true, "abc", true},
+      {"abc|de", true, "de", true},
+      // Caseless Unicode folds "s" with U+017F and "k" with U+212A: a non-ASCII subject is left
+      // to PCRE2.
+      {".*security.*", false,
+       "\xc5\xbf"
+       "ecurity",
+       true},
+      {".*kelvin.*", false,
+       "\xe2\x84\xaa"
+       "elvin",
+       true},
+      {".*security.*", true,
+       "\xc5\xbf"
+       "ecurity",
+       false},
+      {"abc.*", false, "ab", false},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(MustCompile(c.pattern, c.case_sensitive).FullMatch(c.subject), c.matches)
+        << c.pattern << " on " << c.subject;
+  }
 }
 
 }  // namespace
