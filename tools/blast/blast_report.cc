@@ -54,6 +54,7 @@ void BlastStats::Merge(const BlastStats& other) {
   server_closes += other.server_closes;
   late += other.late;
   max_backlog = std::max(max_backlog, other.max_backlog);
+  unsent += other.unsent;
   idle_open_peak += other.idle_open_peak;
   idle_open_at_end += other.idle_open_at_end;
   if (other.first_start_ns != 0 && (first_start_ns == 0 || other.first_start_ns < first_start_ns)) {
@@ -145,7 +146,8 @@ std::string FormatText(const BlastStats& stats, const RunDescription& run, doubl
     if (stats.late > 0 || stats.max_backlog > 0) {
       out += "open loop:       " + std::to_string(stats.late) +
              " messages waited for a connection (at most " + std::to_string(stats.max_backlog) +
-             " at once): the rate was not met\n";
+             " at once), " + std::to_string(stats.unsent) +
+             " still waited at the end: the rate was not met\n";
     }
   }
   if (!stats.first_errors.empty()) {
@@ -198,6 +200,7 @@ std::string FormatJson(const BlastStats& stats, const RunDescription& run, doubl
   out += ",\"server_closes\":" + num(stats.server_closes);
   out += ",\"late\":" + num(stats.late);
   out += ",\"max_backlog\":" + num(stats.max_backlog);
+  out += ",\"unsent\":" + num(stats.unsent);
   out += ",\"idle_open_peak\":" + num(stats.idle_open_peak);
   out += ",\"idle_open_at_end\":" + num(stats.idle_open_at_end);
   out += ",\"first_errors\":" + JsonList(stats.first_errors);

@@ -33,10 +33,11 @@ struct BlastStats {
   uint64_t server_closes = 0;                  // idle connections the server closed (no error)
   uint64_t late = 0;                           // --rate: messages that waited for a free connection
   uint64_t max_backlog = 0;                    // --rate: most messages waiting at once
-  uint64_t idle_open_peak = 0;                 // --idle: most connections open at once
-  uint64_t idle_open_at_end = 0;               // --idle: still open when the run stopped
-  uint64_t first_start_ns = 0;                 // uv_hrtime() of the run's start
-  uint64_t last_done_ns = 0;                   // uv_hrtime() of the last message's outcome
+  uint64_t unsent = 0;              // --rate: due, but still waiting when the run stopped
+  uint64_t idle_open_peak = 0;      // --idle: most connections open at once
+  uint64_t idle_open_at_end = 0;    // --idle: still open when the run stopped
+  uint64_t first_start_ns = 0;      // uv_hrtime() of the run's start
+  uint64_t last_done_ns = 0;        // uv_hrtime() of the last message's outcome
   std::string tls;                  // e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384" (the first seen)
   bool pipelining_refused = false;  // --pipelining, but the server does not offer it
   LatencyHistogram latency;         // final dot to its reply, ns (accepted and refused at the dot)

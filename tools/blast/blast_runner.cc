@@ -399,7 +399,8 @@ void BlastRunner::BeginStop(bool force) {
   if (!stopping_) {
     stopping_ = true;
     if (plan_.idle) stats_.idle_open_at_end = idle_open_;
-    backlog_ = 0;  // --rate: messages not yet started are not sent
+    stats_.unsent += backlog_;  // --rate: messages due but not started are not sent
+    backlog_ = 0;
     to_start_.clear();
     retry_at_.clear();
   }
