@@ -1,5 +1,6 @@
 #include "gateway/delivery.h"
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -55,6 +56,21 @@ StoragePolicy PolicyOf(const ClassificationConfig& c) {
   return p;
 }
 
+// A transaction to several brands counts under its first brand's outcome.
+TransactionVerdict VerdictOf(const std::vector<IngestOutcome>& outcomes) {
+  switch (outcomes.empty() ? IngestOutcome::Kind::kTicket : outcomes[0].kind) {
+    case IngestOutcome::Kind::kTicket:
+      return TransactionVerdict::kTicket;
+    case IngestOutcome::Kind::kComment:
+      return TransactionVerdict::kComment;
+    case IngestOutcome::Kind::kSuspended:
+      return TransactionVerdict::kSuspended;
+    case IngestOutcome::Kind::kDuplicate:
+      return TransactionVerdict::kDuplicate;
+  }
+  return TransactionVerdict::kTicket;
+}
+
 }  // namespace
 
 IngestRequest BuildIngestRequest(const SmtpTransaction& tx, const ParsedMessage& parsed,
@@ -98,7 +114,10 @@ void Delivery::Deliver(SmtpTransaction transaction, Done done) {
   if (uv_queue_work(loop_, &job->work, &Delivery::ParseOnWorker, &Delivery::StoreOnLoop) != 0) {
     job->done(job->transaction.session_id,
               {"451 4.3.0 Error: cannot process the message now, try again later",
-               "error=\"queue_work failed\""});
+               "error=\"queue_work failed\"",
+               TransactionVerdict::kTempfail,
+               {},
+               "queue_work failed"});
     return;
   }
   job.release();  // owned by the work request until StoreOnLoop
@@ -118,22 +137,35 @@ void Delivery::StoreOnLoop(uv_work_t* work, int /*status*/) {
     job->done(session_id,
               {"554 5.4.6 Error: too many hops (" + std::to_string(job->parsed.received_count - 1) +
                    " Received: headers): routing loop",
-               "refused=hops"});
+               "refused=hops",
+               TransactionVerdict::kRefused,
+               {},
+               "hops"});
     return;
   }
   IngestRequest request = BuildIngestRequest(job->transaction, job->parsed, job->classification);
   request.raw = std::move(job->transaction.message);
   Done done = std::move(job->done);
-  job->owner->store_->Ingest(
-      request, [session_id, done = std::move(done)](Result<std::vector<IngestOutcome>> outcomes) {
-        if (!outcomes.ok()) {
-          done(session_id, {"451 4.3.0 Error: ticket storage unavailable, try again later",
-                            "error=\"" + outcomes.status().message() + "\""});
-          return;
-        }
-        std::string text = DescribeOutcomes(outcomes.value());
-        done(session_id, {"250 2.0.0 Ok: " + text, "stored=\"" + text + "\""});
-      });
+  // Redis latency counts only commands that were sent: a disconnected store answers at once.
+  bool sent = job->owner->store_->connected();
+  auto started = std::chrono::steady_clock::now();
+  job->owner->store_->Ingest(request, [session_id, sent, started, done = std::move(done)](
+                                          Result<std::vector<IngestOutcome>> outcomes) {
+    if (sent) Metrics().redis_command.Observe(std::chrono::steady_clock::now() - started);
+    if (!outcomes.ok()) {
+      Metrics().redis_errors.Add();
+      done(session_id, {"451 4.3.0 Error: ticket storage unavailable, try again later",
+                        "error=\"" + outcomes.status().message() + "\"",
+                        TransactionVerdict::kTempfail,
+                        {},
+                        outcomes.status().message()});
+      return;
+    }
+    std::string text = DescribeOutcomes(outcomes.value());
+    TransactionVerdict verdict = VerdictOf(outcomes.value());
+    done(session_id, {"250 2.0.0 Ok: " + text, "stored=\"" + text + "\"", verdict,
+                      std::move(outcomes).value(), ""});
+  });
 }
 
 }  // namespace postdesk

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "gateway/commands.h"
+#include "gateway/log_format.h"
 
 namespace {
 
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   // Logs go to stderr: stdout is for the JSON that the tools print.
   spdlog::set_default_logger(spdlog::stderr_color_mt("postdesk"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  postdesk::InstallLogFormat(postdesk::LogFormat::kText);  // [log] format may change it
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);

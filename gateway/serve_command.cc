@@ -6,8 +6,11 @@
 #include <cstdio>
 
 #include "gateway/commands.h"
-#include "gateway/server.h"
+#include "gateway/log_format.h"
+#include "gateway/metrics.h"
+#include "gateway/ops_server.h"
 #include "gateway/outbox_sender.h"
+#include "gateway/server.h"
 #include "gateway/trigger_worker_setup.h"
 #include "storage/embedded_redis.h"
 #include "storage/trigger_workers.h"
@@ -27,7 +30,7 @@ constexpr char kHelp[] =
     "process too; `postdesk workers` runs more of them elsewhere.\n"
     "\n"
     "  --config FILE      the TOML configuration (see postdesk.example.toml)\n"
-    "  --log-level LEVEL  trace, debug, info (default), warn, error\n";
+    "  --log-level LEVEL  trace, debug, info, warn, error; wins over [log] level (info)\n";
 
 // Everything `serve` needs from a configuration file, checked: the configuration, the token
 // secret, and the TLS certificate. Used at start and on SIGHUP.
@@ -46,11 +49,20 @@ Result<std::shared_ptr<const ServingState>> LoadServingState(const std::string& 
   return std::make_shared<const ServingState>(std::move(config).value(), std::move(tls));
 }
 
+// [log] level and format; `--log-level` (already checked) wins over the file's level.
+void ApplyLogConfig(const LogConfig& log, const std::optional<std::string>& level_flag) {
+  InstallLogFormat(log.format);
+  Result<spdlog::level::level_enum> level = ParseLogLevel(level_flag.value_or(log.level));
+  if (level.ok()) spdlog::set_level(level.value());
+}
+
 struct SignalContext {
   Server* server;
   TriggerWorkers* workers;  // null without worker threads
   OutboxSender* outbox;
+  OpsServer* ops;  // null without [http] listen
   std::string config_path;
+  std::optional<std::string> level_flag;
   std::shared_ptr<const ServingState> current;
 };
 
@@ -76,11 +88,16 @@ void Reload(SignalContext* context) {
       !same_listen(old_config.listen_tls, new_config.listen_tls) ||
       old_config.loops != new_config.loops || old_config.data_dir != new_config.data_dir ||
       old_config.redis_url != new_config.redis_url ||
+      old_config.http_listen.has_value() != new_config.http_listen.has_value() ||
+      (old_config.http_listen && (old_config.http_listen->host != new_config.http_listen->host ||
+                                  old_config.http_listen->port != new_config.http_listen->port)) ||
       old_config.limits.max_connections != new_config.limits.max_connections ||
       old_config.limits.max_connections_per_ip != new_config.limits.max_connections_per_ip) {
-    spdlog::warn("SIGHUP: listen addresses, loops, data_dir, [redis] and connection limits "
-                 "change only with a restart; the running values stay");
+    spdlog::warn(
+        "SIGHUP: listen addresses, loops, data_dir, [redis], [http] and connection "
+        "limits change only with a restart; the running values stay");
   }
+  ApplyLogConfig(new_config.log, context->level_flag);
   context->current = next.value();
   context->server->UpdateState(context->current);
   if (context->workers) context->workers->SetTriggers(TriggerSetOf(new_config));
@@ -102,7 +119,9 @@ void WaitForSignals(SignalContext* context) {
   auto on_stop = [](uv_signal_t* handle, int signum) {
     spdlog::info("{}: draining: no new connections, finishing transactions in flight",
                  signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    static_cast<SignalContext*>(handle->data)->server->Shutdown();
+    auto* signalled = static_cast<SignalContext*>(handle->data);
+    if (signalled->ops) signalled->ops->SetDraining();  // /healthz: 503 "draining"
+    signalled->server->Shutdown();
     uv_stop(handle->loop);
   };
   uv_signal_start_oneshot(&term, on_stop, SIGTERM);
@@ -130,8 +149,16 @@ int ServeCommand(const Args& args) {
     std::fprintf(stderr, "postdesk serve: --config FILE is required\n\n%s", kHelp);
     return 2;
   }
-  std::string level = OptionValue(args, "--log-level").value_or("info");
-  spdlog::set_level(spdlog::level::from_str(level));
+  std::optional<std::string> level_flag = OptionValue(args, "--log-level");
+  if (level_flag) {
+    Result<spdlog::level::level_enum> level = ParseLogLevel(*level_flag);
+    if (!level.ok()) {
+      std::fprintf(stderr, "postdesk serve: --log-level: %s\n\n%s",
+                   level.status().message().c_str(), kHelp);
+      return 2;
+    }
+    spdlog::set_level(level.value());
+  }
 
   Result<std::shared_ptr<const ServingState>> loaded = LoadServingState(*config_path);
   if (!loaded.ok()) {
@@ -139,6 +166,8 @@ int ServeCommand(const Args& args) {
     return 1;
   }
   std::shared_ptr<const ServingState> state = loaded.value();
+  // Before anything else logs: with format json every line of the run is JSON.
+  ApplyLogConfig(state->config.log, level_flag);
 
   std::unique_ptr<EmbeddedRedis> embedded;
   RedisAddress redis;
@@ -163,6 +192,18 @@ int ServeCommand(const Args& args) {
     }
   }
 
+  // Bound before the SMTP ports: a monitoring port in use fails the start as an SMTP one does.
+  std::unique_ptr<OpsServer> ops;
+  if (state->config.http_listen) {
+    Result<std::unique_ptr<OpsServer>> started =
+        OpsServer::Start(*state->config.http_listen, redis, &Metrics().registry);
+    if (!started.ok()) {
+      std::fprintf(stderr, "postdesk: %s\n", started.status().message().c_str());
+      return 1;
+    }
+    ops = std::move(started).value();
+  }
+
   Result<std::unique_ptr<Server>> server = Server::Start(state, redis);
   if (!server.ok()) {
     std::fprintf(stderr, "postdesk: %s\n", server.status().message().c_str());
@@ -178,7 +219,11 @@ int ServeCommand(const Args& args) {
                                  ? "notifications are written to " + state->config.data_dir +
                                        "/outbox/"
                                  : "notifications go to relay " + state->config.notify.relay);
-  SignalContext signals{server.value().get(), workers.get(), &outbox, *config_path, state};
+  // Read by /metrics; released before the outbox and the workers they read go.
+  std::vector<MetricsRegistry::Registration> component_metrics = ExportComponentMetrics(
+      &Metrics().registry, outbox.counters(), workers ? &workers->counters() : nullptr);
+  SignalContext signals{server.value().get(), workers.get(), &outbox, ops.get(),
+                        *config_path,         level_flag,    state};
   WaitForSignals(&signals);
   server.value()->Wait();
   spdlog::info("all loops drained");
@@ -189,6 +234,7 @@ int ServeCommand(const Args& args) {
   }
   outbox.Stop();
   spdlog::info("outbox stopped");
+  if (ops) ops->Stop();
   if (embedded) {
     Status stopped = embedded->Stop();
     if (!stopped.ok()) spdlog::error("{}", stopped.message());

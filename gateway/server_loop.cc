@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "gateway/metrics.h"
+
 namespace postdesk {
 namespace {
 
@@ -67,6 +69,8 @@ ServerLoop::ServerLoop(uint16_t index, std::shared_ptr<const ServingState> state
   wakeup_async_->data = this;
   uv_timer_init(&loop_, grace_timer_);
   grace_timer_->data = this;
+  store_.SetStateObserver(
+      [](bool connected) { Metrics().redis_connections.Add(connected ? 1 : -1); });
 }
 
 ServerLoop::~ServerLoop() {
@@ -131,6 +135,8 @@ void ServerLoop::OnConnection(uv_stream_t* listener, int status) {
   if (status < 0 || self->shutting_down_) return;
   // Ids carry the loop's index in the top bits, so they are unique in the process and in logs.
   uint64_t id = (uint64_t{self->index_} << 48) | self->next_connection_++;
+  Metrics().connections.Add();
+  Metrics().connections_open.Add(1);  // until OnConnectionClosed
   auto connection = std::make_unique<SmtpConnection>(self, id);
   SmtpConnection* raw = connection.get();
   self->connections_.emplace(id, std::move(connection));
@@ -141,6 +147,11 @@ void ServerLoop::OnConnection(uv_stream_t* listener, int status) {
 void ServerLoop::Deliver(SmtpTransaction transaction) {
   delivery_.Deliver(std::move(transaction), [this](uint64_t session_id,
                                                    const DeliveryOutcome& outcome) {
+    // Counted whether or not the session is still there: the message was (or was not) stored.
+    Metrics().CountTransaction(outcome.verdict);
+    for (const IngestOutcome& stored : outcome.stored) {
+      if (stored.kind == IngestOutcome::Kind::kSuspended) Metrics().CountSuspended(stored.cause);
+    }
     auto it = connections_.find(session_id);
     if (it == connections_.end()) {
       spdlog::warn("session {:x} gone before its delivery ended: {}", session_id, outcome.detail);
@@ -151,6 +162,7 @@ void ServerLoop::Deliver(SmtpTransaction transaction) {
 }
 
 void ServerLoop::OnConnectionClosed(uint64_t id) {
+  Metrics().connections_open.Add(-1);
   connections_.erase(id);
   if (shutting_down_) MaybeFinish();
 }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "gateway/metrics.h"
 #include "gateway/server_loop.h"
 
 namespace postdesk {
@@ -54,9 +55,11 @@ bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const Serving
       limits_ = limits;
       break;
     case ConnectionLimits::Verdict::kServerFull:
+      Metrics().refused_server_full.Add();
       session_->Refuse("421 4.7.0 " + hostname + " Error: too many connections", "server full");
       return false;
     case ConnectionLimits::Verdict::kClientFull:
+      Metrics().refused_client_full.Add();
       session_->Refuse("421 4.7.0 " + hostname + " Error: too many connections from your address",
                        "client over its connection limit");
       return false;

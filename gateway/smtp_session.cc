@@ -6,7 +6,8 @@
 #include <charconv>
 #include <ctime>
 
-#include "gateway/log_text.h"
+#include "gateway/log_format.h"
+#include "gateway/metrics.h"
 
 namespace postdesk {
 namespace {
@@ -145,6 +146,7 @@ void SmtpSession::OnDisconnected(std::string_view reason) {
   if (state_ == State::kClosed) return;
   out_.clear();
   if (state_ == State::kData) {
+    Metrics().received_bytes.Add(data_->total_bytes());
     spdlog::info("session {:x} client={} lost during DATA ({} bytes): {}", id_, client_ip_,
                  data_->total_bytes(), reason);
   }
@@ -379,16 +381,19 @@ void SmtpSession::DoRcpt(std::string_view arg) {
     return;
   }
   if (recipients_.size() >= limits_.max_recipients) {
+    Metrics().recipients_over_limit.Add();
     Reply("452 4.5.3 Error: too many recipients");  // RFC 5321 4.5.3.1.10
     return;
   }
   std::optional<AddressMatch> match = serving_->addresses.FindRecipient(path->address);
   if (!match) {
+    Metrics().recipients_unknown.Add();
     // RFC 5321 3.6.2 / design: refused now, so that no bounce is ever sent later (backscatter).
     Reply("550 5.1.1 <" + path->address + ">: Recipient address rejected: User unknown");
     CountError();
     return;
   }
+  Metrics().recipients_accepted.Add();
   recipients_.push_back({path->address, std::move(*match)});
   EnterState(State::kRecipients);
   Reply("250 2.1.5 Ok");
@@ -419,16 +424,22 @@ void SmtpSession::DoData(std::string_view) {
 
 void SmtpSession::FinishData() {
   transport_->SetTimeout(limits_.command_timeout);
+  dot_received_ = std::chrono::steady_clock::now();
+  Metrics().received_bytes.Add(data_->total_bytes());
+  ++transaction_count_;
   if (data_->oversized()) {
-    spdlog::info("session {:x} client={} from=<{}> rejected: message over {} bytes", id_,
-                 client_ip_, EscapeForLog(mail_from_), limits_.max_message_size);
+    Metrics().CountTransaction(TransactionVerdict::kRefused);
+    LogTransaction(DeliveryOutcome{"552 5.3.4 Error: message file too big",
+                                   "refused=size",
+                                   TransactionVerdict::kRefused,
+                                   {},
+                                   "size"});
     ResetTransaction();
     EnterState(State::kReady);
     Reply("552 5.3.4 Error: message file too big");
     CountError();
     return;
   }
-  ++transaction_count_;
   SmtpTransaction tx;
   tx.session_id = id_;
   char id[32];
@@ -473,20 +484,27 @@ std::string SmtpSession::ReceivedHeader() const {
   return header;
 }
 
+void SmtpSession::LogTransaction(const DeliveryOutcome& outcome) const {
+  TransactionLogRecord record;
+  record.session_id = id_;
+  record.transaction = transaction_count_;
+  record.client = client_ip_;
+  record.tls = tls_;
+  record.helo = helo_;
+  record.mail_from = mail_from_;
+  record.recipients = &recipients_;
+  record.size = data_->total_bytes();
+  record.outcome = &outcome;
+  record.ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - data_started_)
+                  .count();
+  postdesk::LogTransaction(record);
+}
+
 void SmtpSession::OnDelivered(const DeliveryOutcome& outcome) {
   if (state_ != State::kDelivering) return;  // closed meanwhile (timeout, shutdown grace)
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                  data_started_)
-                .count();
-  std::string rcpts;
-  for (const SmtpRecipient& r : recipients_) {
-    if (!rcpts.empty()) rcpts += ',';
-    rcpts += EscapeForLog(r.address, 100);
-  }
-  spdlog::info(
-      "session={:x}.{:x} client={} helo={} from=<{}> to=<{}> size={} {} reply=\"{}\" ms={}", id_,
-      transaction_count_, client_ip_, EscapeForLog(helo_, 64), EscapeForLog(mail_from_, 100), rcpts,
-      data_->total_bytes(), outcome.detail, outcome.reply, ms);
+  Metrics().final_dot.Observe(std::chrono::steady_clock::now() - dot_received_);
+  LogTransaction(outcome);
   Reply(outcome.reply);
   if (outcome.reply.empty() || outcome.reply[0] != '2') CountError();
   if (state_ == State::kClosed) return;

@@ -112,6 +112,8 @@ class SmtpSession {
   void DoNotImplemented(std::string_view arg);
 
   std::string ReceivedHeader() const;
+  // The one log line of a transaction that reached the end of DATA.
+  void LogTransaction(const DeliveryOutcome& outcome) const;
 
   const uint64_t id_;
   const std::string client_ip_;
@@ -137,6 +139,7 @@ class SmtpSession {
   std::vector<SmtpRecipient> recipients_;
   std::optional<SmtpDataReader> data_;
   std::chrono::steady_clock::time_point data_started_;
+  std::chrono::steady_clock::time_point dot_received_;  // for postdesk_final_dot_seconds
 };
 
 }  // namespace postdesk

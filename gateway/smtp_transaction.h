@@ -12,8 +12,10 @@
 
 #include "gateway/address_table.h"
 #include "gateway/config.h"
+#include "gateway/metrics.h"
 #include "gateway/tls_stream.h"
 #include "parser/ticket_token.h"
+#include "storage/ingest_request.h"
 
 namespace postdesk {
 
@@ -47,10 +49,14 @@ struct SmtpTransaction {
   std::shared_ptr<const ServingState> state;
 };
 
-// How delivery ended: the reply line for the client (without CRLF) and what the log says.
+// How delivery ended: the reply line for the client (without CRLF), what the text log says,
+// and, for metrics and the JSON log, the verdict with what was stored or why nothing was.
 struct DeliveryOutcome {
   std::string reply;   // e.g. "250 2.0.0 Ok: ticket 12"
   std::string detail;  // e.g. "tickets=12" or "redis: connection refused"
+  TransactionVerdict verdict = TransactionVerdict::kTempfail;
+  std::vector<IngestOutcome> stored{};  // per brand, when Redis stored the message
+  std::string error{};                  // refused or tempfail: why ("hops", the Redis error)
 };
 
 }  // namespace postdesk

@@ -84,6 +84,7 @@ void TicketStore::OnConnect(const redisAsyncContext* context, int status) {
   }
   if (self->state_ == State::kClosing) return;
   uv_timer_stop(self->timer_);
+  self->ReportState(true);
   if (self->backoff_ms_ != 0) spdlog::info("redis {}: connected again", self->address_.ToString());
   self->state_ = State::kConnected;
   self->backoff_ms_ = 0;
@@ -93,12 +94,19 @@ void TicketStore::OnConnect(const redisAsyncContext* context, int status) {
 void TicketStore::OnDisconnect(const redisAsyncContext* context, int status) {
   auto* self = static_cast<TicketStore*>(context->data);
   self->context_ = nullptr;  // freed by hiredis after this callback
+  self->ReportState(false);
   if (self->state_ == State::kClosing) {
     self->state_ = State::kClosed;
     self->MaybeFinishClose();
     return;
   }
   self->ScheduleReconnect(status == REDIS_OK ? "connection closed" : context->errstr);
+}
+
+void TicketStore::ReportState(bool connected) {
+  if (connected == reported_connected_) return;
+  reported_connected_ = connected;
+  if (observer_) observer_(connected);
 }
 
 void TicketStore::ScheduleReconnect(const std::string& why) {

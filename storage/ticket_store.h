@@ -9,7 +9,8 @@
 // answered an error (then nothing was written: the function is atomic). The outcomes say, per
 // brand, whether a ticket, a comment, a suspension or nothing (a duplicate) was stored. The callback may run
 // before Ingest() returns when the store is disconnected. Close() ends the connection after the
-// replies in flight; the object may be destroyed once Close's callback ran.
+// replies in flight; the object may be destroyed once Close's callback ran. A state observer
+// (for metrics) hears each change between connected and not, on the loop.
 #ifndef POSTDESK_STORAGE_TICKET_STORE_H_
 #define POSTDESK_STORAGE_TICKET_STORE_H_
 
@@ -43,6 +44,10 @@ class TicketStore {
   void Close(std::function<void()> done);
 
   bool connected() const { return state_ == State::kConnected; }
+  // Called with true once connected, with false when that connection ends.
+  void SetStateObserver(std::function<void(bool connected)> observer) {
+    observer_ = std::move(observer);
+  }
 
  private:
   enum class State { kIdle, kConnecting, kConnected, kWaiting, kClosing, kClosed };
@@ -55,6 +60,7 @@ class TicketStore {
   void Connect();
   void ScheduleReconnect(const std::string& why);
   void MaybeFinishClose();
+  void ReportState(bool connected);
 
   uv_loop_t* const loop_;
   const RedisAddress address_;
@@ -66,6 +72,8 @@ class TicketStore {
   std::unordered_map<uint64_t, IngestCallback> pending_;
   std::function<void()> close_done_;
   std::string last_error_;
+  std::function<void(bool)> observer_;
+  bool reported_connected_ = false;
 };
 
 }  // namespace postdesk

@@ -1,0 +1,235 @@
+#include "gateway/log_format.h"
+
+#include <spdlog/pattern_formatter.h>
+
+#include <atomic>
+#include <ctime>
+
+#include "gateway/log_text.h"
+
+namespace postdesk {
+namespace {
+
+constexpr char kTextPattern[] = "%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v";
+
+// A message that starts with this byte carries JSON members rather than text: only
+// LogTransaction writes one. Client text never reaches the start of a message unescaped
+// (EscapeForLog turns 0x1e into "\x1e"), so a client cannot make one.
+constexpr char kMembersMark = '\x1e';
+
+std::atomic<LogFormat> g_format{LogFormat::kText};
+
+// Length of the valid UTF-8 sequence at s[0] (RFC 3629: no overlongs, no surrogates, at most
+// U+10FFFF), or 0.
+size_t Utf8SequenceLength(std::string_view s) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char b = byte(0);
+  size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xe ? 3 : (b >> 3) == 0x1e ? 4 : 0;
+  if (n == 0 || n > s.size()) return 0;
+  if (n == 2 && b < 0xc2) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((byte(i) >> 6) != 0x2) return 0;
+  }
+  if (n == 3) {
+    if (b == 0xe0 && byte(1) < 0xa0) return 0;   // overlong
+    if (b == 0xed && byte(1) >= 0xa0) return 0;  // surrogate
+  }
+  if (n == 4) {
+    if (b == 0xf0 && byte(1) < 0x90) return 0;                 // overlong
+    if (b > 0xf4 || (b == 0xf4 && byte(1) >= 0x90)) return 0;  // past U+10FFFF
+  }
+  return n;
+}
+
+void AppendTimestamp(std::string* out, spdlog::log_clock::time_point time) {
+  auto since_epoch = time.time_since_epoch();
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds);
+  std::time_t t = static_cast<std::time_t>(seconds.count());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[40];
+  size_t n = std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buffer + n, sizeof(buffer) - n, ".%03dZ", static_cast<int>(millis.count()));
+  AppendJsonString(out, buffer);
+}
+
+// {"ts":"2024-05-01T10:00:00.123Z","level":"info","msg":"..."} and a newline.
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    std::string line = "{\"ts\":";
+    AppendTimestamp(&line, msg.time);
+    line += ",\"level\":";
+    spdlog::string_view_t level = spdlog::level::to_string_view(msg.level);
+    AppendJsonString(&line, std::string_view(level.data(), level.size()));
+    std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (!payload.empty() && payload[0] == kMembersMark) {
+      line += ',';
+      line.append(payload.substr(1));
+    } else {
+      line += ",\"msg\":";
+      AppendJsonString(&line, payload);
+    }
+    line += "}\n";
+    dest.append(line.data(), line.data() + line.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>();
+  }
+};
+
+// "TLSv1.3/TLS_AES_256_GCM_SHA384", or "no": one token for key=value parsers.
+std::string TlsToken(std::string_view tls) {
+  if (tls.empty()) return "no";
+  std::string out = EscapeForLog(tls, 100);
+  for (char& c : out) {
+    if (c == ' ') c = '/';
+  }
+  return out;
+}
+
+void AppendKey(std::string* out, std::string_view key) {
+  if (out->size() > 1) *out += ',';
+  AppendJsonString(out, key);
+  *out += ':';
+}
+
+void AppendOutcome(std::string* out, const IngestOutcome& o) {
+  static constexpr std::string_view kKinds[] = {"ticket", "comment", "suspended", "duplicate"};
+  AppendKey(out, "outcome");
+  AppendJsonString(out, kKinds[static_cast<size_t>(o.kind)]);
+  AppendKey(out, o.kind == IngestOutcome::Kind::kSuspended ? "suspended" : "ticket");
+  *out += std::to_string(o.id);
+  if (o.kind == IngestOutcome::Kind::kSuspended) {
+    AppendKey(out, "cause");
+    AppendJsonString(out, o.cause);
+  }
+  if (o.followup_of) {
+    AppendKey(out, "followup_of");
+    *out += std::to_string(o.followup_of);
+  }
+}
+
+std::string JsonMembers(const TransactionLogRecord& r, const std::string& session) {
+  const DeliveryOutcome& outcome = *r.outcome;
+  std::string out = std::string(1, kMembersMark) + "\"msg\":\"transaction\"";
+  auto field = [&out](std::string_view key, std::string_view value) {
+    AppendKey(&out, key);
+    AppendJsonString(&out, value);
+  };
+  field("session", session);
+  field("client", EscapeForLog(r.client, 64));
+  field("tls", TlsToken(r.tls));
+  field("helo", EscapeForLog(r.helo, 64));
+  field("from", EscapeForLog(r.mail_from, 100));
+  AppendKey(&out, "rcpt");
+  out += '[';
+  for (size_t i = 0; r.recipients && i < r.recipients->size(); ++i) {
+    if (i) out += ',';
+    AppendJsonString(&out, EscapeForLog((*r.recipients)[i].address, 100));
+  }
+  out += ']';
+  AppendKey(&out, "size");
+  out += std::to_string(r.size);
+  if (outcome.stored.empty()) {
+    field("outcome", TransactionVerdictName(outcome.verdict));
+    if (!outcome.error.empty()) field("cause", outcome.error);
+  } else {
+    // The first brand's outcome as top-level keys; every brand's when there are several.
+    std::string first = "{";
+    AppendOutcome(&first, outcome.stored[0]);
+    out += ',' + first.substr(1);
+    if (outcome.stored.size() > 1) {
+      AppendKey(&out, "outcomes");
+      out += '[';
+      for (size_t i = 0; i < outcome.stored.size(); ++i) {
+        std::string one = "{";
+        AppendOutcome(&one, outcome.stored[i]);
+        out += (i ? "," : "") + one + "}";
+      }
+      out += ']';
+    }
+  }
+  field("reply", outcome.reply);
+  AppendKey(&out, "ms");
+  out += std::to_string(r.ms);
+  return out;
+}
+
+}  // namespace
+
+Result<spdlog::level::level_enum> ParseLogLevel(std::string_view name) {
+  if (name == "trace") return spdlog::level::trace;
+  if (name == "debug") return spdlog::level::debug;
+  if (name == "info") return spdlog::level::info;
+  if (name == "warn") return spdlog::level::warn;
+  if (name == "error") return spdlog::level::err;
+  return Status::Error("unknown log level \"" + EscapeForLog(name, 20) +
+                       "\" (use trace, debug, info, warn, error)");
+}
+
+void InstallLogFormat(LogFormat format) {
+  g_format.store(format, std::memory_order_relaxed);
+  if (format == LogFormat::kJson) {
+    spdlog::set_formatter(std::make_unique<JsonFormatter>());
+  } else {
+    spdlog::set_formatter(
+        std::make_unique<spdlog::pattern_formatter>(kTextPattern, spdlog::pattern_time_type::utc));
+  }
+}
+
+LogFormat CurrentLogFormat() { return g_format.load(std::memory_order_relaxed); }
+
+void AppendJsonString(std::string* out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->reserve(out->size() + text.size() + 2);
+  *out += '"';
+  while (!text.empty()) {
+    auto c = static_cast<unsigned char>(text[0]);
+    size_t n = Utf8SequenceLength(text);
+    if (n == 0) {
+      *out += "\\ufffd";  // not UTF-8: the replacement character, one per bad byte
+      n = 1;
+    } else if (c == '"' || c == '\\') {
+      *out += '\\';
+      *out += static_cast<char>(c);
+    } else if (c == '\n') {
+      *out += "\\n";
+    } else if (c == '\r') {
+      *out += "\\r";
+    } else if (c == '\t') {
+      *out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      *out += "\\u00";
+      *out += kHex[c >> 4];
+      *out += kHex[c & 15];
+    } else {
+      out->append(text.substr(0, n));
+    }
+    text.remove_prefix(n);
+  }
+  *out += '"';
+}
+
+void LogTransaction(const TransactionLogRecord& r) {
+  if (!spdlog::should_log(spdlog::level::info) || !r.outcome) return;
+  char session[48];
+  snprintf(session, sizeof(session), "%llx.%x", static_cast<unsigned long long>(r.session_id),
+           r.transaction);
+  if (CurrentLogFormat() == LogFormat::kJson) {
+    spdlog::info("{}", JsonMembers(r, session));
+    return;
+  }
+  std::string rcpts;
+  for (size_t i = 0; r.recipients && i < r.recipients->size(); ++i) {
+    if (i) rcpts += ',';
+    rcpts += EscapeForLog((*r.recipients)[i].address, 100);
+  }
+  spdlog::info(
+      "session={} client={} tls={} helo={} from=<{}> to=<{}> size={} {} reply=\"{}\" ms={}",
+      session, EscapeForLog(r.client, 64), TlsToken(r.tls), EscapeForLog(r.helo, 64),
+      EscapeForLog(r.mail_from, 100), rcpts, r.size, r.outcome->detail, r.outcome->reply, r.ms);
+}
+
+}  // namespace postdesk
