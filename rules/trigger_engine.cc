@@ -124,14 +124,33 @@ void RenderNotifications(const std::vector<PendingNotification>& pending, const 
   std::string id_text;
   std::string tags_text;
   FillStatePlaceholderViews(outcome.state, values, id_text, tags_text);
+  // No reallocation below: `rendered` points into the notifications.
   outcome.notifications.reserve(outcome.notifications.size() + pending.size());
+  // The values are the same for every notification, so a template that the loader shared
+  // between triggers renders to the same text: it is rendered once, then copied.
+  struct Rendered {
+    const MessageTemplate* message;
+    const std::string* text;
+  };
+  Rendered rendered[16];
+  size_t rendered_count = 0;
+  auto render = [&](const MessageTemplate& message, std::string& out) {
+    for (size_t i = 0; i < rendered_count; ++i) {
+      if (rendered[i].message == &message) {
+        out = *rendered[i].text;
+        return;
+      }
+    }
+    out = message.Render(values);
+    if (rendered_count < std::size(rendered)) rendered[rendered_count++] = {&message, &out};
+  };
   for (const PendingNotification& p : pending) {
     std::string recipient = Recipient(*p.action, outcome.state);
     if (recipient.empty()) continue;  // no assignee or group to notify
-    TriggerNotification notification{p.action->kind, std::move(recipient), {}, {}, *p.trigger_id};
-    if (p.action->subject) notification.subject = p.action->subject->Render(values);
-    notification.body = p.action->body->Render(values);
-    outcome.notifications.push_back(std::move(notification));
+    TriggerNotification& notification = outcome.notifications.emplace_back(
+        TriggerNotification{p.action->kind, std::move(recipient), {}, {}, *p.trigger_id});
+    if (p.action->subject) render(*p.action->subject, notification.subject);
+    render(*p.action->body, notification.body);
   }
 }
 
@@ -164,6 +183,7 @@ struct CycleScratch {
   std::vector<uint32_t> touched;  // indexes whose mark the last cycle set
   std::vector<uint32_t> retry;
   std::vector<uint32_t> candidates;
+  std::vector<PendingNotification> pending;
 };
 
 CycleScratch& TheCycleScratch() {
@@ -184,7 +204,6 @@ TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event)
   const std::vector<Trigger>& triggers = set.triggers();
   const CompiledTriggers& compiled = set.compiled();
   CycleFacts facts(compiled, event, outcome.state);
-  std::vector<PendingNotification> pending;
   // Per trigger: kFired; or kFailed with the fields whose change could make it match (a pass
   // skips it while none of them has changed, as it would fail again); or 0, to be tried.
   constexpr uint8_t kFired = 0x80;
@@ -197,6 +216,8 @@ TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event)
   std::vector<uint32_t>& retry = scratch.retry;  // kFailed triggers that a change may yet match
   retry.clear();
   std::vector<uint32_t>& candidates = scratch.candidates;
+  std::vector<PendingNotification>& pending = scratch.pending;
+  pending.clear();
   bool created = event.update_type == UpdateType::kCreate;
   int restarts = 0;
   // What the last firing changed. Of the index's keys only the tags change during a cycle, so the

@@ -92,9 +92,7 @@ constexpr std::array<OperatorSpec, 21> kOperators = {{
     {"not_value_previous", TriggerOperator::kNotChangedFrom},
 }};
 
-bool IsChangeOperator(TriggerOperator op) {
-  return op >= TriggerOperator::kChanged;
-}
+bool IsChangeOperator(TriggerOperator op) { return op >= TriggerOperator::kChanged; }
 bool IsOrderOperator(TriggerOperator op) {
   return op >= TriggerOperator::kLessThan && op <= TriggerOperator::kGreaterThanOrEqual;
 }
@@ -122,11 +120,10 @@ bool OperatorFits(const FieldSpec& field, TriggerOperator op) {
   return false;
 }
 
-constexpr std::array<std::string_view, 6> kStatuses = {"new",    "open",   "pending",
-                                                       "hold",   "solved", "closed"};
+constexpr std::array<std::string_view, 6> kStatuses = {"new",  "open",   "pending",
+                                                       "hold", "solved", "closed"};
 constexpr std::array<std::string_view, 5> kPriorities = {"", "low", "normal", "high", "urgent"};
-constexpr std::array<std::string_view, 5> kTypes = {"", "question", "incident", "problem",
-                                                    "task"};
+constexpr std::array<std::string_view, 5> kTypes = {"", "question", "incident", "problem", "task"};
 
 template <size_t N>
 int Ordinal(const std::array<std::string_view, N>& names, std::string_view value) {
@@ -244,7 +241,8 @@ class Loader {
     if (!list.is_array()) return Fail(where + "\"actions\" must be a list");
     std::vector<TriggerAction> actions;
     for (size_t i = 0; i < list.size(); ++i) {
-      Result<TriggerAction> action = OneAction(list[i], where + "actions[" + std::to_string(i) + "]");
+      Result<TriggerAction> action =
+          OneAction(list[i], where + "actions[" + std::to_string(i) + "]");
       if (!action.ok()) return action.status();
       actions.push_back(std::move(action).value());
     }
@@ -282,7 +280,8 @@ class Loader {
     }
     if (auto it = item.find("conditions"); it != item.end() && !it->is_null()) {
       if (!it->is_object()) return Fail(where + "\"conditions\" must be an object");
-      for (auto& [name, target] : {std::pair{"all", &trigger.all}, std::pair{"any", &trigger.any}}) {
+      for (auto& [name, target] :
+           {std::pair{"all", &trigger.all}, std::pair{"any", &trigger.any}}) {
         auto list = it->find(name);
         if (list == it->end() || list->is_null()) continue;
         if (!list->is_array()) return Fail(where + "conditions." + name + " must be a list");
@@ -333,8 +332,8 @@ class Loader {
     }
     if (!op) return Fail(place + "unknown operator \"" + op_name + "\"");
     if (!OperatorFits(*field, op->op)) {
-      return Fail(place + "operator \"" + op_name + "\" does not apply to field \"" +
-                  field_name + "\"");
+      return Fail(place + "operator \"" + op_name + "\" does not apply to field \"" + field_name +
+                  "\"");
     }
     TriggerCondition condition{field->field, op->op, {}, {}, 0, nullptr};
     std::string raw;
@@ -448,8 +447,8 @@ class Loader {
       return Status();
     }
     // On a words field, "is" and "is_not" mean "contains the string" and "does not" (Zendesk).
-    bool substring = words_field || op == TriggerOperator::kContains ||
-                     op == TriggerOperator::kNotContains;
+    bool substring =
+        words_field || op == TriggerOperator::kContains || op == TriggerOperator::kNotContains;
     bool sensitive = op == TriggerOperator::kContainsCaseSensitive;
     if (sensitive || IsAscii(raw)) {
       condition.value = sensitive ? raw : LowerAscii(raw);
@@ -467,9 +466,15 @@ class Loader {
   Result<std::shared_ptr<const MessageTemplate>> Template(const Json& text,
                                                           const std::string& place) {
     if (!text.is_string()) return Fail(place + "must be text");
-    Result<MessageTemplate> compiled = MessageTemplate::Compile(text.get<std::string>());
+    // One compiled template per distinct text in the whole set, as for regexes: triggers copied
+    // from one another share their messages, and a cycle renders a shared one once.
+    const std::string& source = text.get_ref<const std::string&>();
+    if (auto it = templates_.find(source); it != templates_.end()) return it->second;
+    Result<MessageTemplate> compiled = MessageTemplate::Compile(source);
     if (!compiled.ok()) return Fail(place + compiled.status().message());
-    return std::make_shared<const MessageTemplate>(std::move(compiled).value());
+    auto shared = std::make_shared<const MessageTemplate>(std::move(compiled).value());
+    templates_.emplace(source, shared);
+    return shared;
   }
 
   Result<TriggerAction> OneAction(const Json& item, const std::string& place_prefix) {
@@ -502,7 +507,8 @@ class Loader {
         {"wait", TriggerActionKind::kWait},
     };
     auto kind = kActions.find(field);
-    if (kind == kActions.end()) return Fail(place_prefix + ": unknown action field \"" + field + "\"");
+    if (kind == kActions.end())
+      return Fail(place_prefix + ": unknown action field \"" + field + "\"");
     action.kind = kind->second;
 
     switch (action.kind) {
@@ -590,6 +596,7 @@ class Loader {
 
   std::string_view source_;
   std::map<std::pair<std::string, bool>, std::shared_ptr<const PythonRegex>> regexes_;
+  std::map<std::string, std::shared_ptr<const MessageTemplate>, std::less<>> templates_;
 };
 
 Result<Json> ParseJson(std::string_view text, std::string_view source) {
