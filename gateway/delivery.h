@@ -1,5 +1,6 @@
-// Delivery: what happens at the final dot. The message is parsed and classified on the libuv
-// thread pool (off the loop, so a large message never stalls other sessions), turned into one
+// Delivery: what happens at the final dot. The message is parsed and classified on the loop when
+// it is small (kInlineParseBytes), else on the libuv thread pool (off the loop, so a large
+// message never stalls other sessions), turned into one
 // outcome per brand among the recipients (a ticket, a comment, a suspension, or nothing for a
 // duplicate), and stored by the loop's TicketStore in one atomic Redis call.
 //
@@ -9,7 +10,8 @@
 // (or "comment on ticket N", "suspended N (cause)", "duplicate of ticket N") only after Redis
 // acknowledged the write; "451 4.3.0" when storage failed and nothing was written (the sender
 // keeps the message and retries: RFC 5321 4.2.5); "554 5.4.6" for more than 100 Received:
-// headers (a routing loop, RFC 5321 6.3).
+// headers (a routing loop, RFC 5321 6.3). The callback may run before Deliver() returns (a small
+// message while storage is down).
 #ifndef POSTDESK_GATEWAY_DELIVERY_H_
 #define POSTDESK_GATEWAY_DELIVERY_H_
 
@@ -41,6 +43,9 @@ class Delivery {
   uv_loop_t* const loop_;
   TicketStore* const store_;
 };
+
+// Messages up to this size are parsed on the loop itself.
+inline constexpr size_t kInlineParseBytes = 64 * 1024;
 
 // Received: headers past which a message is a routing loop (RFC 5321 6.3; Postfix's
 // hopcount_limit has the same default).

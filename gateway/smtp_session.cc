@@ -1,5 +1,7 @@
 #include "gateway/smtp_session.h"
 
+#include <cassert>
+
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -197,6 +199,14 @@ void SmtpSession::OnBytes(std::string_view bytes) {
 }
 
 size_t SmtpSession::Process(std::string_view input) {
+  assert(!processing_);
+  processing_ = true;
+  size_t pos = ProcessCommands(input);
+  processing_ = false;
+  return pos;
+}
+
+size_t SmtpSession::ProcessCommands(std::string_view input) {
   size_t pos = 0;
   while (pos < input.size() && state_ != State::kClosed && state_ != State::kDelivering) {
     if (discard_input_) return input.size();  // cleartext pipelined behind STARTTLS
@@ -517,6 +527,8 @@ void SmtpSession::OnDelivered(const DeliveryOutcome& outcome) {
     Close("shutdown");
     return;
   }
+  // A delivery that ended inside Process() (see processing_): its loop reads on.
+  if (processing_) return;
   // Commands pipelined behind the data waited in pending_.
   size_t used = Process(pending_);
   if (state_ != State::kClosed) pending_.erase(0, used);

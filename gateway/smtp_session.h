@@ -88,6 +88,7 @@ class SmtpSession {
   static const CommandSpec* FindCommand(SmtpVerb verb);
 
   size_t Process(std::string_view input);
+  size_t ProcessCommands(std::string_view input);  // Process()'s body
   void HandleLine(std::string_view line);
   void EnterState(State next);
   void Reply(std::string_view line);
@@ -123,6 +124,9 @@ class SmtpSession {
 
   State state_ = State::kGreeting;
   std::string pending_;  // unprocessed input (partial line, or input held while delivering)
+  // Inside Process(): a delivery that ends at once (parsed inline, storage down) must not
+  // process pending_ again under the loop that is walking it; that loop goes on by itself.
+  bool processing_ = false;
   bool discarding_line_ = false;  // inside an over-long command line, until its LF
   std::string out_;               // replies not yet handed to the transport
   size_t errors_ = 0;

@@ -24,7 +24,11 @@ class FakeTransport : public SmtpSession::Transport {
     ++timeouts_armed;
   }
   void Close() override { ++closes; }
-  void Deliver(SmtpTransaction tx) override { delivered.push_back(std::move(tx)); }
+  void Deliver(SmtpTransaction tx) override {
+    delivered.push_back(std::move(tx));
+    // As Delivery does for a small message while storage is down: the answer comes at once.
+    if (answer_at_once) answer_at_once->OnDelivered({answer, "at once"});
+  }
   bool TlsOffered() override { return tls_offered; }
   void StartTls() override {
     ++tls_starts;
@@ -53,6 +57,8 @@ class FakeTransport : public SmtpSession::Transport {
   int timeouts_armed = 0;
   SmtpSession* fail_writes_of = nullptr;
   std::vector<SmtpTransaction> delivered;
+  SmtpSession* answer_at_once = nullptr;
+  std::string answer;
   bool tls_offered = false;
   int tls_starts = 0;
 };
@@ -188,6 +194,43 @@ TEST_F(SmtpSessionTest, PipelinedCommandsAfterDataWaitForTheDelivery) {
   EXPECT_EQ(transport_.TakeLines(),
             (std::vector<std::string>{"250 2.0.0 Ok: ticket 9", "250 2.1.0 Ok", "221 2.0.0 Bye"}));
   EXPECT_EQ(transport_.closes, 1);
+}
+
+TEST_F(SmtpSessionTest, DeliveriesAnsweredAtOnceProcessEachPipelinedCommandOnce) {
+  transport_.answer_at_once = &session_;
+  transport_.answer = "451 4.3.0 Error: ticket storage unavailable, try again later";
+  Send("EHLO client.test");
+  std::string transaction =
+      "MAIL FROM:<a@b.test>\r\nRCPT TO:<help@acme.test>\r\nDATA\r\nSubject: one\r\n\r\nx\r\n.\r\n";
+  // Two whole transactions and QUIT in one write, first as new input, then held in pending_
+  // behind a delivery that the test answers later.
+  session_.OnBytes(transaction + transaction + "QUIT\r\n");
+  std::vector<std::string> once = {"250 2.1.0 Ok", "250 2.1.5 Ok",
+                                   "354 End data with <CR><LF>.<CR><LF>", transport_.answer};
+  std::vector<std::string> expected = once;
+  expected.insert(expected.end(), once.begin(), once.end());
+  expected.push_back("221 2.0.0 Bye");
+  EXPECT_EQ(transport_.TakeLines(), expected);
+  EXPECT_EQ(transport_.delivered.size(), 2u);
+}
+
+TEST_F(SmtpSessionTest, DeliveryAnsweredAtOnceInsidePendingInputProcessesItOnce) {
+  Send("EHLO client.test");
+  std::string transaction =
+      "MAIL FROM:<a@b.test>\r\nRCPT TO:<help@acme.test>\r\nDATA\r\nSubject: one\r\n\r\nx\r\n.\r\n";
+  session_.OnBytes(transaction + transaction + transaction + "QUIT\r\n");
+  transport_.TakeLines();
+  ASSERT_EQ(transport_.delivered.size(), 1u);
+  // The first answer comes later; the two behind it are answered at once.
+  transport_.answer_at_once = &session_;
+  transport_.answer = "250 2.0.0 Ok: ticket 2";
+  session_.OnDelivered({"250 2.0.0 Ok: ticket 1", "later"});
+  std::vector<std::string> lines = transport_.TakeLines();
+  EXPECT_EQ(transport_.delivered.size(), 3u);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), "250 2.1.0 Ok"), 2);
+  EXPECT_EQ(lines.front(), "250 2.0.0 Ok: ticket 1");
+  EXPECT_EQ(lines.back(), "221 2.0.0 Bye");
+  EXPECT_EQ(lines.size(), 10u);
 }
 
 TEST_F(SmtpSessionTest, StorageFailureGets451AndTheSessionGoesOn) {
