@@ -98,22 +98,28 @@ struct WordSet {
   std::string lowered;
   std::vector<std::string_view> words;
   std::vector<Entry> table;  // size: a power of two, at least twice the words
+  // Bit (hash >> 58) of each word: a word whose bit is clear is not in the set, which most
+  // words a condition looks for are not. Read before the table.
+  uint64_t bits = 0;
 
   void Build(std::string_view text) {
     SplitWordViews(text, lowered, words);
     size_t size = 16;
     while (size < 2 * words.size()) size *= 2;
     table.assign(size, Entry{0, 0});
+    bits = 0;
     const size_t mask = size - 1;
     for (uint32_t i = 0; i < words.size(); ++i) {
       uint64_t hash = WordHash(words[i]);
       size_t slot = hash & mask;
       while (table[slot].hash != 0) slot = (slot + 1) & mask;
       table[slot] = {hash, i};
+      bits |= uint64_t{1} << (hash >> 58);
     }
   }
 
   bool Contains(uint64_t hash, std::string_view word) const {
+    if ((bits >> (hash >> 58) & 1) == 0) return false;
     const size_t mask = table.size() - 1;
     for (size_t slot = hash & mask;; slot = (slot + 1) & mask) {
       const Entry& entry = table[slot];
@@ -197,13 +203,23 @@ void InternTable::Grow() {
 
 // --- Compiling --------------------------------------------------------------------------------
 
-CompiledTriggers::CompiledTriggers(const std::vector<Trigger>& triggers) {
+CompiledTriggers::CompiledTriggers(const std::vector<Trigger>& triggers,
+                                   const std::vector<int32_t>& keys) {
   headers_.reserve(triggers.size());
-  for (const Trigger& trigger : triggers) {
+  for (size_t i = 0; i < triggers.size(); ++i) {
+    const Trigger& trigger = triggers[i];
     Header header{};
     header.begin = static_cast<uint32_t>(conditions_.size());
     header.payload = static_cast<uint32_t>(payload_.size());
-    for (const TriggerCondition& c : trigger.all) conditions_.push_back(Compile(c));
+    // "all" holds whatever the order: the key first, then the others as written.
+    const int32_t key = keys[i];
+    if (key >= 0) {
+      conditions_.push_back(Compile(trigger.all[static_cast<size_t>(key)]));
+      header.key = 1;
+    }
+    for (size_t k = 0; k < trigger.all.size(); ++k) {
+      if (static_cast<int32_t>(k) != key) conditions_.push_back(Compile(trigger.all[k]));
+    }
     header.all_end = static_cast<uint32_t>(conditions_.size());
     for (const TriggerCondition& c : trigger.any) conditions_.push_back(Compile(c));
     header.any_end = static_cast<uint32_t>(conditions_.size());
@@ -470,9 +486,10 @@ bool CompiledTriggers::Holds(const CompiledCondition& c, CycleFacts& facts) cons
   return result != c.negate;
 }
 
-bool CompiledTriggers::Matches(uint32_t index, CycleFacts& facts, uint8_t& could_change) const {
+bool CompiledTriggers::Matches(uint32_t index, CycleFacts& facts, uint8_t& could_change,
+                               bool key_holds) const {
   const Header& header = headers_[index];
-  for (uint32_t k = header.begin; k < header.all_end; ++k) {
+  for (uint32_t k = header.begin + (key_holds ? header.key : 0); k < header.all_end; ++k) {
     const CompiledCondition& c = conditions_[k];
     if (!Holds(c, facts)) {
       could_change = c.field_bit;
@@ -504,7 +521,11 @@ void CompiledTriggers::Prefetch(uint32_t index) const {
 
 CycleFacts::CycleFacts(const CompiledTriggers& compiled, const TriggerEvent& event,
                        const TicketState& state)
-    : compiled_(compiled), event_(event), state_(state), texts_(ThreadTexts()) {}
+    : compiled_(compiled),
+      event_(event),
+      state_(state),
+      texts_(ThreadTexts()),
+      tag_ids_(&texts_.tag_ids) {}
 
 CycleFacts::~CycleFacts() {
   for (size_t slot = 0; slot < kTextSlots; ++slot) {
@@ -528,28 +549,24 @@ void CycleFacts::Changed(uint8_t field_bits) {
   if (field_bits & kTagsBit) tags_known_ = false;
 }
 
-uint32_t CycleFacts::Now(uint8_t slot) {
-  if ((now_known_ & (1u << slot)) == 0) {
-    uint32_t id = compiled_.ids_.FindLowered(IdValue(kIdSlotFields[slot], state_, event_));
-    now_[slot] = id == InternTable::kNone ? kUnknownNow : id;
-    now_known_ |= 1u << slot;
-  }
+uint32_t CycleFacts::ResolveNow(uint8_t slot) {
+  uint32_t id = compiled_.ids_.FindLowered(IdValue(kIdSlotFields[slot], state_, event_));
+  now_[slot] = id == InternTable::kNone ? kUnknownNow : id;
+  now_known_ |= 1u << slot;
   return now_[slot];
 }
 
-uint32_t CycleFacts::Before(uint8_t slot) {
-  if ((before_known_ & (1u << slot)) == 0) {
-    const TriggerField field = kIdSlotFields[slot];
-    std::string_view before = IdValue(field, event_.previous, event_);
-    uint32_t id = compiled_.ids_.FindLowered(before);
-    if (id == InternTable::kNone) {
-      id = EqualsIgnoreCase(IdValue(field, event_.current, event_), before) ? kUnknownNow
-                                                                            : kUnknownBefore;
-    }
-    before_[slot] = id;
-    before_known_ |= 1u << slot;
+uint32_t CycleFacts::ResolveBefore(uint8_t slot) {
+  const TriggerField field = kIdSlotFields[slot];
+  std::string_view before = IdValue(field, event_.previous, event_);
+  uint32_t id = compiled_.ids_.FindLowered(before);
+  if (id == InternTable::kNone) {
+    id = EqualsIgnoreCase(IdValue(field, event_.current, event_), before) ? kUnknownNow
+                                                                          : kUnknownBefore;
   }
-  return before_[slot];
+  before_[slot] = id;
+  before_known_ |= 1u << slot;
+  return id;
 }
 
 int64_t CycleFacts::Number(uint8_t slot) {
@@ -564,16 +581,14 @@ int64_t CycleFacts::Number(uint8_t slot) {
   return NumberValue(kNumberSlotFields[slot], state_, event_);
 }
 
-const std::vector<uint32_t>& CycleFacts::TagIds() {
-  if (!tags_known_) {
-    // Tags no condition names cannot make one hold: only the others are kept.
-    texts_.tag_ids.clear();
-    for (const std::string& tag : state_.tags) {
-      uint32_t id = compiled_.tags_.Find(tag);
-      if (id != InternTable::kNone) texts_.tag_ids.push_back(id);
-    }
-    tags_known_ = true;
+const std::vector<uint32_t>& CycleFacts::ResolveTagIds() {
+  // Tags no condition names cannot make one hold: only the others are kept.
+  texts_.tag_ids.clear();
+  for (const std::string& tag : state_.tags) {
+    uint32_t id = compiled_.tags_.Find(tag);
+    if (id != InternTable::kNone) texts_.tag_ids.push_back(id);
   }
+  tags_known_ = true;
   return texts_.tag_ids;
 }
 

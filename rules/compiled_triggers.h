@@ -108,9 +108,10 @@ class CycleFacts;
 
 class CompiledTriggers {
  public:
-  // `triggers` must outlive this object (TriggerSet owns both): regexes and the original
-  // condition words are referred to, not copied.
-  explicit CompiledTriggers(const std::vector<Trigger>& triggers);
+  // keys[i] is the condition of triggers[i].all that the set's index selects it by, or -1; it is
+  // compiled first, so that Matches can skip it. The regexes of `triggers` are referred to, not
+  // copied: TriggerSet keeps both.
+  CompiledTriggers(const std::vector<Trigger>& triggers, const std::vector<int32_t>& keys);
 
   // Id values (lower case) of every exact-match condition and index key, and of the values the
   // triggers' actions assign to status, priority, type, group and assignee.
@@ -118,8 +119,10 @@ class CompiledTriggers {
   // Tags of every current_tags condition, byte for byte.
   const InternTable& tags() const { return tags_; }
 
-  // DirectMatches (trigger_conditions.h) for triggers()[index], on the compiled form.
-  bool Matches(uint32_t index, CycleFacts& facts, uint8_t& could_change) const;
+  // DirectMatches (trigger_conditions.h) for triggers()[index], on the compiled form. With
+  // `key_holds` (the trigger is a candidate of an exact TriggerSet::CandidatesByIds), the
+  // condition it is indexed by is taken as holding.
+  bool Matches(uint32_t index, CycleFacts& facts, uint8_t& could_change, bool key_holds) const;
 
   // Asks the memory for a trigger's conditions, which a pass will evaluate shortly.
   void Prefetch(uint32_t index) const;
@@ -131,6 +134,7 @@ class CompiledTriggers {
     uint32_t all_end;  // end of the "all" conditions, start of the "any" ones
     uint32_t any_end;
     uint32_t payload;  // first entry in payload_
+    uint32_t key;      // 1 if conditions_[begin] is the index's key condition, else 0
   };
 
   CompiledCondition Compile(const TriggerCondition& c);
@@ -164,13 +168,19 @@ class CycleFacts {
   void Changed(uint8_t field_bits);
 
   const TriggerEvent& event() const { return event_; }
-  uint32_t Now(uint8_t slot);
-  uint32_t Before(uint8_t slot);
+  // Resolved on first use (a hash lookup), then read from here.
+  uint32_t Now(uint8_t slot) { return (now_known_ >> slot & 1) ? now_[slot] : ResolveNow(slot); }
+  uint32_t Before(uint8_t slot) {
+    return (before_known_ >> slot & 1) ? before_[slot] : ResolveBefore(slot);
+  }
   int64_t Number(uint8_t slot);
-  const std::vector<uint32_t>& TagIds();
+  const std::vector<uint32_t>& TagIds() { return tags_known_ ? *tag_ids_ : ResolveTagIds(); }
 
  private:
   friend class CompiledTriggers;
+  uint32_t ResolveNow(uint8_t slot);
+  uint32_t ResolveBefore(uint8_t slot);
+  const std::vector<uint32_t>& ResolveTagIds();
   std::string_view Text(uint8_t slot) const;
   const std::string& Lower(uint8_t slot);
   const WordSet& Words(uint8_t slot);
@@ -184,7 +194,8 @@ class CycleFacts {
   const CompiledTriggers& compiled_;
   const TriggerEvent& event_;
   const TicketState& state_;
-  CycleTexts& texts_;  // this thread's
+  CycleTexts& texts_;               // this thread's
+  std::vector<uint32_t>* tag_ids_;  // in texts_
   uint32_t now_[kIdSlotCount];
   uint32_t before_[kIdSlotCount];
   uint32_t now_known_ = 0;  // bit per IdSlot

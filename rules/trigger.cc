@@ -1,6 +1,8 @@
 #include "rules/trigger.h"
 
 #include <algorithm>
+#include <bit>
+#include <utility>
 
 #include "parser/email_address.h"
 #include "rules/compiled_triggers.h"
@@ -27,101 +29,174 @@ TriggerSet::TriggerSet(std::vector<Trigger> triggers) {
   // Each trigger goes into the bucket of the most selective "all" condition that no action can
   // change during a cycle: the address, then the brand, then tags (recomputed after each change),
   // then the update type. A trigger with none of them is a candidate for every event.
+  std::vector<int32_t> keys(triggers_.size(), -1);  // that condition, by index in `all`
   for (uint32_t i = 0; i < triggers_.size(); ++i) {
     const std::vector<TriggerCondition>& all = triggers_[i].all;
-    auto find = [&all](TriggerField field) -> const TriggerCondition* {
-      for (const TriggerCondition& condition : all) {
-        if (IsEquality(condition, field)) return &condition;
+    auto find = [&all](TriggerField field) -> int32_t {
+      for (size_t k = 0; k < all.size(); ++k) {
+        const TriggerCondition& condition = all[k];
+        if (IsEquality(condition, field)) return static_cast<int32_t>(k);
         if (field == TriggerField::kCurrentTags && condition.field == field &&
             condition.op == TriggerOperator::kIncludes && !condition.words.empty()) {
-          return &condition;
+          return static_cast<int32_t>(k);
         }
       }
-      return nullptr;
+      return -1;
     };
-    if (const TriggerCondition* c = find(TriggerField::kReceivedAt)) {
-      by_received_at_[c->value].push_back(i);
-    } else if (const TriggerCondition* b = find(TriggerField::kBrand)) {
-      by_brand_[b->value].push_back(i);
-    } else if (const TriggerCondition* t = find(TriggerField::kCurrentTags)) {
-      for (const std::string& tag : t->words) by_tag_[tag].push_back(i);
-    } else if (const TriggerCondition* u = find(TriggerField::kUpdateType)) {
-      by_update_type_[u->value == "create" ? 0 : 1].push_back(i);
-    } else {
-      unindexed_.push_back(i);
+    for (TriggerField field : {TriggerField::kReceivedAt, TriggerField::kBrand,
+                               TriggerField::kCurrentTags, TriggerField::kUpdateType}) {
+      keys[i] = find(field);
+      if (keys[i] >= 0) break;
     }
   }
-  compiled_ = std::make_shared<const CompiledTriggers>(triggers_);
+  // The compiled conditions intern every key.
+  compiled_ = std::make_shared<const CompiledTriggers>(triggers_, keys);
+  const InternTable& ids = compiled_->ids();
+  const InternTable& tags = compiled_->tags();
+  std::vector<std::vector<uint32_t>> by_received_at(ids.size());
+  std::vector<std::vector<uint32_t>> by_brand(ids.size());
+  std::vector<std::vector<uint32_t>> by_tag(tags.size());
+  std::vector<uint32_t> by_update_type[2];
+  std::vector<uint32_t> unindexed;
+  for (uint32_t i = 0; i < triggers_.size(); ++i) {
+    if (keys[i] < 0) {
+      unindexed.push_back(i);
+      continue;
+    }
+    const TriggerCondition& key = triggers_[i].all[static_cast<size_t>(keys[i])];
+    switch (key.field) {
+      case TriggerField::kReceivedAt:
+        by_received_at[ids.FindLowered(key.value)].push_back(i);
+        break;
+      case TriggerField::kBrand:
+        by_brand[ids.FindLowered(key.value)].push_back(i);
+        break;
+      case TriggerField::kCurrentTags:
+        for (const std::string& tag : key.words) by_tag[tags.Find(tag)].push_back(i);
+        break;
+      default:
+        by_update_type[key.value == "create" ? 0 : 1].push_back(i);
+        break;
+    }
+  }
+  auto lay_out = [this](const std::vector<uint32_t>& items) {
+    Bucket bucket{static_cast<uint32_t>(bucket_items_.size()), 0};
+    bucket_items_.insert(bucket_items_.end(), items.begin(), items.end());
+    bucket.end = static_cast<uint32_t>(bucket_items_.size());
+    return bucket;
+  };
+  auto lay_out_all = [&lay_out](const std::vector<std::vector<uint32_t>>& lists,
+                                std::vector<Bucket>& buckets) {
+    buckets.resize(lists.size());
+    for (size_t id = 0; id < lists.size(); ++id) buckets[id] = lay_out(lists[id]);
+  };
+  lay_out_all(by_received_at, by_received_at_);
+  lay_out_all(by_brand, by_brand_);
+  lay_out_all(by_tag, by_tag_);
+  by_update_type_[0] = lay_out(by_update_type[0]);
+  by_update_type_[1] = lay_out(by_update_type[1]);
+  unindexed_ = lay_out(unindexed);
 }
 
 void TriggerSet::Candidates(bool created, std::string_view received_at, std::string_view brand,
                             const std::vector<std::string>& tags,
                             std::vector<uint32_t>& out) const {
+  // The index keys are the loader's lower-case values; the ticket's may keep their case.
+  const InternTable& ids = compiled_->ids();
+  std::vector<uint32_t> tag_ids;
+  tag_ids.reserve(tags.size());
+  for (const std::string& tag : tags) tag_ids.push_back(compiled_->tags().Find(tag));
+  CandidatesByIds(created, ids.FindLowered(received_at), ids.FindLowered(brand), tag_ids, out);
+}
+
+bool TriggerSet::CandidatesByIds(bool created, uint32_t received_at, uint32_t brand,
+                                 const std::vector<uint32_t>& tags,
+                                 std::vector<uint32_t>& out) const {
   out.clear();
-  const Bucket* buckets[64];
+  const Bucket* buckets[kMaxBuckets];
   size_t count = 0;
-  auto add = [&](const Bucket* bucket) {
-    if (bucket && !bucket->empty() && count < std::size(buckets)) buckets[count++] = bucket;
+  auto add = [&](const Bucket& bucket) {
+    if (bucket.size() > 0 && count < std::size(buckets)) buckets[count++] = &bucket;
   };
-  auto lookup = [](const BucketMap& map, std::string_view key) -> const Bucket* {
-    if (map.empty()) return nullptr;
-    auto it = map.find(key);
-    return it == map.end() ? nullptr : &it->second;
-  };
-  // The index keys are the loader's lower-case values; the ticket's may keep their case. Only a
-  // key with an upper-case letter is copied to be lowered.
-  std::string lowered;
-  auto lower = [&lowered](std::string_view key) -> std::string_view {
-    if (std::none_of(key.begin(), key.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
-      return key;
+  if (received_at < by_received_at_.size()) add(by_received_at_[received_at]);
+  if (brand < by_brand_.size()) add(by_brand_[brand]);
+  add(by_update_type_[created ? 0 : 1]);
+  add(unindexed_);
+  for (uint32_t tag : tags) {
+    if (tag >= by_tag_.size() || by_tag_[tag].size() == 0) continue;
+    if (count == std::size(buckets)) {
+      out.resize(triggers_.size());
+      for (uint32_t i = 0; i < out.size(); ++i) out[i] = i;
+      return false;
     }
-    lowered = LowerAscii(key);
-    return lowered;
-  };
-  add(lookup(by_received_at_, lower(received_at)));
-  add(lookup(by_brand_, lower(brand)));
-  add(&by_update_type_[created ? 0 : 1]);
-  add(&unindexed_);
-  if (!by_tag_.empty()) {
-    for (const std::string& tag : tags) {
-      const Bucket* bucket = lookup(by_tag_, tag);
-      if (bucket && count == std::size(buckets)) {
-        // More tagged buckets than slots: fall back to every trigger, which is always correct.
-        out.resize(triggers_.size());
-        for (uint32_t i = 0; i < out.size(); ++i) out[i] = i;
-        return;
-      }
-      add(bucket);
-    }
+    add(by_tag_[tag]);
   }
-  if (count == 0) return;
+  if (count == 0) return true;
+  auto items = [this](const Bucket& bucket) {
+    return std::pair(bucket_items_.begin() + bucket.begin, bucket_items_.begin() + bucket.end);
+  };
   if (count == 1) {
-    out.assign(buckets[0]->begin(), buckets[0]->end());
-    return;
+    auto [begin, end] = items(*buckets[0]);
+    out.assign(begin, end);
+    return true;
+  }
+  size_t total = 0;
+  uint32_t low = UINT32_MAX;
+  uint32_t high = 0;
+  for (size_t i = 0; i < count; ++i) {
+    total += buckets[i]->size();
+    low = std::min(low, bucket_items_[buckets[i]->begin]);
+    high = std::max(high, bucket_items_[buckets[i]->end - 1]);
+  }
+  // The union as a bitmap of the span the buckets cover, read out in order: no comparison whose
+  // outcome the processor must guess, unlike merging. Kept per thread, all zero between calls; it
+  // grows to the largest set's triggers / 64 words. A span much wider than the triggers in it
+  // would cost more to read than to merge.
+  const size_t first_word = low / 64;
+  const size_t words = high / 64 - first_word + 1;
+  if (words <= 4 * total) {
+    thread_local std::vector<uint64_t> bits;
+    if (bits.size() < words) bits.resize(words, 0);
+    for (size_t i = 0; i < count; ++i) {
+      auto [begin, end] = items(*buckets[i]);
+      for (auto it = begin; it != end; ++it) {
+        bits[*it / 64 - first_word] |= uint64_t{1} << (*it % 64);
+      }
+    }
+    out.reserve(total);
+    for (size_t w = 0; w < words; ++w) {
+      uint64_t word = std::exchange(bits[w], 0);
+      while (word != 0) {
+        out.push_back(static_cast<uint32_t>((first_word + w) * 64 + std::countr_zero(word)));
+        word &= word - 1;
+      }
+    }
+    return true;
   }
   // Merge the smallest first, so that the large bucket (usually the unindexed one) is copied once.
   std::sort(buckets, buckets + count,
             [](const Bucket* a, const Bucket* b) { return a->size() < b->size(); });
-  size_t total = 0;
-  for (size_t i = 0; i < count; ++i) total += buckets[i]->size();
   // Each union goes from one half of `out` to the other, so that no other buffer is needed:
   // [0, total) holds the result so far, [total, 2 * total) receives the next union.
   out.resize(2 * total);
   auto result_begin = out.begin();
-  auto result_end = std::copy(buckets[0]->begin(), buckets[0]->end(), result_begin);
+  auto [first_begin, first_end] = items(*buckets[0]);
+  auto result_end = std::copy(first_begin, first_end, result_begin);
   auto spare = out.begin() + static_cast<std::ptrdiff_t>(total);
   for (size_t i = 1; i < count; ++i) {
-    auto merged_end =
-        std::set_union(result_begin, result_end, buckets[i]->begin(), buckets[i]->end(), spare);
+    auto [begin, end] = items(*buckets[i]);
+    auto merged_end = std::set_union(result_begin, result_end, begin, end, spare);
     std::swap(result_begin, spare);
     result_end = merged_end;
   }
   if (result_begin != out.begin()) std::copy(result_begin, result_end, out.begin());
   out.resize(static_cast<size_t>(result_end - result_begin));
+  return true;
 }
 
 bool TriggerSet::IndexesTag(std::string_view tag) const {
-  return by_tag_.find(tag) != by_tag_.end();
+  const uint32_t id = compiled_->tags().Find(tag);
+  return id < by_tag_.size() && by_tag_[id].size() > 0;
 }
 
 }  // namespace postdesk

@@ -15,7 +15,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "rules/placeholders.h"
@@ -140,6 +139,12 @@ class TriggerSet {
   // left out. `out` is cleared first.
   void Candidates(bool created, std::string_view received_at, std::string_view brand,
                   const std::vector<std::string>& tags, std::vector<uint32_t>& out) const;
+  // The same from the facts' ids in compiled(): received_at and brand as ids().FindLowered gives
+  // them, the tags as tags().Find does (any other value counts as no id), for the cycle, which has
+  // them already. True if every candidate is in a bucket of the index, so that the condition it
+  // was indexed by holds (CompiledTriggers::Matches may skip it); false if every trigger is.
+  bool CandidatesByIds(bool created, uint32_t received_at, uint32_t brand,
+                       const std::vector<uint32_t>& tags, std::vector<uint32_t>& out) const;
 
   // True if a trigger is indexed by `tag` (lower case): adding or removing any other tag leaves
   // Candidates' answer as it was.
@@ -149,21 +154,28 @@ class TriggerSet {
   const CompiledTriggers& compiled() const { return *compiled_; }
 
  private:
-  using Bucket = std::vector<uint32_t>;  // trigger indexes, ascending
-  // Looked up by std::string_view without making a std::string of the key.
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view key) const { return std::hash<std::string_view>()(key); }
+  struct Bucket {  // trigger indexes, ascending: bucket_items_[begin, end)
+    uint32_t begin = 0;
+    uint32_t end = 0;
+    size_t size() const { return end - begin; }
   };
-  using BucketMap = std::unordered_map<std::string, Bucket, KeyHash, std::equal_to<>>;
+  // At most this many buckets are merged; more (a ticket with dozens of indexed tags) make every
+  // trigger a candidate, which is always correct.
+  static constexpr size_t kMaxBuckets = 64;
+
+  template <typename TagIds>
+  void Merge(bool created, uint32_t received_at, uint32_t brand, const TagIds& tag_ids,
+             std::vector<uint32_t>& out) const;
+
   std::vector<Trigger> triggers_;
   size_t inactive_count_ = 0;
-  BucketMap by_received_at_;
-  BucketMap by_brand_;
-  BucketMap by_tag_;
-  Bucket by_update_type_[2];  // [0] Create, [1] Change
-  Bucket unindexed_;
   std::shared_ptr<const CompiledTriggers> compiled_;
+  std::vector<uint32_t> bucket_items_;
+  std::vector<Bucket> by_received_at_;  // by id in compiled_->ids()
+  std::vector<Bucket> by_brand_;        // by id in compiled_->ids()
+  std::vector<Bucket> by_tag_;          // by id in compiled_->tags()
+  Bucket by_update_type_[2];            // [0] Create, [1] Change
+  Bucket unindexed_;
 };
 
 }  // namespace postdesk

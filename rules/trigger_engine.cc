@@ -184,6 +184,7 @@ struct CycleScratch {
   std::vector<uint32_t> retry;
   std::vector<uint32_t> candidates;
   std::vector<PendingNotification> pending;
+  std::vector<uint32_t> fired;  // in firing order
 };
 
 CycleScratch& TheCycleScratch() {
@@ -218,6 +219,8 @@ TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event)
   std::vector<uint32_t>& candidates = scratch.candidates;
   std::vector<PendingNotification>& pending = scratch.pending;
   pending.clear();
+  std::vector<uint32_t>& fired = scratch.fired;
+  fired.clear();
   bool created = event.update_type == UpdateType::kCreate;
   int restarts = 0;
   // What the last firing changed. Of the index's keys only the tags change during a cycle, so the
@@ -227,12 +230,13 @@ TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event)
   // candidates before it are all marked but those whose mark the change reset: the pass resumes at
   // the first of these (or at the fired one), as a pass from the start would find no other.
   uint32_t resume = 0;
+  bool exact = false;  // every candidate's index condition holds
   bool restart = true;
   while (restart) {
     restart = false;
     if (changed & kIndexedTagBit) {
-      set.Candidates(created, outcome.state.received_at, outcome.state.brand, outcome.state.tags,
-                     candidates);
+      exact = set.CandidatesByIds(created, facts.Now(kReceivedAtSlot), facts.Now(kBrandSlot),
+                                  facts.TagIds(), candidates);
       resume = 0;  // triggers new to the candidates may come before it
     }
     const uint8_t fields = changed & kFieldBits;
@@ -251,7 +255,7 @@ TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event)
       Prefetch(triggers, compiled, candidates, position, marks);
       uint8_t could_change = 0;
       scratch.touched.push_back(index);
-      if (!compiled.Matches(index, facts, could_change)) {
+      if (!compiled.Matches(index, facts, could_change, exact)) {
         mark = kFailed | could_change;
         if (could_change != 0) retry.push_back(index);
         continue;
@@ -259,7 +263,7 @@ TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event)
       mark = kFired;
       resume = index;
       const Trigger& trigger = triggers[index];
-      outcome.fired.push_back(trigger.id);
+      fired.push_back(index);
       changed = RunActions(trigger.actions, trigger.id, &set, outcome, pending);
       facts.Changed(changed);
       if (changed != 0) {
@@ -273,6 +277,8 @@ TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event)
       }
     }
   }
+  outcome.fired.reserve(fired.size());
+  for (uint32_t index : fired) outcome.fired.push_back(triggers[index].id);
   RenderNotifications(pending, event, outcome);
   return outcome;
 }

@@ -58,7 +58,9 @@ TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event)
 TriggerOutcome ApplyDelayedActions(const std::vector<TriggerAction>& actions,
                                    const std::string& trigger_id, const TriggerEvent& event);
 
-// True if every condition of `trigger` holds for `event` with the ticket in `state`.
+// True if every condition of `trigger` holds for `event` with the ticket in `state`. Evaluates
+// the conditions as written, one by one: the definition that the cycle's compiled form of a set
+// (rules/compiled_triggers.h) follows, and what the tests compare it with.
 bool TriggerMatches(const Trigger& trigger, const TriggerEvent& event, const TicketState& state);
 
 }  // namespace postdesk
