@@ -1,7 +1,7 @@
 #include "rules/trigger.h"
 
 #include <algorithm>
-#include <bit>
+#include <iterator>
 #include <utility>
 
 #include "parser/email_address.h"
@@ -12,6 +12,25 @@ namespace {
 
 bool IsEquality(const TriggerCondition& condition, TriggerField field) {
   return condition.field == field && condition.op == TriggerOperator::kIs;
+}
+
+// The union of two ascending lists without repeats, into `out`; returns its size. No branch
+// depends on the values (the smaller is picked with a conditional move), so the processor never
+// mispredicts one, as it would on half of std::set_union's comparisons.
+size_t Union(const uint32_t* a, size_t a_size, const uint32_t* b, size_t b_size, uint32_t* out) {
+  size_t i = 0;
+  size_t j = 0;
+  size_t k = 0;
+  while (i < a_size && j < b_size) {
+    const uint32_t x = a[i];
+    const uint32_t y = b[j];
+    out[k++] = x < y ? x : y;
+    i += x <= y ? 1 : 0;
+    j += y <= x ? 1 : 0;
+  }
+  while (i < a_size) out[k++] = a[i++];
+  while (j < b_size) out[k++] = b[j++];
+  return k;
 }
 
 }  // namespace
@@ -93,9 +112,14 @@ TriggerSet::TriggerSet(std::vector<Trigger> triggers) {
   lay_out_all(by_received_at, by_received_at_);
   lay_out_all(by_brand, by_brand_);
   lay_out_all(by_tag, by_tag_);
-  by_update_type_[0] = lay_out(by_update_type[0]);
-  by_update_type_[1] = lay_out(by_update_type[1]);
-  unindexed_ = lay_out(unindexed);
+  // Every event's candidates include the triggers of its update type and the unindexed ones:
+  // merged once here.
+  for (int created = 0; created < 2; ++created) {
+    std::vector<uint32_t> base;
+    std::set_union(by_update_type[created].begin(), by_update_type[created].end(),
+                   unindexed.begin(), unindexed.end(), std::back_inserter(base));
+    by_update_type_[created] = lay_out(base);
+  }
 }
 
 void TriggerSet::Candidates(bool created, std::string_view received_at, std::string_view brand,
@@ -121,7 +145,6 @@ bool TriggerSet::CandidatesByIds(bool created, uint32_t received_at, uint32_t br
   if (received_at < by_received_at_.size()) add(by_received_at_[received_at]);
   if (brand < by_brand_.size()) add(by_brand_[brand]);
   add(by_update_type_[created ? 0 : 1]);
-  add(unindexed_);
   for (uint32_t tag : tags) {
     if (tag >= by_tag_.size() || by_tag_[tag].size() == 0) continue;
     if (count == std::size(buckets)) {
@@ -140,57 +163,25 @@ bool TriggerSet::CandidatesByIds(bool created, uint32_t received_at, uint32_t br
     out.assign(begin, end);
     return true;
   }
-  size_t total = 0;
-  uint32_t low = UINT32_MAX;
-  uint32_t high = 0;
-  for (size_t i = 0; i < count; ++i) {
-    total += buckets[i]->size();
-    low = std::min(low, bucket_items_[buckets[i]->begin]);
-    high = std::max(high, bucket_items_[buckets[i]->end - 1]);
-  }
-  // The union as a bitmap of the span the buckets cover, read out in order: no comparison whose
-  // outcome the processor must guess, unlike merging. Kept per thread, all zero between calls; it
-  // grows to the largest set's triggers / 64 words. A span much wider than the triggers in it
-  // would cost more to read than to merge.
-  const size_t first_word = low / 64;
-  const size_t words = high / 64 - first_word + 1;
-  if (words <= 4 * total) {
-    thread_local std::vector<uint64_t> bits;
-    if (bits.size() < words) bits.resize(words, 0);
-    for (size_t i = 0; i < count; ++i) {
-      auto [begin, end] = items(*buckets[i]);
-      for (auto it = begin; it != end; ++it) {
-        bits[*it / 64 - first_word] |= uint64_t{1} << (*it % 64);
-      }
-    }
-    out.reserve(total);
-    for (size_t w = 0; w < words; ++w) {
-      uint64_t word = std::exchange(bits[w], 0);
-      while (word != 0) {
-        out.push_back(static_cast<uint32_t>((first_word + w) * 64 + std::countr_zero(word)));
-        word &= word - 1;
-      }
-    }
-    return true;
-  }
-  // Merge the smallest first, so that the large bucket (usually the unindexed one) is copied once.
+  // Merge the smallest first, so that the large bucket is copied once. Each union goes from one
+  // half of `out` to the other, so that no other buffer is needed: [0, total) holds the result
+  // so far, [total, 2 * total) receives the next union.
   std::sort(buckets, buckets + count,
             [](const Bucket* a, const Bucket* b) { return a->size() < b->size(); });
-  // Each union goes from one half of `out` to the other, so that no other buffer is needed:
-  // [0, total) holds the result so far, [total, 2 * total) receives the next union.
+  size_t total = 0;
+  for (size_t i = 0; i < count; ++i) total += buckets[i]->size();
   out.resize(2 * total);
-  auto result_begin = out.begin();
+  uint32_t* result = out.data();
+  uint32_t* spare = out.data() + total;
   auto [first_begin, first_end] = items(*buckets[0]);
-  auto result_end = std::copy(first_begin, first_end, result_begin);
-  auto spare = out.begin() + static_cast<std::ptrdiff_t>(total);
+  size_t size = static_cast<size_t>(std::copy(first_begin, first_end, result) - result);
   for (size_t i = 1; i < count; ++i) {
     auto [begin, end] = items(*buckets[i]);
-    auto merged_end = std::set_union(result_begin, result_end, begin, end, spare);
-    std::swap(result_begin, spare);
-    result_end = merged_end;
+    size = Union(result, size, &*begin, static_cast<size_t>(end - begin), spare);
+    std::swap(result, spare);
   }
-  if (result_begin != out.begin()) std::copy(result_begin, result_end, out.begin());
-  out.resize(static_cast<size_t>(result_end - result_begin));
+  if (result != out.data()) std::copy(result, result + size, out.data());
+  out.resize(size);
   return true;
 }
 

@@ -174,8 +174,8 @@ class TriggerSet {
   std::vector<Bucket> by_received_at_;  // by id in compiled_->ids()
   std::vector<Bucket> by_brand_;        // by id in compiled_->ids()
   std::vector<Bucket> by_tag_;          // by id in compiled_->tags()
-  Bucket by_update_type_[2];            // [0] Create, [1] Change
-  Bucket unindexed_;
+  // [0] Create, [1] Change: the update type's triggers and those the index has no key for.
+  Bucket by_update_type_[2];
 };
 
 }  // namespace postdesk
