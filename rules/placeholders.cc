@@ -1,6 +1,7 @@
 #include "rules/placeholders.h"
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "parser/utf8.h"
@@ -193,12 +194,16 @@ std::string MessageTemplate::Render(const PlaceholderValues& values) const {
 std::string MessageTemplate::Render(const PlaceholderViews& values) const {
   size_t size = literals_.size();
   for (size_t i = 0; i < kPlaceholderCount; ++i) size += occurrences_[i] * values[i].size();
-  std::string out;
-  out.reserve(size);
+  // Sized exactly once, then filled: no capacity check per piece.
+  std::string out(size, '\0');
+  char* next = out.data();
   for (const Segment& segment : segments_) {
-    out.append(literals_, segment.literal_begin, segment.literal_size);
+    std::memcpy(next, literals_.data() + segment.literal_begin, segment.literal_size);
+    next += segment.literal_size;
     if (segment.placeholder != Placeholder::kCount) {
-      out += values[static_cast<size_t>(segment.placeholder)];
+      std::string_view value = values[static_cast<size_t>(segment.placeholder)];
+      if (!value.empty()) std::memcpy(next, value.data(), value.size());
+      next += value.size();
     }
   }
   return out;
