@@ -185,9 +185,19 @@ bool TriggerSet::CandidatesByIds(bool created, uint32_t received_at, uint32_t br
   return true;
 }
 
+uint32_t TriggerSet::AddTagCandidates(uint32_t tag, std::vector<uint32_t>& candidates,
+                                      std::vector<uint32_t>& spare) const {
+  if (!IndexesTagId(tag)) return UINT32_MAX;
+  const Bucket& bucket = by_tag_[tag];
+  spare.resize(candidates.size() + bucket.size());
+  spare.resize(Union(candidates.data(), candidates.size(), &bucket_items_[bucket.begin],
+                     bucket.size(), spare.data()));
+  candidates.swap(spare);
+  return bucket_items_[bucket.begin];
+}
+
 bool TriggerSet::IndexesTag(std::string_view tag) const {
-  const uint32_t id = compiled_->tags().Find(tag);
-  return id < by_tag_.size() && by_tag_[id].size() > 0;
+  return IndexesTagId(compiled_->tags().Find(tag));
 }
 
 }  // namespace postdesk

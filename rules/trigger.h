@@ -146,9 +146,17 @@ class TriggerSet {
   bool CandidatesByIds(bool created, uint32_t received_at, uint32_t brand,
                        const std::vector<uint32_t>& tags, std::vector<uint32_t>& out) const;
 
+  // Merges into `candidates` (an exact CandidatesByIds answer for a ticket with at most 32 tags)
+  // the triggers indexed by `tag` (a tags() id), as CandidatesByIds would answer with the tag
+  // added; `spare` is a buffer. Returns the first trigger index the tag's bucket holds, or
+  // UINT32_MAX if the index has no trigger for it.
+  uint32_t AddTagCandidates(uint32_t tag, std::vector<uint32_t>& candidates,
+                            std::vector<uint32_t>& spare) const;
+
   // True if a trigger is indexed by `tag` (lower case): adding or removing any other tag leaves
   // Candidates' answer as it was.
   bool IndexesTag(std::string_view tag) const;
+  bool IndexesTagId(uint32_t tag) const { return tag < by_tag_.size() && by_tag_[tag].size() > 0; }
 
   // The conditions of triggers(), compiled for the cycle (trigger_engine.cc).
   const CompiledTriggers& compiled() const { return *compiled_; }

@@ -176,8 +176,24 @@ struct CycleScratch {
   std::vector<uint32_t> retry;
   std::vector<uint32_t> candidates;
   std::vector<PendingNotification> pending;
-  std::vector<uint32_t> fired;  // in firing order
+  std::vector<uint32_t> fired;         // in firing order
+  std::vector<uint32_t> indexed_tags;  // the indexed tags' ids `candidates` were found with
+  std::vector<uint32_t> now_indexed;   // the ticket's indexed tags' ids now
+  std::vector<uint32_t> spare;
 };
+
+// Of `now`, the tags the index has triggers for; false if `before` has one that `now` lacks.
+bool OnlyAdded(const TriggerSet& set, const std::vector<uint32_t>& before,
+               const std::vector<uint32_t>& now, std::vector<uint32_t>& indexed) {
+  indexed.clear();
+  for (uint32_t tag : now) {
+    if (set.IndexesTagId(tag)) indexed.push_back(tag);
+  }
+  for (uint32_t tag : before) {
+    if (std::find(indexed.begin(), indexed.end(), tag) == indexed.end()) return false;
+  }
+  return true;
+}
 
 CycleScratch& TheCycleScratch() {
   thread_local CycleScratch scratch;
@@ -227,9 +243,27 @@ TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event)
   while (restart) {
     restart = false;
     if (changed & kIndexedTagBit) {
-      exact = set.CandidatesByIds(created, facts.Now(kReceivedAtSlot), facts.Now(kBrandSlot),
-                                  facts.TagIds(), candidates);
-      resume = 0;  // triggers new to the candidates may come before it
+      // Most restarts add a tag: its bucket is merged into the candidates, and the pass resumes
+      // at its first trigger. A tag gone (or so many tags that the index might give up) has them
+      // looked up again, from the start.
+      const std::vector<uint32_t>& tags = facts.TagIds();
+      std::vector<uint32_t>& before = scratch.indexed_tags;
+      std::vector<uint32_t>& now = scratch.now_indexed;
+      if (restarts > 0 && exact && tags.size() <= 32 && OnlyAdded(set, before, tags, now)) {
+        for (uint32_t tag : now) {
+          if (std::find(before.begin(), before.end(), tag) != before.end()) continue;
+          resume = std::min(resume, set.AddTagCandidates(tag, candidates, scratch.spare));
+        }
+        before.swap(now);
+      } else {
+        exact = set.CandidatesByIds(created, facts.Now(kReceivedAtSlot), facts.Now(kBrandSlot),
+                                    tags, candidates);
+        scratch.indexed_tags.clear();
+        for (uint32_t tag : tags) {
+          if (set.IndexesTagId(tag)) scratch.indexed_tags.push_back(tag);
+        }
+        resume = 0;  // triggers new to the candidates may come before it
+      }
     }
     const uint8_t fields = changed & kFieldBits;
     std::erase_if(retry, [&marks, &resume, fields](uint32_t index) {
