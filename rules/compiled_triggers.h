@@ -19,37 +19,12 @@
 #include <string_view>
 #include <vector>
 
+#include "rules/intern_table.h"
 #include "rules/python_regex.h"
 #include "rules/ticket_state.h"
 #include "rules/trigger.h"
 
 namespace postdesk {
-
-// Strings to dense ids (0, 1, 2...), in an open-addressing table of 64-bit slots.
-class InternTable {
- public:
-  static constexpr uint32_t kNone = UINT32_MAX;
-
-  // The id of `key`, byte for byte, adding it if new.
-  uint32_t Intern(std::string_view key);
-  // The id of `key`, or kNone.
-  uint32_t Find(std::string_view key) const;
-  // The id of `key` with its ASCII letters lowered (the table's keys being lower case), or kNone:
-  // no lowered copy is made.
-  uint32_t FindLowered(std::string_view key) const;
-  size_t size() const { return offsets_.size(); }
-
- private:
-  template <bool kLower>
-  uint32_t Lookup(std::string_view key) const;
-  void Grow();
-
-  // (upper 32 bits of the hash) << 32 | (id + 1); 0 is empty. Size: a power of two.
-  std::vector<uint64_t> slots_;
-  std::vector<uint32_t> offsets_;  // key i is chars_[offsets_[i], offsets_[i] + sizes_[i])
-  std::vector<uint32_t> sizes_;
-  std::string chars_;
-};
 
 // The exact-match fields a condition compares by id.
 enum IdSlot : uint8_t {
