@@ -170,16 +170,25 @@ Result<spdlog::level::level_enum> ParseLogLevel(std::string_view name) {
 }
 
 void InstallLogFormat(LogFormat format) {
-  g_format.store(format, std::memory_order_relaxed);
+  // The JSON formatter takes text messages too, the text one no JSON members: so it is
+  // installed before the transaction line switches to members, and after it switches back.
   if (format == LogFormat::kJson) {
     spdlog::set_formatter(std::make_unique<JsonFormatter>());
+    g_format.store(format, std::memory_order_release);
   } else {
+    g_format.store(format, std::memory_order_release);
     spdlog::set_formatter(
         std::make_unique<spdlog::pattern_formatter>(kTextPattern, spdlog::pattern_time_type::utc));
   }
 }
 
-LogFormat CurrentLogFormat() { return g_format.load(std::memory_order_relaxed); }
+void ApplyLogConfig(const LogConfig& log, const std::optional<std::string>& level_flag) {
+  InstallLogFormat(log.format);
+  Result<spdlog::level::level_enum> level = ParseLogLevel(level_flag.value_or(log.level));
+  if (level.ok()) spdlog::set_level(level.value());
+}
+
+LogFormat CurrentLogFormat() { return g_format.load(std::memory_order_acquire); }
 
 void AppendJsonString(std::string* out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";

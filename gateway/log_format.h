@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,9 @@ Result<spdlog::level::level_enum> ParseLogLevel(std::string_view name);
 
 void InstallLogFormat(LogFormat format);
 LogFormat CurrentLogFormat();
+// [log] format and level; `level_flag` (a command's --log-level, already checked with
+// ParseLogLevel) wins over the file's level.
+void ApplyLogConfig(const LogConfig& log, const std::optional<std::string>& level_flag);
 
 // Appends `text` as a JSON string, quotes included.
 void AppendJsonString(std::string* out, std::string_view text);

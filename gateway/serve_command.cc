@@ -49,13 +49,6 @@ Result<std::shared_ptr<const ServingState>> LoadServingState(const std::string& 
   return std::make_shared<const ServingState>(std::move(config).value(), std::move(tls));
 }
 
-// [log] level and format; `--log-level` (already checked) wins over the file's level.
-void ApplyLogConfig(const LogConfig& log, const std::optional<std::string>& level_flag) {
-  InstallLogFormat(log.format);
-  Result<spdlog::level::level_enum> level = ParseLogLevel(level_flag.value_or(log.level));
-  if (level.ok()) spdlog::set_level(level.value());
-}
-
 struct SignalContext {
   Server* server;
   TriggerWorkers* workers;  // null without worker threads

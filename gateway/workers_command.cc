@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "gateway/commands.h"
+#include "gateway/log_format.h"
 #include "gateway/trigger_worker_setup.h"
 #include "storage/embedded_redis.h"
 
@@ -24,7 +25,7 @@ constexpr char kHelp[] =
     "\n"
     "  --config FILE      the TOML configuration\n"
     "  --threads N        worker threads (default: [triggers] workers, or 2 when that is 0)\n"
-    "  --log-level LEVEL  trace, debug, info (default), warn, error\n";
+    "  --log-level LEVEL  trace, debug, info, warn, error; wins over [log] level (info)\n";
 
 struct Context {
   std::string config_path;
@@ -43,13 +44,19 @@ int WorkersCommand(const Args& args) {
     std::fprintf(stderr, "postdesk workers: --config FILE is required\n\n%s", kHelp);
     return 2;
   }
-  spdlog::set_level(spdlog::level::from_str(OptionValue(args, "--log-level").value_or("info")));
+  std::optional<std::string> level_flag = OptionValue(args, "--log-level");
+  if (level_flag && !ParseLogLevel(*level_flag).ok()) {
+    std::fprintf(stderr, "postdesk workers: --log-level: %s\n\n%s",
+                 ParseLogLevel(*level_flag).status().message().c_str(), kHelp);
+    return 2;
+  }
   Result<Config> config = LoadConfigFile(*config_path);
   Status secret = config.ok() ? ResolveTokenSecret(&config.value()) : config.status();
   if (!secret.ok()) {
     std::fprintf(stderr, "postdesk: %s\n", secret.message().c_str());
     return 1;
   }
+  ApplyLogConfig(config->log, level_flag);  // [log], as `serve` does at start
   size_t threads = config->triggers.workers > 0 ? config->triggers.workers : 2;
   if (std::optional<std::string> n = OptionValue(args, "--threads")) {
     threads = static_cast<size_t>(std::atoi(n->c_str()));
