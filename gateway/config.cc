@@ -199,6 +199,14 @@ Status CheckUnique(const std::vector<BrandConfig>& brands) {
   return Status::Ok();
 }
 
+// ParseConfig's `keys`: what `reader` asked for, under `table` ("" at the top level).
+void NoteKeys(const TableReader& reader, std::string_view table, std::set<std::string>* keys) {
+  if (!keys) return;
+  for (const std::string& key : reader.asked()) {
+    keys->insert(table.empty() ? key : std::string(table) + "." + key);
+  }
+}
+
 std::string MachineHostName() {
   char name[256] = {};
   if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
@@ -241,7 +249,8 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   return Status::Error("unknown unit \"" + std::string(unit) + "\" (use ms, s, m, h, d)");
 }
 
-Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name) {
+Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name,
+                           std::set<std::string>* keys) {
   Config config;
   config.source = std::string(source_name);
   auto fail = [&](const Status& s) {
@@ -301,13 +310,18 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
          return r.Finish();
        }},
   };
+  // An absent section reads as an empty one: its defaults, checked as a written one would be.
+  static const toml::table kEmptyTable;
   for (const Section& section : sections) {
     const toml::node* node = top.Get(section.name);
-    if (!node) continue;
-    if (!node->is_table()) return fail(Status::Error(std::string(section.name) + ": expected a table"));
-    TableReader reader(*node->as_table(), std::string("[") + section.name + "]");
+    if (node && !node->is_table()) {
+      return fail(Status::Error(std::string(section.name) + ": expected a table"));
+    }
+    TableReader reader(node ? *node->as_table() : kEmptyTable,
+                       std::string("[") + section.name + "]");
     s = section.read(reader, &config);
     if (!s.ok()) return fail(s);
+    NoteKeys(reader, section.name, keys);
   }
 
   // [[target]] and [[group]]: arrays of tables, read like the brands.
@@ -329,6 +343,7 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
         s = ReadGroup(reader, &config.groups.back());
       }
       if (!s.ok()) return fail(s);
+      NoteKeys(reader, name, keys);
     }
   }
   if (const toml::node* node = top.Get("brand")) {
@@ -341,11 +356,13 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
       BrandConfig brand;
       s = ReadBrand(reader, &brand);
       if (!s.ok()) return fail(s);
+      NoteKeys(reader, "brand", keys);
       config.brands.push_back(std::move(brand));
     }
   }
   s = top.Finish();
   if (!s.ok()) return fail(s);
+  NoteKeys(top, "", keys);
   if (config.brands.empty()) {
     return fail(Status::Error("no [[brand]]: every recipient would be refused"));
   }

@@ -4,6 +4,7 @@
 // the wrong type or out of range, an invalid address or a duplicate one is refused with a
 // message that names the key ("config.toml: [[brand]] #2 addresses[1]: ..."). A Config is an
 // immutable value once loaded: the serving loops share one through a shared_ptr<const Config>.
+// Configurations compare member by member (the loaded trigger set by pointer).
 // Pure code, no I/O beyond reading the file; callable from any thread.
 #ifndef POSTDESK_GATEWAY_CONFIG_H_
 #define POSTDESK_GATEWAY_CONFIG_H_
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +27,7 @@ namespace postdesk {
 struct ListenAddress {
   std::string host;  // IPv4 or IPv6 literal, without brackets
   uint16_t port = 0;
+  bool operator==(const ListenAddress&) const = default;
 };
 
 struct BrandConfig {
@@ -32,6 +35,7 @@ struct BrandConfig {
   std::vector<std::string> addresses;           // lower case; the first is the brand's default
   std::vector<std::string> wildcards;           // lower case domains of "*@domain"
   std::vector<std::string> external_addresses;  // lower case; mailboxes that forward to us
+  bool operator==(const BrandConfig&) const = default;
 };
 
 struct LimitsConfig {
@@ -44,6 +48,7 @@ struct LimitsConfig {
   std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};  // RFC 5321 4.5.3.2.7
   std::chrono::milliseconds data_timeout{std::chrono::minutes(10)};    // RFC 5321 4.5.3.2.6
   std::chrono::milliseconds shutdown_grace{std::chrono::seconds(30)};  // SIGTERM: in-flight work
+  bool operator==(const LimitsConfig&) const = default;
 };
 
 // What happens to a message before it becomes a ticket (design.md, "Classification").
@@ -55,6 +60,7 @@ struct ClassificationConfig {
   std::chrono::milliseconds block_time{std::chrono::hours(1)};   // then blocked this long
   std::chrono::milliseconds duplicate_window{std::chrono::hours(24 * 7)};
   std::chrono::milliseconds suspended_retention{std::chrono::hours(24 * 14)};
+  bool operator==(const ClassificationConfig&) const = default;
 };
 
 // The business rules (design.md, "Triggers") and the workers that run them.
@@ -65,6 +71,7 @@ struct TriggersConfig {
   std::chrono::milliseconds claim_timeout{std::chrono::seconds(30)};  // then a dead worker's
                                                                       // events are taken over
   std::shared_ptr<const TriggerSet> set;  // loaded by LoadConfigFile
+  bool operator==(const TriggersConfig&) const = default;
 };
 
 // An email target (Zendesk's "email target"): notification_target actions send to it.
@@ -74,6 +81,7 @@ struct TargetConfig {
   std::string email;
   std::string subject;  // the subject of every message to it (placeholders are not expanded)
   std::string relay;    // "host:port"; empty: [notify] relay
+  bool operator==(const TargetConfig&) const = default;
 };
 
 // A group of agents that notification_group actions reach.
@@ -81,6 +89,7 @@ struct GroupConfig {
   std::string id;
   std::string name;
   std::vector<std::string> members;  // addresses, lower case
+  bool operator==(const GroupConfig&) const = default;
 };
 
 // Outbound notifications (design.md, "Targets and notifications").
@@ -101,6 +110,7 @@ struct NotifyConfig {
   int64_t recipient_limit = 60;
   std::chrono::milliseconds recipient_window{std::chrono::hours(10)};
   int64_t target_failure_limit = 21;  // consecutive failures that deactivate a target
+  bool operator==(const NotifyConfig&) const = default;
 };
 
 // Logs on stderr ([log]): `serve --log-level` wins over `level`.
@@ -108,6 +118,7 @@ enum class LogFormat { kText, kJson };
 struct LogConfig {
   std::string level = "info";  // trace, debug, info, warn, error
   LogFormat format = LogFormat::kText;
+  bool operator==(const LogConfig&) const = default;
 };
 
 struct Config {
@@ -129,9 +140,15 @@ struct Config {
   std::vector<TargetConfig> targets;
   std::vector<GroupConfig> groups;
   std::vector<BrandConfig> brands;
+  bool operator==(const Config&) const = default;
 };
 
-Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name);
+// `keys`, when not null, receives every key the parser takes: "data_dir" and the section names
+// at the top level, "smtp.listen" in a section (absent sections included), "brand.name" in an
+// array of tables (for the entries the file has). tests/gateway/config_reference_test.cc holds
+// docs/configuration.md to them.
+Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name,
+                           std::set<std::string>* keys = nullptr);
 // ParseConfig, then LoadConfiguredTriggers: the file and everything it names. Tools that only
 // read tickets skip the triggers, so that a broken trigger file does not lock them out.
 enum class ConfigParts { kAll, kWithoutTriggers };

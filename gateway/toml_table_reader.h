@@ -33,6 +33,9 @@ class TableReader {
     return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
   }
 
+  // The keys asked for so far (Get and the typed readers), present in the table or not.
+  const std::set<std::string>& asked() const { return known_; }
+
   const toml::node* Get(std::string_view key) {
     known_.insert(std::string(key));
     return table_.get(key);
