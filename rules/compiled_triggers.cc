@@ -145,6 +145,8 @@ CompiledTriggers::CompiledTriggers(const std::vector<Trigger>& triggers,
     header.all_end = static_cast<uint32_t>(conditions_.size());
     for (const TriggerCondition& c : trigger.any) conditions_.push_back(Compile(c));
     header.any_end = static_cast<uint32_t>(conditions_.size());
+    header.action_count = static_cast<uint32_t>(trigger.actions.size());
+    header.actions = trigger.actions.data();
     headers_.push_back(header);
     // The values actions assign are ids too, so that a ticket value outside the ids is the
     // event's own (CycleFacts::kUnknownNow).

@@ -99,8 +99,15 @@ class CompiledTriggers {
   // condition it is indexed by is taken as holding.
   bool Matches(uint32_t index, CycleFacts& facts, uint8_t& could_change, bool key_holds) const;
 
-  // Asks the memory for a trigger's conditions, which a pass will evaluate shortly.
+  // Asks the memory for a trigger's conditions, which a pass will evaluate shortly, and for its
+  // actions, which it runs if it fires.
   void Prefetch(uint32_t index) const;
+
+  // triggers()[index].actions, as an array of action_count.
+  const TriggerAction* Actions(uint32_t index, uint32_t& action_count) const {
+    action_count = headers_[index].action_count;
+    return headers_[index].actions;
+  }
 
  private:
   friend class CycleFacts;
@@ -110,6 +117,10 @@ class CompiledTriggers {
     uint32_t any_end;
     uint32_t payload;  // first entry in payload_
     uint32_t key;      // 1 if conditions_[begin] is the index's key condition, else 0
+    uint32_t action_count;
+    // The Trigger's actions: a firing reads them from here, not through the Trigger (one cache
+    // line fewer), and Prefetch can ask for them without reading the Trigger first.
+    const TriggerAction* actions;
   };
 
   CompiledCondition Compile(const TriggerCondition& c);

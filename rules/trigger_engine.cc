@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <span>
 
 #include "rules/compiled_triggers.h"
 #include "rules/trigger_conditions.h"
@@ -17,7 +18,7 @@ struct PendingNotification {
 // Runs one trigger's actions; returns the fields (FieldBit) they changed, with kIndexedTagBit if a
 // tag that `set` indexes came or went (any tag when `set` is null), or 0 if the ticket did not
 // change. Notifications wait for the end of the cycle; actions after a wait are delayed.
-uint8_t RunActions(const std::vector<TriggerAction>& actions, const std::string& trigger_id,
+uint8_t RunActions(std::span<const TriggerAction> actions, const std::string& trigger_id,
                    const TriggerSet* set, TriggerOutcome& outcome,
                    std::vector<PendingNotification>& pending) {
   TicketState& state = outcome.state;
@@ -288,9 +289,10 @@ TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event)
       }
       mark = kFired;
       resume = index;
-      const Trigger& trigger = triggers[index];
+      uint32_t action_count = 0;
+      const TriggerAction* actions = compiled.Actions(index, action_count);
       fired.push_back(index);
-      changed = RunActions(trigger.actions, trigger.id, &set, outcome, pending);
+      changed = RunActions({actions, action_count}, triggers[index].id, &set, outcome, pending);
       facts.Changed(changed);
       if (changed != 0) {
         outcome.changed = true;
