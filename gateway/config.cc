@@ -23,6 +23,8 @@
 namespace postdesk {
 namespace {
 
+constexpr std::chrono::milliseconds kMinimumTimeout{1000};
+
 Result<ListenAddress> ParseListen(std::string_view text) {
   ListenAddress out;
   size_t colon = text.rfind(':');
@@ -115,8 +117,9 @@ Status ReadLimits(TableReader& limits, LimitsConfig* out) {
   RETURN_IF_ERROR(limits.Count("max_connections", 1, 1000000, &out->max_connections));
   RETURN_IF_ERROR(
       limits.Count("max_connections_per_ip", 1, 1000000, &out->max_connections_per_ip));
-  RETURN_IF_ERROR(limits.Duration("command_timeout", &out->command_timeout));
-  RETURN_IF_ERROR(limits.Duration("data_timeout", &out->data_timeout));
+  // A zero timeout would end every session (or every DATA) at once.
+  RETURN_IF_ERROR(limits.Duration("command_timeout", &out->command_timeout, kMinimumTimeout));
+  RETURN_IF_ERROR(limits.Duration("data_timeout", &out->data_timeout, kMinimumTimeout));
   RETURN_IF_ERROR(limits.Duration("shutdown_grace", &out->shutdown_grace));
   if (out->max_message_size < 1024) {
     return Status::Error(limits.Name("max_message_size") + ": must be at least 1KiB");

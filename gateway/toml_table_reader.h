@@ -109,12 +109,16 @@ class TableReader {
     return Status::Ok();
   }
 
-  Status Duration(std::string_view key, std::chrono::milliseconds* out) {
+  Status Duration(std::string_view key, std::chrono::milliseconds* out,
+                  std::chrono::milliseconds min = std::chrono::milliseconds(0)) {
     const toml::node* node = Get(key);
     if (!node) return Status::Ok();
     if (!node->is_string()) return Status::Error(Name(key) + ": expected a duration like \"5m\"");
     Result<std::chrono::milliseconds> d = ParseDuration(node->as_string()->get());
     if (!d.ok()) return Status::Error(Name(key) + ": " + d.status().message());
+    if (d.value() < min) {
+      return Status::Error(Name(key) + ": must be at least " + std::to_string(min.count()) + "ms");
+    }
     *out = d.value();
     return Status::Ok();
   }
