@@ -37,8 +37,8 @@
 //                                  subject message created_at_ms transaction; expires
 //   {pd}:suspended                 sorted set of suspended ids by time (pruned when read)
 //   {pd}:dedupe:<brand>:<sha1>     first ticket of a Message-ID at a brand; expires
-//   {pd}:rate:<brand>:<sender>     messages from a sender to a brand in the window; expires
-//   {pd}:blocked:<brand>:<sender>  a sender blocked by the rate guard; expires
+//   {pd}:rate:<brand>:<sender>     messages from a sender to a brand in the window; past the
+//                                  limit it lives for the block time: the sender is blocked
 // Constants and argument lists only; no I/O.
 #ifndef POSTDESK_STORAGE_REDIS_FUNCTIONS_H_
 #define POSTDESK_STORAGE_REDIS_FUNCTIONS_H_
