@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "gateway/log_text.h"
+#include "parser/json_string.h"
 
 namespace postdesk {
 namespace {
@@ -19,28 +20,6 @@ constexpr char kMembersMark = '\x1e';
 
 std::atomic<LogFormat> g_format{LogFormat::kText};
 
-// Length of the valid UTF-8 sequence at s[0] (RFC 3629: no overlongs, no surrogates, at most
-// U+10FFFF), or 0.
-size_t Utf8SequenceLength(std::string_view s) {
-  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  unsigned char b = byte(0);
-  size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xe ? 3 : (b >> 3) == 0x1e ? 4 : 0;
-  if (n == 0 || n > s.size()) return 0;
-  if (n == 2 && b < 0xc2) return 0;
-  for (size_t i = 1; i < n; ++i) {
-    if ((byte(i) >> 6) != 0x2) return 0;
-  }
-  if (n == 3) {
-    if (b == 0xe0 && byte(1) < 0xa0) return 0;   // overlong
-    if (b == 0xed && byte(1) >= 0xa0) return 0;  // surrogate
-  }
-  if (n == 4) {
-    if (b == 0xf0 && byte(1) < 0x90) return 0;                 // overlong
-    if (b > 0xf4 || (b == 0xf4 && byte(1) >= 0x90)) return 0;  // past U+10FFFF
-  }
-  return n;
-}
-
 void AppendTimestamp(std::string* out, spdlog::log_clock::time_point time) {
   auto since_epoch = time.time_since_epoch();
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
@@ -51,7 +30,7 @@ void AppendTimestamp(std::string* out, spdlog::log_clock::time_point time) {
   char buffer[40];
   size_t n = std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buffer + n, sizeof(buffer) - n, ".%03dZ", static_cast<int>(millis.count()));
-  AppendJsonString(out, buffer);
+  AppendJsonString(buffer, out);
 }
 
 // {"ts":"2024-05-01T10:00:00.123Z","level":"info","msg":"..."} and a newline.
@@ -62,14 +41,14 @@ class JsonFormatter final : public spdlog::formatter {
     AppendTimestamp(&line, msg.time);
     line += ",\"level\":";
     spdlog::string_view_t level = spdlog::level::to_string_view(msg.level);
-    AppendJsonString(&line, std::string_view(level.data(), level.size()));
+    AppendJsonString(std::string_view(level.data(), level.size()), &line);
     std::string_view payload(msg.payload.data(), msg.payload.size());
     if (!payload.empty() && payload[0] == kMembersMark) {
       line += ',';
       line.append(payload.substr(1));
     } else {
       line += ",\"msg\":";
-      AppendJsonString(&line, payload);
+      AppendJsonString(payload, &line);
     }
     line += "}\n";
     dest.append(line.data(), line.data() + line.size());
@@ -91,19 +70,19 @@ std::string TlsToken(std::string_view tls) {
 
 void AppendKey(std::string* out, std::string_view key) {
   if (out->size() > 1) *out += ',';
-  AppendJsonString(out, key);
+  AppendJsonString(key, out);
   *out += ':';
 }
 
 void AppendOutcome(std::string* out, const IngestOutcome& o) {
   static constexpr std::string_view kKinds[] = {"ticket", "comment", "suspended", "duplicate"};
   AppendKey(out, "outcome");
-  AppendJsonString(out, kKinds[static_cast<size_t>(o.kind)]);
+  AppendJsonString(kKinds[static_cast<size_t>(o.kind)], out);
   AppendKey(out, o.kind == IngestOutcome::Kind::kSuspended ? "suspended" : "ticket");
   *out += std::to_string(o.id);
   if (o.kind == IngestOutcome::Kind::kSuspended) {
     AppendKey(out, "cause");
-    AppendJsonString(out, o.cause);
+    AppendJsonString(o.cause, out);
   }
   if (o.followup_of) {
     AppendKey(out, "followup_of");
@@ -116,7 +95,7 @@ std::string JsonMembers(const TransactionLogRecord& r, const std::string& sessio
   std::string out = std::string(1, kMembersMark) + "\"msg\":\"transaction\"";
   auto field = [&out](std::string_view key, std::string_view value) {
     AppendKey(&out, key);
-    AppendJsonString(&out, value);
+    AppendJsonString(value, &out);
   };
   field("session", session);
   field("client", EscapeForLog(r.client, 64));
@@ -127,7 +106,7 @@ std::string JsonMembers(const TransactionLogRecord& r, const std::string& sessio
   out += '[';
   for (size_t i = 0; r.recipients && i < r.recipients->size(); ++i) {
     if (i) out += ',';
-    AppendJsonString(&out, EscapeForLog((*r.recipients)[i].address, 100));
+    AppendJsonString(EscapeForLog((*r.recipients)[i].address, 100), &out);
   }
   out += ']';
   AppendKey(&out, "size");
@@ -189,37 +168,6 @@ void ApplyLogConfig(const LogConfig& log, const std::optional<std::string>& leve
 }
 
 LogFormat CurrentLogFormat() { return g_format.load(std::memory_order_acquire); }
-
-void AppendJsonString(std::string* out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->reserve(out->size() + text.size() + 2);
-  *out += '"';
-  while (!text.empty()) {
-    auto c = static_cast<unsigned char>(text[0]);
-    size_t n = Utf8SequenceLength(text);
-    if (n == 0) {
-      *out += "\\ufffd";  // not UTF-8: the replacement character, one per bad byte
-      n = 1;
-    } else if (c == '"' || c == '\\') {
-      *out += '\\';
-      *out += static_cast<char>(c);
-    } else if (c == '\n') {
-      *out += "\\n";
-    } else if (c == '\r') {
-      *out += "\\r";
-    } else if (c == '\t') {
-      *out += "\\t";
-    } else if (c < 0x20 || c == 0x7f) {
-      *out += "\\u00";
-      *out += kHex[c >> 4];
-      *out += kHex[c & 15];
-    } else {
-      out->append(text.substr(0, n));
-    }
-    text.remove_prefix(n);
-  }
-  *out += '"';
-}
 
 void LogTransaction(const TransactionLogRecord& r) {
   if (!spdlog::should_log(spdlog::level::info) || !r.outcome) return;

@@ -36,9 +36,6 @@ LogFormat CurrentLogFormat();
 // ParseLogLevel) wins over the file's level.
 void ApplyLogConfig(const LogConfig& log, const std::optional<std::string>& level_flag);
 
-// Appends `text` as a JSON string, quotes included.
-void AppendJsonString(std::string* out, std::string_view text);
-
 // One transaction that reached the end of DATA. Views into the session; used during the call.
 struct TransactionLogRecord {
   uint64_t session_id = 0;

@@ -3,8 +3,11 @@
 #include <hiredis/hiredis.h>
 
 #include <cstdio>
-#include <nlohmann/json.hpp>
+#include <iterator>
 #include <random>
+
+#include "parser/json_string.h"
+#include "storage/resp_command.h"
 
 namespace postdesk {
 
@@ -22,90 +25,91 @@ IngestCommands::IngestCommands(const IngestRequest& r, std::string storage_key)
     : storage_key_(std::move(storage_key)) {
   const bool recovering = r.recover_suspended_id > 0;
   const std::string& message = recovering ? r.recover_message : storage_key_;
+  const std::string raw_key = "{pd}:message:" + message;
+  const std::string body_key = "{pd}:body:" + storage_key_;
 
-  // The comment's members that the client knows; the script adds id, time and keys. Replace
-  // rather than throw on invalid UTF-8: this runs on the loops, where nothing may throw.
-  nlohmann::json comment = {{"author_email", r.requester_email},
-                            {"author_name", r.requester_name},
-                            {"public", true},
-                            {"via", "email"},
-                            {"message_id", r.message_id}};
+  // The comment's members that the client knows; the script adds id, time and keys. Written by
+  // hand (json_string.h): invalid UTF-8 becomes U+FFFD, and nothing here can throw.
+  std::string comment;
+  comment.reserve(128 + r.requester_email.size() + r.requester_name.size() +
+                  r.message_id.size() + 96 * r.attachments.size());
+  comment.append("\"author_email\":");
+  AppendJsonString(r.requester_email, &comment);
+  comment.append(",\"author_name\":");
+  AppendJsonString(r.requester_name, &comment);
+  comment.append(",\"public\":true,\"via\":\"email\",\"message_id\":");
+  AppendJsonString(r.message_id, &comment);
   if (!r.attachments.empty()) {
-    nlohmann::json& list = comment["attachments"] = nlohmann::json::array();
-    for (const Attachment& a : r.attachments) {
-      list.push_back({{"filename", a.filename},
-                      {"content_type", a.content_type},
-                      {"size", a.size},
-                      {"content_id", a.content_id}});
+    comment.append(",\"attachments\":[");
+    for (size_t i = 0; i < r.attachments.size(); ++i) {
+      const Attachment& a = r.attachments[i];
+      if (i > 0) comment.push_back(',');
+      comment.append("{\"filename\":");
+      AppendJsonString(a.filename, &comment);
+      comment.append(",\"content_type\":");
+      AppendJsonString(a.content_type, &comment);
+      comment.append(",\"size\":");
+      comment.append(std::to_string(a.size));
+      comment.append(",\"content_id\":");
+      AppendJsonString(a.content_id, &comment);
+      comment.push_back('}');
     }
+    comment.push_back(']');
   }
-  std::string members = comment.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  members = members.substr(1, members.size() - 2);  // without the braces
 
-  // Every argument the request does not hold as a string, made before any view is taken.
-  strings_ = {"{pd}:message:" + message,
-              "{pd}:body:" + storage_key_,
-              std::move(members),
-              r.truncated ? "1" : "0",
-              r.auto_notifications_suppressed ? "1" : "0",
-              std::to_string(r.policy.rate_limit),
-              std::to_string(r.policy.rate_window_ms),
-              std::to_string(r.policy.block_ms),
-              std::to_string(r.policy.dedupe_window_ms),
-              std::to_string(r.policy.suspended_retention_ms),
-              std::to_string(r.recover_suspended_id),
-              std::to_string(r.tickets.size())};
-  for (const NewTicketTarget& t : r.tickets) strings_.push_back(std::to_string(t.thread_ticket));
-  const std::string& raw_key = strings_[0];
-  const std::string& body_key = strings_[1];
-
-  RedisArgv multi;
-  multi.Add("MULTI");
-  commands_.push_back(std::move(multi));
-  if (!recovering) {
-    RedisArgv set_raw;
-    for (std::string_view arg : {std::string_view("SET"), std::string_view(raw_key),
-                                 std::string_view(r.raw)}) {
-      set_raw.Add(arg);
-    }
-    commands_.push_back(std::move(set_raw));
-  }
-  RedisArgv set_body;
-  for (std::string_view arg : {std::string_view("SET"), std::string_view(body_key),
-                               std::string_view(r.description)}) {
-    set_body.Add(arg);
-  }
-  commands_.push_back(std::move(set_body));
+  commands_.push_back(RespCommand({"MULTI"}).Release());
+  if (!recovering) commands_.push_back(RespCommand({"SET", raw_key, r.raw}).Release());
+  commands_.push_back(RespCommand({"SET", body_key, r.description}).Release());
 
   // The argument order is the script's (postdesk_ingest in redis_functions.cc).
-  RedisArgv fcall;
-  for (std::string_view arg :
-       {std::string_view("FCALL"), std::string_view("postdesk_ingest"), std::string_view("4"),
-        std::string_view("{pd}:ticket:next_id"), std::string_view("{pd}:events"),
-        std::string_view(raw_key), std::string_view(body_key), std::string_view(storage_key_),
-        std::string_view(r.subject), std::string_view(strings_[2]),
-        std::string_view(r.requester_email), std::string_view(r.requester_name),
-        std::string_view(r.message_id), std::string_view(strings_[3]),
-        std::string_view(strings_[4]), std::string_view(r.transaction),
-        std::string_view(strings_[5]), std::string_view(strings_[6]),
-        std::string_view(strings_[7]), std::string_view(strings_[8]),
-        std::string_view(strings_[9]), std::string_view(strings_[10]),
-        std::string_view(recovering ? r.recover_message : std::string_view()),
-        std::string_view(strings_[11])}) {
-    fcall.Add(arg);
+  std::string numbers[] = {std::to_string(r.policy.rate_limit),
+                           std::to_string(r.policy.rate_window_ms),
+                           std::to_string(r.policy.block_ms),
+                           std::to_string(r.policy.dedupe_window_ms),
+                           std::to_string(r.policy.suspended_retention_ms),
+                           std::to_string(r.recover_suspended_id),
+                           std::to_string(r.tickets.size())};
+  std::string_view fixed[] = {"FCALL",
+                              "postdesk_ingest",
+                              "4",
+                              "{pd}:ticket:next_id",
+                              "{pd}:events",
+                              raw_key,
+                              body_key,
+                              storage_key_,
+                              r.subject,
+                              comment,
+                              r.requester_email,
+                              r.requester_name,
+                              r.message_id,
+                              r.truncated ? "1" : "0",
+                              r.auto_notifications_suppressed ? "1" : "0",
+                              r.transaction,
+                              numbers[0],
+                              numbers[1],
+                              numbers[2],
+                              numbers[3],
+                              numbers[4],
+                              numbers[5],
+                              recovering ? std::string_view(r.recover_message) : "",
+                              numbers[6]};
+  constexpr size_t kPerTarget = 5;
+  size_t bytes = 0;
+  for (std::string_view a : fixed) bytes += a.size();
+  for (const NewTicketTarget& t : r.tickets) {
+    bytes += t.brand.size() + t.received_at.size() + t.cause.size() + t.reason.size() + 20;
   }
-  for (size_t i = 0; i < r.tickets.size(); ++i) {
-    const NewTicketTarget& t = r.tickets[i];
-    for (std::string_view arg : {std::string_view(t.brand), std::string_view(t.received_at),
-                                 std::string_view(t.cause), std::string_view(t.reason),
-                                 std::string_view(strings_[12 + i])}) {
-      fcall.Add(arg);
-    }
+  RespCommand fcall(std::size(fixed) + kPerTarget * r.tickets.size(), bytes);
+  for (std::string_view a : fixed) fcall.Arg(a);
+  for (const NewTicketTarget& t : r.tickets) {
+    fcall.Arg(t.brand);
+    fcall.Arg(t.received_at);
+    fcall.Arg(t.cause);
+    fcall.Arg(t.reason);
+    fcall.Arg(std::to_string(t.thread_ticket));
   }
-  commands_.push_back(std::move(fcall));
-  RedisArgv exec;
-  exec.Add("EXEC");
-  commands_.push_back(std::move(exec));
+  commands_.push_back(fcall.Release());
+  commands_.push_back(RespCommand({"EXEC"}).Release());
 }
 
 namespace {

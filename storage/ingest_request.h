@@ -13,7 +13,6 @@
 
 #include "parser/message.h"
 #include "parser/result.h"
-#include "storage/redis_functions.h"
 
 struct redisReply;
 
@@ -78,20 +77,17 @@ std::string NewStorageKey();
 // Only EXEC's reply matters (ParseIngestExecReply); the others are +OK and +QUEUED. MULTI makes
 // the block one atomic step, as design.md's storage asks: all of it is stored, or none. The
 // large values go with SET so that the script never holds them (redis_functions.cc says why).
-// The commands point into this object, which must outlive sending them.
+// Each command is RESP text (storage/resp_command.h), for hiredis's *FormattedCommand calls.
 class IngestCommands {
  public:
   IngestCommands(const IngestRequest& request, std::string storage_key);
-  IngestCommands(const IngestCommands&) = delete;
-  IngestCommands& operator=(const IngestCommands&) = delete;
 
-  const std::vector<RedisArgv>& commands() const { return commands_; }
+  const std::vector<std::string>& commands() const { return commands_; }
   const std::string& storage_key() const { return storage_key_; }
 
  private:
   std::string storage_key_;
-  std::vector<std::string> strings_;  // the arguments the request does not hold
-  std::vector<RedisArgv> commands_;
+  std::vector<std::string> commands_;
 };
 
 // EXEC's reply to IngestCommands: the outcomes FCALL returned, one per target.

@@ -60,9 +60,23 @@ Result<std::vector<RedisReplyPtr>> RedisConnection::Pipeline(
       return Status::Error(LastError());
     }
   }
+  return ReadReplies(commands.size());
+}
+
+Result<std::vector<RedisReplyPtr>> RedisConnection::PipelineFormatted(
+    const std::vector<std::string>& commands) {
+  for (const std::string& c : commands) {
+    if (redisAppendFormattedCommand(context_, c.data(), c.size()) != REDIS_OK) {
+      return Status::Error(LastError());
+    }
+  }
+  return ReadReplies(commands.size());
+}
+
+Result<std::vector<RedisReplyPtr>> RedisConnection::ReadReplies(size_t count) {
   std::vector<RedisReplyPtr> replies;
-  replies.reserve(commands.size());
-  for (size_t i = 0; i < commands.size(); ++i) {
+  replies.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
     void* reply = nullptr;
     if (redisGetReply(context_, &reply) != REDIS_OK) return Status::Error(LastError());
     replies.emplace_back(static_cast<redisReply*>(reply));

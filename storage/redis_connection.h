@@ -42,6 +42,8 @@ class RedisConnection {
   // Sends the commands pipelined (one write, then the replies in order) and returns every
   // reply, error replies included; fails on a connection error.
   Result<std::vector<RedisReplyPtr>> Pipeline(const std::vector<RedisArgv>& commands);
+  // The same for commands already in RESP (storage/resp_command.h).
+  Result<std::vector<RedisReplyPtr>> PipelineFormatted(const std::vector<std::string>& commands);
   // The connection's error text after a null reply.
   std::string LastError() const;
   // HGETALL as a map; an empty map when the key does not exist.
@@ -52,6 +54,7 @@ class RedisConnection {
   const RedisAddress& address() const { return address_; }
 
  private:
+  Result<std::vector<RedisReplyPtr>> ReadReplies(size_t count);
   RedisConnection(redisContext* context, RedisAddress address)
       : context_(context), address_(std::move(address)) {}
   redisContext* context_;

@@ -101,7 +101,7 @@ Result<IngestOutcome> SuspendedMessages::Recover(int64_t id, const StoragePolicy
   Status loaded = connection_->LoadFunctions();
   if (!loaded.ok()) return loaded;
   IngestCommands commands(request, NewStorageKey());
-  Result<std::vector<RedisReplyPtr>> replies = connection_->Pipeline(commands.commands());
+  Result<std::vector<RedisReplyPtr>> replies = connection_->PipelineFormatted(commands.commands());
   if (!replies.ok()) return replies.status();
   Result<std::vector<IngestOutcome>> outcomes =
       ParseIngestExecReply(replies.value().back().get());

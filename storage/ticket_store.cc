@@ -141,12 +141,12 @@ void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) 
   // Every command of the block is answered in order; only EXEC's reply has a caller waiting.
   IngestCommands commands(request, NewStorageKey());
   uint64_t id = next_request_++;
-  const std::vector<RedisArgv>& block = commands.commands();
+  const std::vector<std::string>& block = commands.commands();
   for (size_t i = 0; i < block.size(); ++i) {
     bool last = i + 1 == block.size();
     void* privdata = reinterpret_cast<void*>(last ? id : kInternalRequest);
-    if (redisAsyncCommandArgv(context_, &TicketStore::OnReply, privdata, block[i].count(),
-                              block[i].args(), block[i].lens.data()) != REDIS_OK) {
+    if (redisAsyncFormattedCommand(context_, &TicketStore::OnReply, privdata, block[i].data(),
+                                   block[i].size()) != REDIS_OK) {
       // A context already disconnecting refuses the first command. Any later refusal (out of
       // memory) would leave the connection inside MULTI: it is dropped and made again.
       if (i > 0) redisAsyncDisconnect(context_);

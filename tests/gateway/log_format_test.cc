@@ -9,26 +9,6 @@
 namespace postdesk {
 namespace {
 
-std::string Json(std::string_view text) {
-  std::string out;
-  AppendJsonString(&out, text);
-  return out;
-}
-
-TEST(LogFormat, JsonStringsEscapeQuotesControlsAndBadUtf8) {
-  EXPECT_EQ(Json("plain"), "\"plain\"");
-  EXPECT_EQ(Json("a\"b\\c"), "\"a\\\"b\\\\c\"");
-  EXPECT_EQ(Json("l1\nl2\r\t"), "\"l1\\nl2\\r\\t\"");
-  EXPECT_EQ(Json(std::string("\x01\x1b\x7f\0", 4)), "\"\\u0001\\u001b\\u007f\\u0000\"");
-  EXPECT_EQ(Json("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7"),
-            "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7\"");
-  EXPECT_EQ(Json("\xff"), "\"\\ufffd\"");
-  EXPECT_EQ(Json("\xc0\xaf"), "\"\\ufffd\\ufffd\"");             // overlong '/'
-  EXPECT_EQ(Json("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
-  EXPECT_EQ(Json("\xe2\x82"), "\"\\ufffd\\ufffd\"");             // cut short
-  EXPECT_TRUE(nlohmann::json::parse(Json("\xf4\x90\x80\x80 \x01 \"")).is_string());
-}
-
 TEST(LogFormat, LevelsAreTheFiveNames) {
   EXPECT_EQ(ParseLogLevel("warn").value(), spdlog::level::warn);
   EXPECT_EQ(ParseLogLevel("trace").value(), spdlog::level::trace);

@@ -68,7 +68,7 @@ class TriggerQueueTest : public ::testing::Test {
     r.tickets = {target};
     r.raw = "Subject: " + subject + "\r\n\r\nbody\r\n";
     IngestCommands commands(r, NewStorageKey());
-    Result<std::vector<RedisReplyPtr>> replies = admin_->Pipeline(commands.commands());
+    Result<std::vector<RedisReplyPtr>> replies = admin_->PipelineFormatted(commands.commands());
     EXPECT_TRUE(replies.ok()) << replies.status().message();
     if (!replies.ok()) return 0;
     Result<std::vector<IngestOutcome>> outcomes = ParseIngestExecReply(replies.value().back().get());
