@@ -15,6 +15,10 @@ namespace postdesk {
 namespace {
 
 // Command flags, as in Postfix's smtpd command table.
+// Input a client may pipeline behind a message being stored before reading pauses (RFC 2920
+// allows the next transaction's commands there; nothing needs more than the read buffer).
+constexpr size_t kMaxPendingWhileDelivering = 64 * 1024;
+
 constexpr unsigned kNeedsHelo = 1;  // only after HELO/EHLO (RFC 5321 4.1.4)
 constexpr unsigned kNoArgs = 2;     // takes no argument (RFC 5321 4.1.1.4, 4.1.1.5, 4.1.1.10)
 
@@ -193,6 +197,8 @@ void SmtpSession::OnBytes(std::string_view bytes) {
     if (state_ != State::kDelivering) {
       size_t used = Process(pending_);
       if (state_ != State::kClosed) pending_.erase(0, used);
+    } else if (pending_.size() > kMaxPendingWhileDelivering) {
+      transport_->SetReading(false);  // until the delivery ends: the client waits for us
     }
   }
   Flush();
@@ -474,9 +480,10 @@ void SmtpSession::FinishData() {
   // The client waits for the reply to the final dot as long as RFC 5321 4.5.3.2.6 says (10
   // minutes, the data_timeout default); a 421 sooner makes it deliver a message we may well
   // have stored a second time (RFC 5321 6.1). The bound stays: a store that never answers
-  // (reading is off, so not even the client's FIN is seen) must not hold the session forever.
+  // must not hold the session forever. Reading goes on (what the client pipelines waits in
+  // pending_, up to kMaxPendingWhileDelivering), so that a session costs no poll changes per
+  // message.
   transport_->SetTimeout(limits_.data_timeout);
-  transport_->SetReading(false);
   transport_->Deliver(std::move(tx));
 }
 

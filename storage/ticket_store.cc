@@ -1,6 +1,5 @@
 #include "storage/ticket_store.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
@@ -8,6 +7,7 @@
 #include <cassert>
 
 #include "storage/redis_functions.h"
+#include "storage/redis_libuv_adapter.h"
 
 namespace postdesk {
 namespace {
@@ -54,7 +54,7 @@ void TicketStore::Connect() {
     return;
   }
   context_->data = this;
-  redisLibuvAttach(context_, loop_);
+  AttachToLoop(context_, loop_);
   redisAsyncSetConnectCallback(context_, &TicketStore::OnConnect);
   redisAsyncSetDisconnectCallback(context_, &TicketStore::OnDisconnect);
   // Queued now, sent once connected, answered before any FCALL queued after them.

@@ -164,7 +164,7 @@ TEST_F(SmtpSessionTest, FinalDotIsAnsweredOnlyAfterDelivery) {
   EXPECT_EQ(transport_.timeout, std::chrono::minutes(10));
   session_.OnBytes("Subject: hi\r\n\r\n..body\r\n.\r\n");
   EXPECT_TRUE(transport_.TakeLines().empty());
-  EXPECT_FALSE(transport_.reading);
+  EXPECT_TRUE(transport_.reading);  // what the client pipelines meanwhile waits in the session
   ASSERT_EQ(transport_.delivered.size(), 1u);
   const SmtpTransaction& tx = transport_.delivered[0];
   EXPECT_EQ(tx.mail_from, "ann@customer.test");
@@ -179,6 +179,24 @@ TEST_F(SmtpSessionTest, FinalDotIsAnsweredOnlyAfterDelivery) {
   EXPECT_EQ(transport_.TakeLines(), std::vector<std::string>{"250 2.0.0 Ok: ticket 1"});
   EXPECT_TRUE(transport_.reading);
   EXPECT_EQ(session_.state(), SmtpSession::State::kReady);
+}
+
+TEST_F(SmtpSessionTest, InputPipelinedDuringDeliveryIsBoundedThenReadAfter) {
+  StartTransaction();
+  SendOne("DATA");
+  session_.OnBytes("Subject: hi\r\n\r\nbody\r\n.\r\n");
+  ASSERT_EQ(transport_.delivered.size(), 1u);
+  // A client that goes on sending while its message is stored: past 64 KiB reading pauses.
+  std::string noops;
+  while (noops.size() <= 64 * 1024) noops += "NOOP\r\n";
+  session_.OnBytes(noops);
+  EXPECT_FALSE(transport_.reading);
+  EXPECT_TRUE(transport_.TakeLines().empty());
+  session_.OnDelivered({"250 2.0.0 Ok: ticket 1", "tickets=1"});
+  EXPECT_TRUE(transport_.reading);
+  std::vector<std::string> lines = transport_.TakeLines();
+  EXPECT_EQ(lines.front(), "250 2.0.0 Ok: ticket 1");
+  EXPECT_EQ(lines.size(), 1 + noops.size() / 6);
 }
 
 TEST_F(SmtpSessionTest, PipelinedCommandsAfterDataWaitForTheDelivery) {
