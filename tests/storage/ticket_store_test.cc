@@ -166,6 +166,23 @@ TEST_F(TicketStoreTest, StoredTicketReadsBackWithEveryField) {
   EXPECT_EQ(raw.value(), Request().raw);
 }
 
+// 16 MiB does not fit a socket buffer: the write goes out as the socket drains (the adapter
+// polls for writability then), and what Redis stores is every byte.
+TEST_F(TicketStoreTest, MessageLargerThanTheSocketBufferIsStoredWhole) {
+  IngestRequest r = Request();
+  r.raw.clear();
+  while (r.raw.size() < 16u * 1024 * 1024) r.raw += "line " + std::to_string(r.raw.size()) + "\r\n";
+  r.description = r.raw.substr(0, 65000);
+  Result<std::vector<IngestOutcome>> stored = IngestAndWait(r);
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_EQ(Reader().GetRawMessage(1).value(), r.raw);
+  // The connection goes on as before.
+  IngestRequest next = Request();
+  next.message_id = "next@customer.test";
+  ASSERT_TRUE(IngestAndWait(next).ok());
+  EXPECT_EQ(Reader().GetTicket(2).value()["description"], next.description);
+}
+
 TEST_F(TicketStoreTest, EachTicketAddsAnEventAndARequesterIndexEntry) {
   ASSERT_TRUE(IngestAndWait(Request()).ok());
   ASSERT_TRUE(IngestAndWait(Request()).ok());
