@@ -2,7 +2,8 @@
 // (design.md, "Storage": the embedded default).
 //
 // The child listens only on a unix socket under data_dir (no TCP port), keeps its data there,
-// and logs AOF with `appendfsync always`, so that a 250 reply follows an fsync as Postfix's does.
+// and logs AOF with `appendfsync always`, so that a 250 reply follows an fsync as Postfix's does
+// (and rewrites it only when it has grown fivefold: the data is append-mostly).
 // It runs in its own process group (a terminal's Ctrl-C reaches only postdesk, which drains and
 // then stops it) and dies with its parent (PR_SET_PDEATHSIG), so a crashed gateway leaves no
 // orphan. The owner holds an flock on data_dir/postdesk.lock for the child's lifetime, so that a
