@@ -28,13 +28,12 @@ local function int_text(n)
   return string.format('%d', n)
 end
 
--- An event names the comment it added (its index in the comments list, and the key of its
--- body) and the status before it, so that a worker reading it later still sees this update,
--- not a later one.
-local function event(events_key, kind, ticket, brand, comment_index, body, previous_status)
+-- An event names the comment it added (its index in the comments list) and the status before
+-- it, so that a worker reading it later still sees this update, not a later one. Nothing more:
+-- every field costs the stream and every reader.
+local function event(events_key, kind, ticket, comment_index, previous_status)
   redis.call('XADD', events_key, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
-    'type', kind, 'ticket', ticket, 'brand', brand, 'comment', comment_index, 'body', body,
-    'previous_status', previous_status)
+    'type', kind, 'ticket', ticket, 'comment', comment_index, 'previous_status', previous_status)
 end
 
 -- postdesk_ingest: one message in. It runs inside MULTI ... EXEC after the SETs of the raw
@@ -107,7 +106,7 @@ local function ingest(keys, args)
     if requester ~= '' then
       redis.call('ZADD', P .. 'requester:' .. requester .. ':tickets', now, id)
     end
-    event(keys[2], 'ticket.created', id, target.brand, '0', storage_key, '')
+    event(keys[2], 'ticket.created', id, '0', '')
     return n
   end
 
@@ -180,8 +179,7 @@ local function ingest(keys, args)
           redis.call('HSET', thread_key, 'updated_at_ms', now,
             'status', reopen and 'open' or status)
           redis.call('HINCRBY', thread_key, 'version', '1')
-          event(keys[2], 'ticket.comment_added', thread_text, brand, int_text(index), storage_key,
-            status)
+          event(keys[2], 'ticket.comment_added', thread_text, int_text(index), status)
           outcome = {'comment', thread}
         else
           local followup = status == 'closed' and thread_text or nil

@@ -19,9 +19,10 @@
 //                                  tickets and suspensions it made (one per brand)
 //   {pd}:body:<storage key>        a comment's text (the description, for a first comment)
 //   {pd}:requester:<email>:tickets sorted set of ticket ids by creation time (ms)
-//   {pd}:events                    stream read by the trigger workers (ticket.created,
-//                                  ticket.comment_added, ticket.delayed); consumer group
-//                                  "triggers"
+//   {pd}:events                    stream read by the trigger workers: type (ticket.created,
+//                                  ticket.comment_added, ticket.delayed) ticket comment
+//                                  previous_status (delayed: ticket actions trigger); consumer
+//                                  group "triggers"
 //   {pd}:applied:<entry>           an events entry whose trigger result is written; expires
 //   {pd}:outbox                    stream of notifications: ticket brand kind recipient
 //                                  recipient_name subject body trigger event received_at
