@@ -57,6 +57,19 @@ IngestCommands::IngestCommands(const IngestRequest& r, std::string storage_key)
     comment.push_back(']');
   }
 
+  // The ticket's core (see new_ticket in redis_functions.cc); the flags only when on, and every
+  // value a string, as the hash fields around it are.
+  std::string ticket;
+  ticket.reserve(96 + r.subject.size() + r.requester_name.size() + r.transaction.size());
+  ticket.append("\"subject\":");
+  AppendJsonString(r.subject, &ticket);
+  ticket.append(",\"requester_name\":");
+  AppendJsonString(r.requester_name, &ticket);
+  ticket.append(",\"via\":\"email\",\"transaction\":");
+  AppendJsonString(r.transaction, &ticket);
+  if (r.truncated) ticket.append(",\"truncated\":\"1\"");
+  if (r.auto_notifications_suppressed) ticket.append(",\"auto_notifications_suppressed\":\"1\"");
+
   commands_.push_back(RespCommand({"MULTI"}).Release());
   if (!recovering) commands_.push_back(RespCommand({"SET", raw_key, r.raw}).Release());
   commands_.push_back(RespCommand({"SET", body_key, r.description}).Release());
@@ -79,11 +92,10 @@ IngestCommands::IngestCommands(const IngestRequest& r, std::string storage_key)
                               storage_key_,
                               r.subject,
                               comment,
+                              ticket,
                               r.requester_email,
                               r.requester_name,
                               r.message_id,
-                              r.truncated ? "1" : "0",
-                              r.auto_notifications_suppressed ? "1" : "0",
                               r.transaction,
                               numbers[0],
                               numbers[1],

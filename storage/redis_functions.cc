@@ -43,12 +43,13 @@ end
 --   KEYS: ticket next_id, events stream, raw message key ({pd}:message:<storage key>, or the
 --         recovered record's), body key ({pd}:body:<storage key>)
 --   ARGV: 1 storage key, 2 subject, 3 comment (the JSON members the client wrote: author,
---         public, via, message_id, attachments), 4 requester email, 5 requester name,
---         6 Message-ID ('' when none), 7 truncated ('1'/'0'), 8 notifications suppressed,
---         9 transaction, 10 rate limit, 11 rate window ms, 12 block ms, 13 dedupe window ms,
---         14 suspended retention ms, 15 suspended id being recovered ('0' when not),
---         16 that record's message (storage key), 17 target count, then 5 per target: brand,
---         received_at, cause, reason, thread ticket
+--         public, via, message_id, attachments), 4 ticket (the JSON members of the ticket's
+--         core: subject, requester_name, via, transaction, and the flags that are on),
+--         5 requester email, 6 requester name, 7 Message-ID ('' when none), 8 transaction,
+--         9 rate limit, 10 rate window ms, 11 block ms, 12 dedupe window ms, 13 suspended
+--         retention ms, 14 suspended id being recovered ('0' when not), 15 that record's
+--         message (storage key), 16 target count, then 5 per target: brand, received_at,
+--         cause, reason, thread ticket
 -- Per target (brand) one outcome:
 --   {'duplicate', ticket}   the same Message-ID reached this brand within the window
 --   {'suspended', id, cause}
@@ -57,17 +58,20 @@ end
 -- The raw message and the body stay only if an outcome uses them: a pure duplicate stores
 -- nothing. A recovered message's outcome is always a new ticket.
 local function ingest(keys, args)
-  local storage_key, subject, comment_json = args[1], args[2], args[3]
-  local requester_email, requester_name = args[4], args[5]
-  local message_id_header = args[6]
-  local recovering = args[15] ~= '0'
+  local storage_key, subject, comment_json, ticket_json = args[1], args[2], args[3], args[4]
+  local requester_email, requester_name = args[5], args[6]
+  local message_id_header, transaction = args[7], args[8]
+  local rate_limit_text, rate_window_ms, block_ms = args[9], args[10], args[11]
+  local dedupe_window_ms, retention_ms = args[12], args[13]
+  local recovered_id, target_count = args[14], tonumber(args[16])
+  local recovering = recovered_id ~= '0'
   local now = now_ms_text()
   local raw_key, body_key = keys[3], keys[4]
   local message = storage_key
   if recovering then
-    message = args[16]  -- the record's raw message, which KEYS[3] names, is kept
-    redis.call('DEL', P .. 'suspended:' .. args[15])
-    redis.call('ZREM', P .. 'suspended', args[15])
+    message = args[15]  -- the record's raw message, which KEYS[3] names, is kept
+    redis.call('DEL', P .. 'suspended:' .. recovered_id)
+    redis.call('ZREM', P .. 'suspended', recovered_id)
   end
   local raw_uses, body_used = 0, false
   local suspended_ids = {}
@@ -80,25 +84,21 @@ local function ingest(keys, args)
       '",' .. comment_json .. '}') - 1
   end
 
-  -- followup_of: the closed ticket's id as text, or nil. Fields that are empty for a new ticket
-  -- (priority, type, group, assignee, and the flags when off) are left out: readers take a
-  -- missing field as empty, and each field costs the hash a search.
+  -- followup_of: the closed ticket's id as text, or nil. A ticket's fields that never change
+  -- after this are one JSON member, `core` (one field costs the hash as much as another to
+  -- write, whatever its size); beside it only what scripts read or change. Fields that are
+  -- empty for a new ticket (priority, type, group, assignee) are left out: readers take a
+  -- missing field as empty.
   local function new_ticket(target, followup_of)
     local n = redis.call('INCR', keys[1])
     local id = int_text(n)
     local key = P .. 'ticket:' .. id
-    local fields = {'id', id, 'subject', subject, 'description_body', storage_key,
-      'requester_email', requester_email, 'requester_name', requester_name,
-      'received_at', target.received_at, 'brand', target.brand, 'status', 'new',
-      'tags', '[]', 'via', 'email', 'created_at_ms', now, 'updated_at_ms', now,
-      'message', message, 'transaction', args[9], 'version', '1'}
-    if args[7] == '1' then fields[#fields + 1] = 'truncated'; fields[#fields + 1] = '1' end
-    if args[8] == '1' then
-      fields[#fields + 1] = 'auto_notifications_suppressed'; fields[#fields + 1] = '1'
-    end
-    if followup_of then
-      fields[#fields + 1] = 'followup_source_id'; fields[#fields + 1] = followup_of
-    end
+    local core = '{"id":"' .. id .. '","created_at_ms":"' .. now .. '","message":"' .. message ..
+      '","description_body":"' .. storage_key .. '",' ..
+      (followup_of and ('"followup_source_id":"' .. followup_of .. '",') or '') .. ticket_json .. '}'
+    local fields = {'status', 'new', 'brand', target.brand, 'received_at', target.received_at,
+      'requester_email', requester_email, 'tags', '[]', 'updated_at_ms', now, 'version', '1',
+      'core', core}
     redis.call('HSET', key, unpack(fields))
     raw_uses = raw_uses + 1
     add_comment(key)
@@ -120,18 +120,18 @@ local function ingest(keys, args)
       'brand', target.brand, 'received_at', target.received_at,
       'sender', requester_email, 'sender_name', requester_name,
       'subject', subject, 'message', message, 'created_at_ms', now,
-      'transaction', args[9])
-    redis.call('PEXPIRE', key, args[14])
+      'transaction', transaction)
+    redis.call('PEXPIRE', key, retention_ms)
     -- The index outlives expired entries; readers skip and prune ids whose hash is gone.
     redis.call('ZADD', P .. 'suspended', now, id)
     return n
   end
 
   local sender = string.lower(requester_email)
-  local rate_limit = tonumber(args[10])
+  local rate_limit = tonumber(rate_limit_text)
   local outcomes = {}
-  for t = 0, tonumber(args[17]) - 1 do
-    local base = 18 + 5 * t
+  for t = 0, target_count - 1 do
+    local base = 17 + 5 * t
     local target = {brand = args[base], received_at = args[base + 1]}
     local brand = target.brand
     local cause, reason, thread_text = args[base + 2], args[base + 3], args[base + 4]
@@ -154,11 +154,11 @@ local function ingest(keys, args)
         else
           local counter = P .. 'rate:' .. brand .. ':' .. sender
           local n = redis.call('INCR', counter)
-          if n == 1 then redis.call('PEXPIRE', counter, args[11]) end
+          if n == 1 then redis.call('PEXPIRE', counter, rate_window_ms) end
           if n == rate_limit + 1 then
             cause = 'loop'
-            reason = 'more than ' .. args[10] .. ' messages within the rate window'
-            redis.call('PEXPIRE', counter, args[12])
+            reason = 'more than ' .. rate_limit_text .. ' messages within the rate window'
+            redis.call('PEXPIRE', counter, block_ms)
           elseif n > rate_limit then
             cause, reason = 'blocklisted', 'sender blocked by the rate guard'
           end
@@ -186,7 +186,7 @@ local function ingest(keys, args)
           outcome = {'ticket', new_ticket(target, followup), followup and thread or 0}
         end
         if dedupe_key then
-          redis.call('SET', dedupe_key, int_text(outcome[2]), 'PX', args[13])
+          redis.call('SET', dedupe_key, int_text(outcome[2]), 'PX', dedupe_window_ms)
         end
       end
       outcomes[#outcomes + 1] = outcome

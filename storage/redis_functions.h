@@ -3,12 +3,15 @@
 // Every key starts with the hash tag "{pd}", so that one function call touches one cluster slot
 // and the same code runs on Redis Cluster (design.md, "Storage"):
 //   {pd}:ticket:next_id            INCR counter of ticket ids
-//   {pd}:ticket:<id>               hash: id subject description_body requester_email
-//                                  requester_name received_at brand status priority type
-//                                  tags(JSON) via created_at_ms updated_at_ms message truncated
-//                                  transaction group assignee version (+1 on every write, for
-//                                  the workers); description_body is the storage key of the
-//                                  first comment's body, message that of the raw message
+//   {pd}:ticket:<id>               hash: status priority type group assignee tags(JSON)
+//                                  brand received_at requester_email updated_at_ms version
+//                                  (+1 on every write, for the workers), and core: a JSON
+//                                  object of the fields that never change (id created_at_ms
+//                                  subject requester_name via transaction message
+//                                  description_body [truncated auto_notifications_suppressed
+//                                  followup_source_id], every value a string); message and
+//                                  description_body are the storage keys of the raw message
+//                                  and of the first comment's body (ExpandTicketCore flattens)
 //   {pd}:ticket:<id>:comments      list of JSON comments, oldest first: id created_at_ms
 //                                  message body (storage keys) author_email author_name public
 //                                  via message_id attachments [{filename content_type size

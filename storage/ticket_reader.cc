@@ -30,6 +30,17 @@ std::string FormatTimestamp(int64_t unix_ms) {
   return buf;
 }
 
+void ExpandTicketCore(std::map<std::string, std::string>* hash) {
+  auto core = hash->find("core");
+  if (core == hash->end()) return;
+  nlohmann::json members = ParseJsonOr(core->second, nlohmann::json::object());
+  hash->erase(core);
+  if (!members.is_object()) return;
+  for (const auto& [name, value] : members.items()) {
+    if (value.is_string()) hash->emplace(name, value.get<std::string>());
+  }
+}
+
 Result<std::vector<std::string>> ReadBodies(RedisConnection& connection,
                                             const std::vector<std::string>& storage_keys) {
   if (storage_keys.empty()) return std::vector<std::string>();
@@ -60,6 +71,7 @@ Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
   if (!hash.ok()) return hash.status();
   if (hash->empty()) return Status::Error("no ticket " + std::to_string(id));
   std::map<std::string, std::string>& f = hash.value();
+  ExpandTicketCore(&f);
   RedisReplyPtr comments = connection_->Command("LRANGE %s:comments 0 -1", key.c_str());
   if (!comments || comments->type != REDIS_REPLY_ARRAY) {
     return Status::Error("redis: cannot read the comments of ticket " + std::to_string(id));
@@ -133,11 +145,13 @@ Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
 
 Result<std::string> TicketReader::GetRawMessage(int64_t ticket_id) {
   std::string key = "{pd}:ticket:" + std::to_string(ticket_id);
-  RedisReplyPtr message = connection_->Command("HGET %s message", key.c_str());
-  if (!message || message->type != REDIS_REPLY_STRING) {
+  RedisReplyPtr core = connection_->Command("HGET %s core", key.c_str());
+  if (!core || core->type != REDIS_REPLY_STRING) {
     return Status::Error("no ticket " + std::to_string(ticket_id));
   }
-  std::string raw_key = "{pd}:message:" + std::string(message->str, message->len);
+  std::map<std::string, std::string> fields = {{"core", std::string(core->str, core->len)}};
+  ExpandTicketCore(&fields);
+  std::string raw_key = "{pd}:message:" + fields["message"];
   RedisReplyPtr raw = connection_->Command("GET %s", raw_key.c_str());
   if (!raw || raw->type != REDIS_REPLY_STRING) {
     return Status::Error("the raw message of ticket " + std::to_string(ticket_id) + " is missing");

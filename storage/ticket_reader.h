@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -35,6 +36,10 @@ class TicketReader {
  private:
   RedisConnection* connection_;
 };
+
+// A ticket hash as HGETALL gave it, with the members of its `core` JSON (the fields that never
+// change, storage/redis_functions.h) as fields of their own, so that readers see one flat map.
+void ExpandTicketCore(std::map<std::string, std::string>* hash);
 
 // The comment texts stored under the given storage keys ({pd}:body:<key>), in order, with one
 // MGET; "" for a key that holds none.

@@ -146,6 +146,7 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
   for (size_t i = 0; i + 1 < fields->elements; i += 2) {
     hash[ReplyText(fields->element[i])] = ReplyText(fields->element[i + 1]);
   }
+  ExpandTicketCore(&hash);
   if (id <= 0 || hash.empty()) return loaded;  // ticket_id 0: nothing to apply
   loaded.ticket_id = id;
   loaded.version = ParseStoredInt(Field(hash, "version"));

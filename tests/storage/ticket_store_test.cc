@@ -183,6 +183,24 @@ TEST_F(TicketStoreTest, MessageLargerThanTheSocketBufferIsStoredWhole) {
   EXPECT_EQ(Reader().GetTicket(2).value()["description"], next.description);
 }
 
+// The fields that never change are one JSON member of the ticket hash: text that JSON must
+// escape comes back as it went in.
+TEST_F(TicketStoreTest, TextThatJsonEscapesComesBackAsItWent) {
+  IngestRequest r = Request();
+  r.subject = "Re: \"quoted\" \\ back\tslash\x01 \xe2\x9c\x93";
+  r.requester_name = "O'Brien, \"Ann\"";
+  r.truncated = true;
+  r.auto_notifications_suppressed = true;
+  ASSERT_TRUE(IngestAndWait(r).ok());
+  nlohmann::json ticket = Reader().GetTicket(1).value();
+  EXPECT_EQ(ticket["subject"], r.subject);
+  EXPECT_EQ(ticket["requester"]["name"], r.requester_name);
+  EXPECT_EQ(ticket["truncated"], true);
+  EXPECT_EQ(ticket["auto_notifications_suppressed"], true);
+  EXPECT_EQ(ticket["via"], "email");
+  EXPECT_EQ(ticket["comments"][0]["author"]["name"], r.requester_name);
+}
+
 TEST_F(TicketStoreTest, EachTicketAddsAnEventAndARequesterIndexEntry) {
   ASSERT_TRUE(IngestAndWait(Request()).ok());
   ASSERT_TRUE(IngestAndWait(Request()).ok());
