@@ -193,6 +193,35 @@ class NotificationTest(unittest.TestCase):
         self.assertEqual(self.parsed(1)["Subject"], "New ticket")
         self.assertIn("Ticket 2: page ops", self.parsed(1).get_content())
 
+    def test_sighup_swaps_targets_for_the_next_notification(self):
+        relay = Relay()
+        triggers = [{"title": "Page ops", "conditions": {"all": [
+            {"field": "update_type", "operator": "is", "value": "Create"}]},
+            "actions": [{"field": "notification_target", "value": ["ops", "Ticket {{ticket.id}}"]}]}]
+        fd, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(triggers, f)
+        self.addCleanup(os.unlink, path)
+        target = ('[[target]]\nid = "ops"\ntitle = "Ops pager"\nemail = "{email}"\n'
+                  'subject = "{subject}"\n')
+        base = f'[triggers]\nfile = "{path}"\n[notify]\nrelay = "127.0.0.1:{relay.port}"\n'
+        self.start(base + target.format(email="pager@ops.test", subject="First"), relay)
+        send(self.gw.port, "one")
+        self.assertTrue(self.relay.wait_for(1), self.gw.read_log())
+        with open(self.gw.config) as f:
+            text = f.read()
+        with open(self.gw.config, "w") as f:
+            f.write(text.replace("pager@ops.test", "oncall@ops.test").replace('"First"', '"Second"'))
+        reloaded = self.gw.read_log().count("configuration reloaded")
+        self.gw.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: self.gw.read_log().count("configuration reloaded")
+                                 > reloaded), self.gw.read_log())
+        send(self.gw.port, "two")
+        self.assertTrue(self.relay.wait_for(2), self.gw.read_log())
+        self.assertEqual(self.relay.messages[0][1], ["pager@ops.test"])
+        self.assertEqual(self.relay.messages[1][1], ["oncall@ops.test"])
+        self.assertEqual(self.parsed(1)["Subject"], "Second")
+
     def test_restart_with_a_full_outbox_delivers_everything_exactly_once(self):
         relay_port = free_port()
         self.gw = Gateway(extra=notify_config(relay_port))
