@@ -12,10 +12,13 @@
 #include <set>
 #include <sstream>
 
+#include <hiredis/hiredis.h>
 #include <toml++/toml.h>
 
 #include "gateway/notify_config.h"
 #include "gateway/toml_table_reader.h"
+#include "storage/redis_address.h"
+#include "storage/redis_connection.h"
 #include "parser/email_address.h"
 #include "rules/default_triggers.h"
 #include "rules/trigger_loader.h"
@@ -378,8 +381,56 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
   return config;
 }
 
+namespace {
+
+// 32 random bytes as hex.
+Result<std::string> RandomSecret() {
+  unsigned char bytes[32];
+  std::ifstream random("/dev/urandom", std::ios::binary);
+  if (!random.read(reinterpret_cast<char*>(bytes), sizeof(bytes))) {
+    return Status::Error("cannot read /dev/urandom for the token secret");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string secret;
+  for (unsigned char b : bytes) {
+    secret += kHex[b >> 4];
+    secret += kHex[b & 15];
+  }
+  return secret;
+}
+
+// Nodes that share a Redis must share the token key, or a reply that reaches another node than
+// the one that sent the notification threads nowhere: the first node to ask stores one there
+// (SET NX GET, atomically), and every node uses it.
+Status SharedTokenSecret(Config* config) {
+  Result<RedisAddress> address = ParseRedisUrl(config->redis_url);
+  if (!address.ok()) return address.status();
+  Result<std::unique_ptr<RedisConnection>> redis =
+      RedisConnection::Connect(address.value(), std::chrono::seconds(2));
+  if (!redis.ok()) {
+    return Status::Error(redis.status().message() +
+                         ": cannot read the token secret that the nodes of this Redis share "
+                         "(or set [classification] token_secret)");
+  }
+  Result<std::string> mine = RandomSecret();
+  if (!mine.ok()) return mine.status();
+  RedisReplyPtr r = redis.value()->CommandArgv({"SET", kSharedTokenSecretKey, mine.value(), "NX", "GET"});
+  if (!r) return Status::Error(redis.value()->LastError());
+  if (r->type == REDIS_REPLY_NIL) {
+    config->classification.token_secret = mine.value();
+  } else if (r->type == REDIS_REPLY_STRING && r->len >= 16) {
+    config->classification.token_secret.assign(r->str, r->len);
+  } else {
+    return Status::Error(std::string("redis: unexpected value at ") + kSharedTokenSecretKey);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ResolveTokenSecret(Config* config) {
   if (!config->classification.token_secret.empty()) return Status::Ok();
+  if (!config->redis_url.empty()) return SharedTokenSecret(config);
   std::error_code ec;
   std::filesystem::create_directories(config->data_dir, ec);
   if (ec) return Status::Error("data_dir " + config->data_dir + ": " + ec.message());
@@ -390,16 +441,9 @@ Status ResolveTokenSecret(Config* config) {
     config->classification.token_secret = secret;
     return Status::Ok();
   }
-  unsigned char bytes[32];
-  std::ifstream random("/dev/urandom", std::ios::binary);
-  if (!random.read(reinterpret_cast<char*>(bytes), sizeof(bytes))) {
-    return Status::Error("cannot read /dev/urandom for the token secret");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char b : bytes) {
-    secret += kHex[b >> 4];
-    secret += kHex[b & 15];
-  }
+  Result<std::string> generated = RandomSecret();
+  if (!generated.ok()) return generated.status();
+  secret = generated.value();
   // Written to a temporary file and renamed, so that a crash never leaves half a key.
   std::string tmp = path + ".tmp";
   {

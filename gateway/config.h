@@ -156,9 +156,11 @@ Result<Config> LoadConfigFile(const std::string& path, ConfigParts parts = Confi
 // Reads [triggers] file (and the defaults) into config->triggers.set; a broken set fails whole.
 Status LoadConfiguredTriggers(Config* config);
 
-// Fills config->classification.token_secret from data_dir/token.key when the configuration
-// has none, creating that file (mode 0600, 32 random bytes as hex) the first time. Nodes that
-// share one Redis must share the secret: configure it explicitly for them.
+// Fills config->classification.token_secret when the configuration has none (32 random bytes
+// as hex, made the first time): with the embedded Redis from data_dir/token.key (mode 0600);
+// with [redis] url from Redis itself (kSharedTokenSecretKey), so that every node sharing that
+// Redis uses the same key. Fails when that Redis cannot be reached (then set it explicitly).
+inline constexpr const char* kSharedTokenSecretKey = "{pd}:token_secret";
 Status ResolveTokenSecret(Config* config);
 
 // "25MiB", "10MB", "4096" -> bytes; "5m", "30s", "250ms", "1h", "7d" -> milliseconds.

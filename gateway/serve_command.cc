@@ -33,10 +33,17 @@ constexpr char kHelp[] =
     "  --log-level LEVEL  trace, debug, info, warn, error; wins over [log] level (info)\n";
 
 // Everything `serve` needs from a configuration file, checked: the configuration, the token
-// secret, and the TLS certificate. Used at start and on SIGHUP.
-Result<std::shared_ptr<const ServingState>> LoadServingState(const std::string& path) {
+// secret, and the TLS certificate. Used at start and on SIGHUP, where `running` is the state in
+// use: a file that still names no secret keeps the one resolved at start (so a reload needs
+// neither Redis nor data_dir to be reachable).
+Result<std::shared_ptr<const ServingState>> LoadServingState(
+    const std::string& path, const ServingState* running = nullptr) {
   Result<Config> config = LoadConfigFile(path);
   if (!config.ok()) return config.status();
+  if (running && config->classification.token_secret.empty() &&
+      config->redis_url == running->config.redis_url && config->data_dir == running->config.data_dir) {
+    config->classification.token_secret = running->config.classification.token_secret;
+  }
   Status secret = ResolveTokenSecret(&config.value());
   if (!secret.ok()) return secret;
   std::shared_ptr<const TlsContext> tls;
@@ -62,7 +69,8 @@ struct SignalContext {
 // SIGHUP: a new configuration (brands and addresses, classification, limits of new sessions,
 // TLS certificates) for new sessions, atomically; a bad one is refused and the old one stays.
 void Reload(SignalContext* context) {
-  Result<std::shared_ptr<const ServingState>> next = LoadServingState(context->config_path);
+  Result<std::shared_ptr<const ServingState>> next =
+      LoadServingState(context->config_path, context->current.get());
   if (!next.ok()) {
     spdlog::error("SIGHUP: configuration refused, the running one stays: {}",
                   next.status().message());

@@ -15,7 +15,7 @@ import unittest
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(__file__))
-from postdesk_harness import POSTDESK, Gateway, free_port  # noqa: E402
+from postdesk_harness import POSTDESK, Gateway, RedisServer, free_port  # noqa: E402
 from smtp_relay import Relay  # noqa: E402
 
 
@@ -221,6 +221,35 @@ class NotificationTest(unittest.TestCase):
         self.assertEqual(self.relay.messages[0][1], ["pager@ops.test"])
         self.assertEqual(self.relay.messages[1][1], ["oncall@ops.test"])
         self.assertEqual(self.parsed(1)["Subject"], "Second")
+
+    def test_nodes_sharing_a_redis_share_the_token_key_so_replies_thread_through_either(self):
+        # No [classification] token_secret: the first node stores one in Redis, the second
+        # reads it, so a reply that reaches the other node still names its ticket.
+        redis = RedisServer()
+        self.addCleanup(redis.stop)
+        relay = Relay()
+        self.addCleanup(relay.stop)
+        extra = notify_config(relay.port)
+        first = Gateway(redis_url=redis.url, extra=extra)
+        self.addCleanup(first.stop)
+        second = Gateway(redis_url=redis.url, extra=extra)
+        self.addCleanup(second.stop)
+        send(first.port, "asked on node one")
+        self.assertTrue(relay.wait_for(1), first.read_log() + second.read_log())
+        note = email.message_from_bytes(relay.messages[0][2], policy=email.policy.default)
+        reply = EmailMessage()
+        reply["From"] = "Zoë Customer <zoe@customer.test>"
+        reply["To"] = "support@acme.test"
+        reply["Subject"] = "Re: " + note["Subject"]
+        reply["In-Reply-To"] = note["Message-ID"]
+        reply["Message-ID"] = email.utils.make_msgid(domain="customer.test")
+        reply.set_content("Answered through node two.")
+        with smtplib.SMTP("127.0.0.1", second.port, timeout=10) as smtp:
+            smtp.send_message(reply)
+        ticket = wait_for(lambda: (lambda t: t if len(t["comments"]) == 2 else None)(
+            first.ticket(1)))
+        self.assertIsNotNone(ticket, second.read_log())
+        self.assertIn("Answered through node two.", ticket["comments"][1]["body"])
 
     def test_restart_with_a_full_outbox_delivers_everything_exactly_once(self):
         relay_port = free_port()
