@@ -498,7 +498,9 @@ Status LoadConfiguredTriggers(Config* config) {
     if (!loaded.ok()) return loaded.status();
     for (Trigger& trigger : loaded.value()) all.push_back(std::move(trigger));
   }
-  config->triggers.set = std::make_shared<const TriggerSet>(std::move(all));
+  GroupNames group_names;
+  for (const GroupConfig& group : config->groups) group_names[group.id] = group.name;
+  config->triggers.set = std::make_shared<const TriggerSet>(std::move(all), std::move(group_names));
   return Status::Ok();
 }
 

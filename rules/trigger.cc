@@ -35,7 +35,14 @@ size_t Union(const uint32_t* a, size_t a_size, const uint32_t* b, size_t b_size,
 
 }  // namespace
 
-TriggerSet::TriggerSet(std::vector<Trigger> triggers) {
+const std::string* TriggerSet::GroupName(std::string_view id) const {
+  if (group_names_.empty() || id.empty()) return nullptr;
+  auto it = group_names_.find(std::string(id));
+  return it == group_names_.end() ? nullptr : &it->second;
+}
+
+TriggerSet::TriggerSet(std::vector<Trigger> triggers, GroupNames group_names)
+    : group_names_(std::move(group_names)) {
   std::stable_sort(triggers.begin(), triggers.end(),
                    [](const Trigger& a, const Trigger& b) { return a.position < b.position; });
   for (Trigger& trigger : triggers) {

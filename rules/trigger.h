@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "rules/placeholders.h"
@@ -125,10 +126,18 @@ struct Trigger {
   std::vector<TriggerAction> actions;
 };
 
+// A group id (lower case, as conditions and actions hold it) to its name, for
+// {{ticket.group.name}}.
+using GroupNames = std::unordered_map<std::string, std::string>;
+
 class TriggerSet {
  public:
-  // Takes active triggers in position order (ties keep file order); builds the index.
-  explicit TriggerSet(std::vector<Trigger> triggers);
+  // Takes active triggers in position order (ties keep file order); builds the index. The group
+  // names come with the set, so that a reload swaps both at once.
+  explicit TriggerSet(std::vector<Trigger> triggers, GroupNames group_names = {});
+
+  // The configured name of a group id, or null.
+  const std::string* GroupName(std::string_view id) const;
 
   // Active triggers only, in the order the cycle runs them.
   const std::vector<Trigger>& triggers() const { return triggers_; }
@@ -177,6 +186,7 @@ class TriggerSet {
 
   std::vector<Trigger> triggers_;
   size_t inactive_count_ = 0;
+  GroupNames group_names_;
   std::shared_ptr<const CompiledTriggers> compiled_;
   std::vector<uint32_t> bucket_items_;
   std::vector<Bucket> by_received_at_;  // by id in compiled_->ids()

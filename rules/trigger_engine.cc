@@ -109,7 +109,7 @@ std::string Recipient(const TriggerAction& action, const TicketState& state) {
 }
 
 void RenderNotifications(const std::vector<PendingNotification>& pending, const TriggerEvent& event,
-                         TriggerOutcome& outcome) {
+                         const TriggerSet* set, TriggerOutcome& outcome) {
   if (pending.empty()) return;
   // Views, not copies, of the values (comments can be long); those of the event's values that no
   // template uses stay empty, which Render ignores.
@@ -125,6 +125,9 @@ void RenderNotifications(const std::vector<PendingNotification>& pending, const 
   std::string id_text;
   std::string tags_text;
   FillStatePlaceholderViews(outcome.state, values, id_text, tags_text);
+  if (const std::string* name = set ? set->GroupName(outcome.state.group) : nullptr) {
+    values[static_cast<size_t>(Placeholder::kTicketGroupName)] = *name;
+  }
   // No reallocation below: `rendered` points into the notifications.
   outcome.notifications.reserve(outcome.notifications.size() + pending.size());
   // The values are the same for every notification, so a template that the loader shared
@@ -307,17 +310,18 @@ TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event)
   }
   outcome.fired.reserve(fired.size());
   for (uint32_t index : fired) outcome.fired.push_back(triggers[index].id);
-  RenderNotifications(pending, event, outcome);
+  RenderNotifications(pending, event, &set, outcome);
   return outcome;
 }
 
 TriggerOutcome ApplyDelayedActions(const std::vector<TriggerAction>& actions,
-                                   const std::string& trigger_id, const TriggerEvent& event) {
+                                   const std::string& trigger_id, const TriggerEvent& event,
+                                   const TriggerSet* set) {
   TriggerOutcome outcome;
   outcome.state = event.current;
   std::vector<PendingNotification> pending;
   outcome.changed = RunActions(actions, trigger_id, nullptr, outcome, pending) != 0;
-  RenderNotifications(pending, event, outcome);
+  RenderNotifications(pending, event, set, outcome);
   return outcome;
 }
 

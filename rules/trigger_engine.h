@@ -54,9 +54,11 @@ struct TriggerOutcome {
 // Runs the cycle over `event`.
 TriggerOutcome RunTriggerCycle(const TriggerSet& set, const TriggerEvent& event);
 
-// Runs actions that a "wait" delayed, against the ticket as it is now; no cycle follows.
+// Runs actions that a "wait" delayed, against the ticket as it is now; no cycle follows. `set`
+// (the running set, for its group names) may be null.
 TriggerOutcome ApplyDelayedActions(const std::vector<TriggerAction>& actions,
-                                   const std::string& trigger_id, const TriggerEvent& event);
+                                   const std::string& trigger_id, const TriggerEvent& event,
+                                   const TriggerSet* set = nullptr);
 
 // True if every condition of `trigger` holds for `event` with the ticket in `state`. Evaluates
 // the conditions as written, one by one: the definition that the cycle's compiled form of a set

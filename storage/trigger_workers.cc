@@ -59,7 +59,8 @@ Processed ProcessEntry(TriggerQueue& queue, const TriggerSet& triggers,
                       loaded->delayed_trigger_id, actions.status().message());
         return queue.Acknowledge(entry.id).ok() ? Processed::kDone : Processed::kRedisFailed;
       }
-      outcome = ApplyDelayedActions(actions.value(), loaded->delayed_trigger_id, loaded->event);
+      outcome = ApplyDelayedActions(actions.value(), loaded->delayed_trigger_id, loaded->event,
+                                    &triggers);
     } else {
       outcome = RunTriggerCycle(triggers, loaded->event);
     }

@@ -927,6 +927,21 @@ TEST(TriggerEngine, PlaceholdersRenderFromTheTicket) {
             "https://help.acme.test/42");
 }
 
+TEST(TriggerEngine, GroupNamePlaceholderIsTheConfiguredNameOfTheFinalGroup) {
+  auto loaded = LoadSet(Json::array({Trig(
+      "g", 1, Json::array(),
+      Json::array({Act("group_id", "360000777"),
+                   Act("notification_user",
+                       Json::array({"requester_id", "s", "Group {{ticket.group.name}}"}))}))}));
+  std::vector<Trigger> triggers = loaded->triggers();
+  TriggerSet named(triggers, GroupNames{{"360000777", "Billing"}});
+  TriggerOutcome outcome = RunTriggerCycle(named, Created());
+  ASSERT_EQ(outcome.notifications.size(), 1u);
+  EXPECT_EQ(outcome.notifications[0].body, "Group Billing");
+  // A group the configuration does not name shows its id.
+  EXPECT_EQ(RunTriggerCycle(*loaded, Created()).notifications[0].body, "Group 360000777");
+}
+
 TEST(TriggerEngine, PlaceholderValuesAreNotReexpanded) {
   TriggerEvent e = Created();
   e.current.subject = "{{ticket.id}}";
