@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include "parser/email_address.h"
+
 namespace postdesk {
 namespace {
 
@@ -25,17 +27,6 @@ bool IsToken(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
     if (!IsTchar(c)) return false;
-  }
-  return true;
-}
-
-bool EqualsIgnoreCaseAscii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
   }
   return true;
 }
@@ -134,7 +125,7 @@ Result<HttpRequest> ParseHttpRequestHead(std::string_view head) {
     if (colon == std::string_view::npos || !IsToken(header.substr(0, colon))) {
       return Status::Error("malformed header field");
     }
-    if (EqualsIgnoreCaseAscii(header.substr(0, colon), "host")) ++hosts;
+    if (EqualsIgnoreCase(header.substr(0, colon), "host")) ++hosts;
   }
   // RFC 9112 3.2: an HTTP/1.1 request without exactly one Host gets 400.
   if (version != "HTTP/1.0" && hosts != 1) return Status::Error("needs one Host header");

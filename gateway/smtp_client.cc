@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "gateway/log_text.h"
+#include "parser/smtp_reply.h"
 
 namespace postdesk {
 namespace {
@@ -500,20 +501,16 @@ void SmtpClient::Connection::ProcessInput(std::string_view plaintext) {
     if (eol == std::string::npos) break;
     std::string_view line(in_.data() + scan_, eol - scan_);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    // RFC 5321 4.2: three digits, then '-' on every line but the last, ' ' (or nothing) on it.
-    bool well_formed = line.size() >= 3 && std::isdigit(static_cast<unsigned char>(line[0])) &&
-                       std::isdigit(static_cast<unsigned char>(line[1])) &&
-                       std::isdigit(static_cast<unsigned char>(line[2])) &&
-                       (line.size() == 3 || line[3] == ' ' || line[3] == '-');
-    if (!well_formed) {
+    std::optional<SmtpReplyLine> parsed = ParseSmtpReplyLine(line);
+    if (!parsed) {
       ProtocolError("malformed reply line \"" + EscapeForLog(line, 100) + "\"");
       return;
     }
     scan_ = eol + 1;
     if (scan_ > kMaxReplyBytes) break;  // refused below
-    if (line.size() > 3 && line[3] == '-') continue;
+    if (!parsed->last) continue;
     Reply reply;
-    reply.code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+    reply.code = parsed->code;
     std::string_view whole(in_.data(), scan_);
     while (!whole.empty()) {
       size_t end = whole.find('\n');

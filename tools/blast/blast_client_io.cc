@@ -1,10 +1,10 @@
 // BlastClient's socket half: connect, read, write (through TLS once it is on), the command
 // timer, and the close. The SMTP dialogue itself is in blast_client.cc.
-#include <cctype>
 #include <cstdio>
 #include <exception>
 #include <utility>
 
+#include "parser/smtp_reply.h"
 #include "tools/blast/blast_client.h"  // IWYU pragma: associated
 
 namespace postdesk::blast {
@@ -146,20 +146,16 @@ void BlastClient::ProcessInput(const char* data, size_t size) {
     if (eol == std::string::npos) break;
     std::string_view line(in_.data(), eol);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    // RFC 5321 4.2: three digits, then '-' on every line but the last, ' ' (or nothing) on it.
-    bool well_formed = line.size() >= 3 && std::isdigit(static_cast<unsigned char>(line[0])) &&
-                       std::isdigit(static_cast<unsigned char>(line[1])) &&
-                       std::isdigit(static_cast<unsigned char>(line[2])) &&
-                       (line.size() == 3 || line[3] == ' ' || line[3] == '-');
-    if (!well_formed) {
+    std::optional<SmtpReplyLine> parsed = ParseSmtpReplyLine(line);
+    if (!parsed) {
       Fail(ErrorKind::kProtocol,
            "malformed reply line \"" + Shown(line) + "\" awaiting " + Awaiting(state_));
       return;
     }
     if (!reply_text_.empty()) reply_text_ += " / ";
     reply_text_.append(line);
-    bool last = line.size() == 3 || line[3] == ' ';
-    int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+    bool last = parsed->last;
+    int code = parsed->code;
     // Consumed before the reply is acted on: what is left is what the server sent after it
     // (the STARTTLS check below depends on that).
     in_.erase(0, eol + 1);
