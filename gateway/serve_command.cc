@@ -1,7 +1,6 @@
 // `postdesk serve`: the gateway process. Loads the configuration, starts the embedded
 // redis-server unless [redis] url is set, runs one event loop per core, and drains on SIGTERM.
 #include <spdlog/spdlog.h>
-#include <uv.h>
 
 #include <cstdio>
 
@@ -11,6 +10,7 @@
 #include "gateway/ops_server.h"
 #include "gateway/outbox_sender.h"
 #include "gateway/server.h"
+#include "gateway/signal_watch.h"
 #include "gateway/trigger_worker_setup.h"
 #include "storage/embedded_redis.h"
 #include "storage/trigger_workers.h"
@@ -108,36 +108,6 @@ void Reload(SignalContext* context) {
                TriggerSetOf(new_config)->triggers().size(), context->current->tls ? "on" : "off");
 }
 
-// Runs on the main thread until SIGTERM/SIGINT, then asks the server to drain. SIGHUP reloads.
-void WaitForSignals(SignalContext* context) {
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  uv_signal_t term, interrupt, hangup;
-  for (uv_signal_t* s : {&term, &interrupt, &hangup}) {
-    uv_signal_init(&loop, s);
-    s->data = context;
-  }
-  auto on_stop = [](uv_signal_t* handle, int signum) {
-    spdlog::info("{}: draining: no new connections, finishing transactions in flight",
-                 signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    auto* signalled = static_cast<SignalContext*>(handle->data);
-    if (signalled->ops) signalled->ops->SetDraining();  // /healthz: 503 "draining"
-    signalled->server->Shutdown();
-    uv_stop(handle->loop);
-  };
-  uv_signal_start_oneshot(&term, on_stop, SIGTERM);
-  uv_signal_start_oneshot(&interrupt, on_stop, SIGINT);
-  uv_signal_start(&hangup, [](uv_signal_t* handle, int) {
-    Reload(static_cast<SignalContext*>(handle->data));
-  }, SIGHUP);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  for (uv_signal_t* s : {&term, &interrupt, &hangup}) {
-    uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
-  }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-}
-
 }  // namespace
 
 int ServeCommand(const Args& args) {
@@ -160,6 +130,8 @@ int ServeCommand(const Args& args) {
     }
     spdlog::set_level(level.value());
   }
+
+  SignalWatch signal_watch;  // from here on, a signal waits for the loops instead of killing
 
   Result<std::shared_ptr<const ServingState>> loaded = LoadServingState(*config_path);
   if (!loaded.ok()) {
@@ -225,7 +197,14 @@ int ServeCommand(const Args& args) {
       &Metrics().registry, outbox.counters(), workers ? &workers->counters() : nullptr);
   SignalContext signals{server.value().get(), workers.get(), &outbox, ops.get(),
                         *config_path,         level_flag,    state};
-  WaitForSignals(&signals);
+  signal_watch.Run(
+      [&signals](int signum) {
+        spdlog::info("{}: draining: no new connections, finishing transactions in flight",
+                     signum == SIGTERM ? "SIGTERM" : "SIGINT");
+        if (signals.ops) signals.ops->SetDraining();  // /healthz: 503 "draining"
+        signals.server->Shutdown();
+      },
+      [&signals] { Reload(&signals); });
   server.value()->Wait();
   spdlog::info("all loops drained");
   server.value().reset();

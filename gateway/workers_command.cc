@@ -2,12 +2,12 @@
 // other machines (design.md, "Scale"). They join the same Redis consumer group as the workers
 // inside `postdesk serve`.
 #include <spdlog/spdlog.h>
-#include <uv.h>
 
 #include <cstdio>
 
 #include "gateway/commands.h"
 #include "gateway/log_format.h"
+#include "gateway/signal_watch.h"
 #include "gateway/trigger_worker_setup.h"
 #include "storage/embedded_redis.h"
 
@@ -27,11 +27,6 @@ constexpr char kHelp[] =
     "  --threads N        worker threads (default: [triggers] workers, or 2 when that is 0)\n"
     "  --log-level LEVEL  trace, debug, info, warn, error; wins over [log] level (info)\n";
 
-struct Context {
-  std::string config_path;
-  TriggerWorkers* workers;
-};
-
 }  // namespace
 
 int WorkersCommand(const Args& args) {
@@ -50,6 +45,8 @@ int WorkersCommand(const Args& args) {
                  ParseLogLevel(*level_flag).status().message().c_str(), kHelp);
     return 2;
   }
+  SignalWatch signal_watch;  // a signal while starting waits instead of killing
+
   Result<Config> config = LoadConfigFile(*config_path);
   Status secret = config.ok() ? ResolveTokenSecret(&config.value()) : config.status();
   if (!secret.ok()) {
@@ -77,34 +74,19 @@ int WorkersCommand(const Args& args) {
     redis = parsed.value();
   }
   std::unique_ptr<TriggerWorkers> workers = StartTriggerWorkers(config.value(), redis, threads);
-  Context context{*config_path, workers.get()};
 
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  uv_signal_t term, interrupt, hangup;
-  for (uv_signal_t* s : {&term, &interrupt, &hangup}) {
-    uv_signal_init(&loop, s);
-    s->data = &context;
-  }
-  auto on_stop = [](uv_signal_t* handle, int) { uv_stop(handle->loop); };
-  uv_signal_start_oneshot(&term, on_stop, SIGTERM);
-  uv_signal_start_oneshot(&interrupt, on_stop, SIGINT);
-  uv_signal_start(&hangup, [](uv_signal_t* handle, int) {
-    auto* c = static_cast<Context*>(handle->data);
-    Result<Config> next = LoadConfigFile(c->config_path);
-    if (!next.ok()) {
-      spdlog::error("SIGHUP: triggers refused, the running ones stay: {}", next.status().message());
-      return;
-    }
-    c->workers->SetTriggers(TriggerSetOf(next.value()));
-    spdlog::info("SIGHUP: {} triggers loaded", TriggerSetOf(next.value())->triggers().size());
-  }, SIGHUP);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  for (uv_signal_t* s : {&term, &interrupt, &hangup}) {
-    uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
-  }
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
+  signal_watch.Run([](int) {},
+                   [&config_path, &workers] {
+                     Result<Config> next = LoadConfigFile(*config_path);
+                     if (!next.ok()) {
+                       spdlog::error("SIGHUP: triggers refused, the running ones stay: {}",
+                                     next.status().message());
+                       return;
+                     }
+                     workers->SetTriggers(TriggerSetOf(next.value()));
+                     spdlog::info("SIGHUP: {} triggers loaded",
+                                  TriggerSetOf(next.value())->triggers().size());
+                   });
   workers->Stop();
   spdlog::info("trigger workers stopped");
   return 0;

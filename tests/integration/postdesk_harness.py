@@ -104,10 +104,11 @@ class Gateway:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=timeout)
 
-    def restart(self):
+    def restart(self, hup_at=None):
         """Starts `postdesk serve` again on the same configuration and data_dir, once the previous
         process has exited (stopped or killed). Logs to a new file, so redis_pid() and read_log()
-        describe the new process."""
+        describe the new process. With `hup_at`, sends SIGHUP as soon as that text is logged, while
+        the process is still starting."""
         if self.proc.poll() is None:
             raise RuntimeError("restart: the gateway is still running")
         self.log.close()
@@ -115,6 +116,13 @@ class Gateway:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([POSTDESK, "serve", "--config", self.config],
                                      stdout=self.log, stderr=subprocess.STDOUT)
+        if hup_at:
+            deadline = time.time() + 30
+            while hup_at not in self.read_log() and self.proc.poll() is None:
+                if time.time() > deadline:
+                    raise RuntimeError(f"restart: {hup_at!r} was not logged:\n" + self.read_log())
+                time.sleep(0.001)
+            self.proc.send_signal(signal.SIGHUP)
         try:
             wait_port(self.port)
         except Exception:

@@ -93,6 +93,18 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(rcpt_code(self.gw.port, "support@acme.test"), 250)
         self.assertIsNone(self.gw.proc.poll())
 
+    def test_sighup_while_starting_is_held_until_the_gateway_serves(self):
+        # systemd's ExecReload or an operator's kill -HUP right after a start: the reload is
+        # done once the gateway serves; SIGHUP's default action would have ended the process.
+        self.assertEqual(self.gw.terminate(), 0)
+        self.gw.restart(hup_at="embedded redis-server pid")
+        deadline = time.time() + 10
+        while "configuration reloaded" not in self.gw.read_log():
+            self.assertIsNone(self.gw.proc.poll(), self.gw.read_log())
+            self.assertLess(time.time(), deadline, self.gw.read_log())
+            time.sleep(0.05)
+        self.assertEqual(rcpt_code(self.gw.port, "support@acme.test"), 250)
+
     def test_certificate_is_reloaded_on_sighup(self):
         self.assertEqual(served_cert_digest(self.gw.port), file_digest(self.cert))
         second_cert, second_key = make_cert(self.dir, "second")
