@@ -666,7 +666,8 @@ void SmtpClient::Connection::AfterHello() {
 }
 
 void SmtpClient::Connection::BeginTls() {
-  Result<std::unique_ptr<TlsStream>> stream = TlsStream::Create(options_.tls);
+  // The relay's name as SNI (a smarthost behind a shared address picks its certificate by it).
+  Result<std::unique_ptr<TlsStream>> stream = TlsStream::Create(options_.tls, options_.host);
   if (!stream.ok()) {
     Fail(0, stream.status().message());
     return;

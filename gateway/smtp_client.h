@@ -74,8 +74,9 @@ class SmtpClient {
         host;  // an IP literal or a name (resolved with uv_getaddrinfo, every address tried)
     uint16_t port = 25;
     std::string helo_name;  // our EHLO name; empty: the machine's name
-    // A client context (TlsContext::Client): STARTTLS whenever the relay offers it, and EHLO
-    // again under TLS (RFC 3207 4.2). Null: never STARTTLS.
+    // A client context (TlsContext::Client): STARTTLS whenever the relay offers it, with `host`
+    // as SNI (and as the name verified, when the context verifies), and EHLO again under TLS
+    // (RFC 3207 4.2). Null: never STARTTLS.
     std::shared_ptr<const TlsContext> tls;
     // Refuse to send in clear: without STARTTLS (or without `tls`) every message fails as
     // kTemporary instead of going out unencrypted.

@@ -1,7 +1,9 @@
 #include "gateway/tls_stream.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 namespace postdesk {
 namespace {
@@ -24,13 +26,18 @@ std::string OpenSslError() {
   return buf;
 }
 
+bool IsAddressLiteral(const std::string& name) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const TlsContext>> TlsContext::LoadServer(const std::string& cert_file,
                                                                  const std::string& key_file) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) return Status::Error("TLS: " + OpenSslError());
-  auto context = std::shared_ptr<const TlsContext>(new TlsContext(ctx, true));
+  auto context = std::shared_ptr<const TlsContext>(new TlsContext(ctx, true, false));
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_cipher_list(ctx, kTls12Ciphers);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
@@ -49,23 +56,34 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::LoadServer(const std::stri
   return context;
 }
 
-Result<std::shared_ptr<const TlsContext>> TlsContext::Client(const std::string& ca_file) {
+Result<std::shared_ptr<const TlsContext>> TlsContext::Client(const std::string& ca_file,
+                                                             bool verify) {
+  verify = verify || !ca_file.empty();
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   if (!ctx) return Status::Error("TLS: " + OpenSslError());
-  auto context = std::shared_ptr<const TlsContext>(new TlsContext(ctx, false));
+  auto context = std::shared_ptr<const TlsContext>(new TlsContext(ctx, false, verify));
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  if (!ca_file.empty()) {
-    if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1) {
-      return Status::Error("TLS CA " + ca_file + ": " + OpenSslError());
+  // A benchmark of a server's handshakes must not be flattered by resumption, and the
+  // notification client keeps its connections open instead.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  if (verify) {
+    int ok = ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
+                             : SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
+    if (ok != 1) {
+      return Status::Error("TLS CA " + (ca_file.empty() ? "(the system's)" : ca_file) + ": " +
+                           OpenSslError());
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
   }
   return context;
 }
 
 TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 
-Result<std::unique_ptr<TlsStream>> TlsStream::Create(std::shared_ptr<const TlsContext> context) {
+Result<std::unique_ptr<TlsStream>> TlsStream::Create(std::shared_ptr<const TlsContext> context,
+                                                     const std::string& server_name) {
   SSL* ssl = SSL_new(context->get());
   if (!ssl) return Status::Error("TLS: " + OpenSslError());
   BIO* in = BIO_new(BIO_s_mem());
@@ -83,6 +101,16 @@ Result<std::unique_ptr<TlsStream>> TlsStream::Create(std::shared_ptr<const TlsCo
     SSL_set_connect_state(ssl);
   }
   auto stream = std::unique_ptr<TlsStream>(new TlsStream(std::move(context), ssl, in, out));
+  if (!stream->context_->is_server() && !server_name.empty()) {
+    bool literal = IsAddressLiteral(server_name);
+    // RFC 6066 3: SNI carries host names only, never an address literal.
+    if (!literal) SSL_set_tlsext_host_name(ssl, server_name.c_str());
+    if (stream->context_->verifies()) {
+      int ok = literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name.c_str())
+                       : SSL_set1_host(ssl, server_name.c_str());
+      if (ok != 1) return Status::Error("TLS name " + server_name + ": " + OpenSslError());
+    }
+  }
   if (!stream->context_->is_server()) {
     Status s = stream->Advance(nullptr);  // the client speaks first: ClientHello
     if (!s.ok()) return s;
@@ -107,6 +135,12 @@ Status TlsStream::Advance(std::string* plaintext) {
     if (rc != 1) {
       int err = SSL_get_error(ssl_, rc);
       if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return Status::Ok();
+      long verified = SSL_get_verify_result(ssl_);
+      if (!context_->is_server() && verified != X509_V_OK) {
+        ERR_clear_error();
+        return Status::Error(std::string("TLS handshake: certificate: ") +
+                             X509_verify_cert_error_string(verified));
+      }
       return Status::Error("TLS handshake: " + OpenSslError());
     }
     handshake_done_ = true;

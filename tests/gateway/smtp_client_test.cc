@@ -300,7 +300,8 @@ class TlsFiles {
   static void Make(const std::string& cert_file, const std::string& key_file) {
     std::string command =
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-        "-days 2 -subj /CN=relay.test -keyout " +
+        "-days 2 -subj /CN=relay.test -addext subjectAltName=IP:127.0.0.1,DNS:localhost "
+        "-keyout " +
         key_file + " -out " + cert_file + " >/dev/null 2>&1";
     if (std::system(command.c_str()) != 0) std::abort();
   }

@@ -65,6 +65,47 @@ TEST(TlsStream, HandshakeThenDataBothWaysOverTls13) {
   EXPECT_EQ(at_server, "EHLO client.test\r\n");
 }
 
+// Runs a handshake to its end; the client's status (the server's may fail too, on the alert).
+Status ClientHandshake(TlsStream& client, TlsStream& server) {
+  std::string at_client, at_server;
+  for (int i = 0; i < 20 && !client.handshake_done(); ++i) {
+    (void)server.Feed(client.TakeOutput(), &at_server);
+    Status s = client.Feed(server.TakeOutput(), &at_client);
+    if (!s.ok()) return s;
+  }
+  return client.handshake_done() ? Status::Ok() : Status::Error("the handshake did not settle");
+}
+
+TEST(TlsStream, VerifyingClientChecksTheNameItWasGiven) {
+  auto server_ctx = TlsContext::LoadServer(TlsFiles::Get().cert, TlsFiles::Get().key);
+  auto client_ctx = TlsContext::Client(TlsFiles::Get().cert);  // trusts the server's chain
+  ASSERT_TRUE(server_ctx.ok() && client_ctx.ok());
+  struct Case {
+    const char* name;
+    const char* error;  // "" when the handshake succeeds
+  };
+  for (const Case& c : {Case{"mx.postdesk.test", ""},
+                        Case{"other.postdesk.test", "TLS handshake: certificate: hostname mismatch"},
+                        Case{"127.0.0.1", "TLS handshake: certificate: IP address mismatch"}}) {
+    auto server = TlsStream::Create(server_ctx.value());
+    auto client = TlsStream::Create(client_ctx.value(), c.name);
+    ASSERT_TRUE(server.ok() && client.ok()) << c.name;
+    Status s = ClientHandshake(*client.value(), *server.value());
+    EXPECT_EQ(s.ok() ? "" : s.message(), c.error) << c.name;
+  }
+}
+
+TEST(TlsStream, ClientThatVerifiesNothingAcceptsAnyName) {
+  auto server_ctx = TlsContext::LoadServer(TlsFiles::Get().cert, TlsFiles::Get().key);
+  auto client_ctx = TlsContext::Client();
+  ASSERT_TRUE(server_ctx.ok() && client_ctx.ok());
+  auto server = TlsStream::Create(server_ctx.value());
+  auto client = TlsStream::Create(client_ctx.value(), "other.postdesk.test");
+  ASSERT_TRUE(server.ok() && client.ok());
+  Status s = ClientHandshake(*client.value(), *server.value());
+  EXPECT_TRUE(s.ok()) << s.message();
+}
+
 TEST(TlsStream, PlaintextWhereTlsIsExpectedIsAnError) {
   auto server_ctx = TlsContext::LoadServer(TlsFiles::Get().cert, TlsFiles::Get().key);
   ASSERT_TRUE(server_ctx.ok());

@@ -160,12 +160,12 @@ void BlastClient::OnSetupReply(const Reply& reply) {
         Fail(ErrorKind::kProtocol, "data after the 220 to STARTTLS");
         return;
       }
-      std::string error;
-      tls_ = TlsClientSession::Create(*config_.tls, &error);
-      if (!tls_) {
-        Fail(ErrorKind::kTls, error);
+      Result<std::unique_ptr<TlsStream>> stream = TlsStream::Create(config_.tls, config_.tls_name);
+      if (!stream.ok()) {
+        Fail(ErrorKind::kTls, stream.status().message());
         return;
       }
+      tls_ = std::move(stream).value();
       Await(State::kTlsHandshake);
       WriteToSocket(tls_->TakeOutput());  // the ClientHello
       return;

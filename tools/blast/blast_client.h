@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tools/blast/blast_tls.h"
+#include "gateway/tls_stream.h"
 #include "tools/blast/message_source.h"
 
 namespace postdesk::blast {
@@ -77,7 +77,8 @@ class BlastClient {
     sockaddr_storage address{};
     std::string helo = "blast.load.test";
     bool pipelining = false;                // use PIPELINING when offered
-    const TlsClientContext* tls = nullptr;  // non-null: STARTTLS, required
+    std::shared_ptr<const TlsContext> tls;  // non-null: STARTTLS, required
+    std::string tls_name;                   // SNI, and the name verified
     uint64_t timeout_ms = 30000;            // connect, each reply, the TLS handshake
     char* read_buffer = nullptr;            // shared by a loop's clients: a read is used at once
     size_t read_buffer_size = 0;
@@ -186,7 +187,7 @@ class BlastClient {
   bool server_starttls_ = false;
   bool server_8bitmime_ = false;
   bool server_size_ = false;
-  std::unique_ptr<TlsClientSession> tls_;
+  std::unique_ptr<TlsStream> tls_;
   std::string in_;             // received plaintext, not yet a whole reply
   std::string reply_text_;     // lines of a multi-line reply so far
   std::vector<Reply> group_;   // replies to a pipelined group so far

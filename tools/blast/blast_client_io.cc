@@ -115,18 +115,18 @@ void BlastClient::OnBytes(const char* data, size_t size) {
     ProcessInput(data, size);
     return;
   }
-  std::string plaintext, error;
+  std::string plaintext;
   bool was_done = tls_->handshake_done();
-  bool ok = tls_->Feed(std::string_view(data, size), &plaintext, &error);
+  Status fed = tls_->Feed(std::string_view(data, size), &plaintext);
   WriteToSocket(tls_->TakeOutput());  // handshake records, or an alert
   if (closing_) return;
-  if (!ok) {
+  if (!fed.ok()) {
     // A close_notify (or a broken record) on an idle or quitting session is just its end.
     if (state_ == State::kReady || state_ == State::kQuit) {
       closed_by_server_ = state_ == State::kReady;
       CloseHandles();
     } else {
-      Fail(ErrorKind::kTls, error);
+      Fail(ErrorKind::kTls, fed.message());
     }
     return;
   }
@@ -177,9 +177,9 @@ void BlastClient::Send(std::string bytes) {
     WriteToSocket(std::move(bytes));
     return;
   }
-  std::string error;
-  if (!tls_->Write(bytes, &error)) {
-    Fail(ErrorKind::kTls, error);
+  Status written = tls_->Write(bytes);
+  if (!written.ok()) {
+    Fail(ErrorKind::kTls, written.message());
     return;
   }
   WriteToSocket(tls_->TakeOutput());

@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/tls_stream.h"
 #include "tools/blast/blast_options.h"
 #include "tools/blast/blast_report.h"
 #include "tools/blast/blast_runner.h"
-#include "tools/blast/blast_tls.h"
 #include "tools/blast/message_source.h"
 
 namespace postdesk::blast {
@@ -122,17 +122,15 @@ int Main(int argc, char** argv) {
   }
   RaiseDescriptorLimit(options.idle > 0 ? options.idle : options.connections);
 
-  std::unique_ptr<TlsClientContext> tls;
+  std::shared_ptr<const TlsContext> tls;
   if (options.starttls) {
-    TlsClientContext::Settings settings;
-    settings.verify = options.tls_verify;
-    settings.ca_file = options.tls_ca;
-    settings.name = options.tls_name.empty() ? options.host : options.tls_name;
-    tls = TlsClientContext::Create(settings, &error);
-    if (!tls) {
-      std::fprintf(stderr, "postdesk-blast: %s\n", error.c_str());
+    Result<std::shared_ptr<const TlsContext>> client =
+        TlsContext::Client(options.tls_ca, options.tls_verify);
+    if (!client.ok()) {
+      std::fprintf(stderr, "postdesk-blast: %s\n", client.status().message().c_str());
       return 1;
     }
+    tls = client.value();
   }
   std::unique_ptr<MessageSource> source;
   if (options.idle == 0) {
@@ -157,7 +155,8 @@ int Main(int argc, char** argv) {
     RunnerPlan plan;
     plan.options = &options;
     plan.source = source.get();
-    plan.tls = tls.get();
+    plan.tls = tls;
+    plan.tls_name = options.tls_name.empty() ? options.host : options.tls_name;
     plan.address = address;
     plan.connections = total / threads + (i < total % threads ? 1 : 0);
     plan.rate = options.rate / static_cast<double>(threads);

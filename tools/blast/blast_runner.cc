@@ -61,6 +61,7 @@ BlastRunner::BlastRunner(RunnerPlan plan)
   client_config_.helo = options_.helo;
   client_config_.pipelining = options_.pipelining;
   client_config_.tls = plan_.tls;
+  client_config_.tls_name = plan_.tls_name;
   client_config_.timeout_ms = static_cast<uint64_t>(std::llround(options_.timeout_s * 1000));
   client_config_.read_buffer = read_buffer_.get();
   client_config_.read_buffer_size = kReadBufferSize;

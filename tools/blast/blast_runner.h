@@ -52,7 +52,8 @@ struct SharedRun {
 struct RunnerPlan {
   const BlastOptions* options = nullptr;
   const MessageSource* source = nullptr;  // null in idle mode
-  const TlsClientContext* tls = nullptr;  // null without --starttls
+  std::shared_ptr<const TlsContext> tls;  // null without --starttls
+  std::string tls_name;                   // --tls-name, or the --server host
   sockaddr_storage address{};
   size_t connections = 0;  // this loop's share (in idle mode, of --idle)
   double rate = 0;         // this loop's share of --rate; 0: closed loop
