@@ -15,7 +15,7 @@ import unittest
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(__file__))
-from postdesk_harness import POSTDESK, Gateway, RedisServer, free_port  # noqa: E402
+from postdesk_harness import POSTDESK, Gateway, RedisServer, free_port, wait_for  # noqa: E402
 from smtp_relay import Relay  # noqa: E402
 
 
@@ -34,22 +34,20 @@ def send(port, subject, sender="Zoë Customer <zoe@customer.test>", to="support@
     return msg
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return predicate()
-
-
 def notify_config(relay_port, extra=""):
     return (f'[triggers]\ndefaults = true\n[notify]\nrelay = "127.0.0.1:{relay_port}"\n'
             f'retry_initial_ms = 20\nretry_max_ms = 100\n{extra}\n')
 
 
 class NotificationTest(unittest.TestCase):
+    def triggers_file(self, triggers):
+        """A trigger file (a bare list, as Zendesk's API takes it), removed after the test."""
+        fd, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(triggers, f)
+        self.addCleanup(os.unlink, path)
+        return path
+
     def start(self, extra, relay=None):
         self.relay = relay or Relay()
         self.addCleanup(self.relay.stop)
@@ -114,10 +112,7 @@ class NotificationTest(unittest.TestCase):
                 {"field": "notification_user", "value": ["HELP+x@acme.test", "s", "b"]},
                 {"field": "notification_user", "value": ["anything@in.acme.test", "s", "b"]},
                 {"field": "notification_user", "value": ["requester_id", "s", "b"]}]}]
-        fd, path = tempfile.mkstemp(suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(triggers, f)
-        self.addCleanup(os.unlink, path)
+        path = self.triggers_file(triggers)
         self.start(f'[triggers]\ndefaults = true\nfile = "{path}"\n[notify]\n'
                    f'relay = "127.0.0.1:{relay.port}"\n'
                    'partner_addresses = ["desk@partner.test"]\n', relay)
@@ -138,10 +133,7 @@ class NotificationTest(unittest.TestCase):
             {"field": "update_type", "operator": "is", "value": "Create"}]},
             "actions": [{"field": "notification_target",
                          "value": ["ops", "Ticket {{ticket.id}}: {{ticket.title}}"]}]}]
-        fd, path = tempfile.mkstemp(suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(triggers, f)
-        self.addCleanup(os.unlink, path)
+        path = self.triggers_file(triggers)
         self.start(f'[triggers]\nfile = "{path}"\n[notify]\nrelay = "127.0.0.1:{relay.port}"\n'
                    'retry_initial_ms = 5\nretry_max_ms = 20\nadmin_email = "admin@ops.test"\n'
                    f'[[target]]\nid = "ops"\ntitle = "Ops pager"\nemail = "pager@ops.test"\n'
@@ -166,10 +158,7 @@ class NotificationTest(unittest.TestCase):
             {"field": "update_type", "operator": "is", "value": "Create"}]},
             "actions": [{"field": "notification_target",
                          "value": ["ops", "Ticket {{ticket.id}}: {{ticket.title}}"]}]}]
-        fd, path = tempfile.mkstemp(suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(triggers, f)
-        self.addCleanup(os.unlink, path)
+        path = self.triggers_file(triggers)
         self.start(f'[triggers]\nfile = "{path}"\n[notify]\nrelay = "127.0.0.1:{relay.port}"\n'
                    '[[target]]\nid = "ops"\ntitle = "Ops pager"\nemail = "pager@ops.test"\n'
                    'subject = "New ticket"\n', relay)
@@ -198,10 +187,7 @@ class NotificationTest(unittest.TestCase):
         triggers = [{"title": "Page ops", "conditions": {"all": [
             {"field": "update_type", "operator": "is", "value": "Create"}]},
             "actions": [{"field": "notification_target", "value": ["ops", "Ticket {{ticket.id}}"]}]}]
-        fd, path = tempfile.mkstemp(suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(triggers, f)
-        self.addCleanup(os.unlink, path)
+        path = self.triggers_file(triggers)
         target = ('[[target]]\nid = "ops"\ntitle = "Ops pager"\nemail = "{email}"\n'
                   'subject = "{subject}"\n')
         base = f'[triggers]\nfile = "{path}"\n[notify]\nrelay = "127.0.0.1:{relay.port}"\n'
@@ -333,10 +319,7 @@ class NotificationTest(unittest.TestCase):
             {"field": "update_type", "operator": "is", "value": "Change"}]},
             "actions": [{"field": "notification_user",
                          "value": ["requester_id", "Update", "{{ticket.latest_comment}}"]}]}]
-        fd, path = tempfile.mkstemp(suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(triggers, f)
-        self.addCleanup(os.unlink, path)
+        path = self.triggers_file(triggers)
         self.start(f'[triggers]\nfile = "{path}"\n[notify]\nrelay = "127.0.0.1:{relay.port}"\n'
                    'ticket_recipient_limit = 2\n', relay)
         send(self.gw.port, "start")

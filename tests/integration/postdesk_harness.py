@@ -55,6 +55,18 @@ def wait_port(port, timeout=15.0):
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
+def wait_for(predicate, timeout=10.0):
+    """Polls `predicate` until it returns something true or `timeout` seconds pass; returns its
+    last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    return predicate()
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)

@@ -12,7 +12,7 @@ import unittest
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(__file__))
-from postdesk_harness import POSTDESK, Gateway  # noqa: E402
+from postdesk_harness import POSTDESK, Gateway, wait_for  # noqa: E402
 
 # As Zendesk's API exports them (GET /api/v2/triggers.json), extra keys included.
 ZENDESK_EXPORT = {
@@ -80,16 +80,6 @@ def iso_ms(text):
     import datetime
     moment = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
     return round(moment.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
-
-
-def wait_for(predicate, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return predicate()
 
 
 class TriggersTest(unittest.TestCase):
