@@ -134,6 +134,11 @@ void SmtpSession::Flush() {
   std::string bytes;
   bytes.swap(out_);
   transport_->Write(bytes);
+  // Then the buffer comes back for the next replies, so that replying allocates nothing.
+  if (out_.empty()) {
+    bytes.clear();
+    out_.swap(bytes);
+  }
 }
 
 void SmtpSession::Close(std::string_view reason) {
@@ -462,15 +467,15 @@ void SmtpSession::FinishData() {
   snprintf(id, sizeof(id), "%llx.%x", static_cast<unsigned long long>(id_), transaction_count_);
   tx.id = id;
   std::string received = ReceivedHeader();
-  const std::string& data = data_->message();
-  tx.message.reserve(received.size() + 2 + data.size());
-  tx.message.append(received);
+  std::string& data = data_->message();
   // RFC 5322 2.2.3: a line that starts with white space continues the header field before it,
   // which here is our trace header; a client must not be able to write into it. Such a message
   // has no valid header section anyway, so an empty line makes all of it body, kept byte for
   // byte (found by fuzz/smtp_session_fuzzer.cc).
-  if (!data.empty() && (data[0] == ' ' || data[0] == '\t')) tx.message.append("\r\n");
-  tx.message.append(data);
+  if (!data.empty() && (data[0] == ' ' || data[0] == '\t')) received.append("\r\n");
+  // In place: the reader keeps room for the trace header, so the message is not copied.
+  data.insert(0, received);
+  tx.message = std::move(data);
   tx.client_ip = client_ip_;
   tx.helo = helo_;
   tx.mail_from = mail_from_;

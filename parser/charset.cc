@@ -293,8 +293,7 @@ bool DecodeWindows1252(std::string_view bytes, std::string* out, size_t max_outp
   const size_t start = out->size();
   size_t i = 0;
   while (i < bytes.size()) {
-    size_t j = i;
-    while (j < bytes.size() && static_cast<unsigned char>(bytes[j]) < 0x80) ++j;
+    size_t j = i + AsciiPrefix(bytes.substr(i));
     out->append(bytes.data() + i, j - i);
     if (out->size() - start > max_output_bytes) return true;
     if (j == bytes.size()) break;

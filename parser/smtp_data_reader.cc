@@ -1,9 +1,18 @@
 #include "parser/smtp_data_reader.h"
 
 #include <cassert>
+#include <algorithm>
 #include <cstring>
 
 namespace postdesk {
+namespace {
+
+// The first allocation holds a typical message and the trace header the session puts before
+// it (SmtpDataReader::kHeadroom), so that most messages are received into one buffer; bigger
+// ones grow it by doubling.
+constexpr size_t kInitialCapacity = 8 * 1024;
+
+}  // namespace
 
 void SmtpDataReader::Append(std::string_view bytes) {
   total_bytes_ += bytes.size();
@@ -12,6 +21,9 @@ void SmtpDataReader::Append(std::string_view bytes) {
     oversized_ = true;
     std::string().swap(message_);  // release what was held: the message is refused anyway
     return;
+  }
+  if (message_.empty()) {
+    message_.reserve(std::min(max_bytes_, kInitialCapacity - kHeadroom) + kHeadroom);
   }
   message_.append(bytes);
 }

@@ -28,7 +28,10 @@ class SmtpDataReader {
   // Bytes of message data seen, whether kept or dropped.
   size_t total_bytes() const { return total_bytes_; }
   // The unstuffed message, ending with the CRLF before the final dot. Empty when oversized().
+  // Its buffer has kHeadroom bytes to spare, for a trace header inserted in front.
   std::string& message() { return message_; }
+
+  static constexpr size_t kHeadroom = 1024;
 
  private:
   enum class State {

@@ -8,8 +8,9 @@ namespace {
 
 inline bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
-// Length of the ASCII run at the start of `text`, eight bytes at a time: mail text is mostly
-// ASCII and this loop is the parser's hottest.
+}  // namespace
+
+// Eight bytes at a time: mail text is mostly ASCII and this loop is the parser's hottest.
 size_t AsciiPrefix(std::string_view text) {
   size_t i = 0;
   const char* p = text.data();
@@ -23,8 +24,6 @@ size_t AsciiPrefix(std::string_view text) {
   while (i < n && static_cast<unsigned char>(p[i]) < 0x80) ++i;
   return i;
 }
-
-}  // namespace
 
 size_t ValidSequenceLength(std::string_view text) {
   if (text.empty()) return 0;

@@ -16,6 +16,9 @@ namespace postdesk {
 
 inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD
 
+// Length of the run of ASCII bytes (below 0x80) at the start of `text`.
+size_t AsciiPrefix(std::string_view text);
+
 // Length of the valid UTF-8 sequence that starts at text[0], or 0 when text[0] does not start
 // one (invalid lead byte, truncated or overlong sequence, surrogate, above U+10FFFF).
 size_t ValidSequenceLength(std::string_view text);

@@ -77,5 +77,22 @@ TEST(SmtpDataReader, DotCrWithoutLfKeepsTheCr) {
   EXPECT_EQ(reader.message(), "\rx\r\n");
 }
 
+TEST(SmtpDataReader, MessagesUpToSevenKiBLeaveRoomForTheTraceHeader) {
+  // The session inserts its Received: header in front of the message in place; a typical
+  // message must not be copied for it.
+  for (size_t size : {size_t{10}, size_t{2048}, size_t{7 * 1024 - 2}}) {
+    SmtpDataReader reader(25 * 1024 * 1024);
+    // Fed in small pieces, as a socket delivers them.
+    std::string data = std::string(size, 'x') + "\r\n.\r\n";
+    for (size_t i = 0; i < data.size() && !reader.done(); i += 100) {
+      reader.Consume(std::string_view(data).substr(i, 100));
+    }
+    ASSERT_TRUE(reader.done());
+    ASSERT_EQ(reader.message().size(), size + 2);
+    EXPECT_GE(reader.message().capacity() - reader.message().size(), SmtpDataReader::kHeadroom)
+        << size;
+  }
+}
+
 }  // namespace
 }  // namespace postdesk
