@@ -41,7 +41,8 @@ Result<std::shared_ptr<const ServingState>> LoadServingState(
   Result<Config> config = LoadConfigFile(path);
   if (!config.ok()) return config.status();
   if (running && config->classification.token_secret.empty() &&
-      config->redis_url == running->config.redis_url && config->data_dir == running->config.data_dir) {
+      config->redis_url == running->config.redis_url &&
+      config->data_dir == running->config.data_dir) {
     config->classification.token_secret = running->config.classification.token_secret;
   }
   Status secret = ResolveTokenSecret(&config.value());
@@ -188,10 +189,10 @@ int ServeCommand(const Args& args) {
   }
   OutboxSender outbox(state->config, redis);
   outbox.Start();
-  spdlog::info("outbox: {}", state->config.notify.relay.empty()
-                                 ? "notifications are written to " + state->config.data_dir +
-                                       "/outbox/"
-                                 : "notifications go to relay " + state->config.notify.relay);
+  spdlog::info("outbox: {}",
+               state->config.notify.relay.empty()
+                   ? "notifications are written to " + state->config.data_dir + "/outbox/"
+                   : "notifications go to relay " + state->config.notify.relay);
   // Read by /metrics; released before the outbox and the workers they read go.
   std::vector<MetricsRegistry::Registration> component_metrics = ExportComponentMetrics(
       &Metrics().registry, outbox.counters(), workers ? &workers->counters() : nullptr);

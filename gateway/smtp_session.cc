@@ -1,10 +1,9 @@
 #include "gateway/smtp_session.h"
 
-#include <cassert>
-
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <cassert>
 #include <charconv>
 #include <ctime>
 

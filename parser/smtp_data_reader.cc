@@ -1,7 +1,7 @@
 #include "parser/smtp_data_reader.h"
 
-#include <cassert>
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 namespace postdesk {

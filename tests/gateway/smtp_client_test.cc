@@ -1015,4 +1015,3 @@ TEST(SmtpClientTest, CloseOfAnUnusedClientClosesAtOnce) {
 
 }  // namespace
 }  // namespace postdesk
-

@@ -24,9 +24,10 @@ class TlsFiles {
     if (!mkdtemp(dir.data())) std::abort();
     cert = dir + "/cert.pem";
     key = dir + "/key.pem";
-    std::string command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-                          "-days 2 -subj /CN=mx.postdesk.test -keyout " + key + " -out " + cert +
-                          " >/dev/null 2>&1";
+    std::string command =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+        "-days 2 -subj /CN=mx.postdesk.test -keyout " +
+        key + " -out " + cert + " >/dev/null 2>&1";
     if (std::system(command.c_str()) != 0) std::abort();
   }
 };
@@ -84,9 +85,10 @@ TEST(TlsStream, VerifyingClientChecksTheNameItWasGiven) {
     const char* name;
     const char* error;  // "" when the handshake succeeds
   };
-  for (const Case& c : {Case{"mx.postdesk.test", ""},
-                        Case{"other.postdesk.test", "TLS handshake: certificate: hostname mismatch"},
-                        Case{"127.0.0.1", "TLS handshake: certificate: IP address mismatch"}}) {
+  for (const Case& c :
+       {Case{"mx.postdesk.test", ""},
+        Case{"other.postdesk.test", "TLS handshake: certificate: hostname mismatch"},
+        Case{"127.0.0.1", "TLS handshake: certificate: IP address mismatch"}}) {
     auto server = TlsStream::Create(server_ctx.value());
     auto client = TlsStream::Create(client_ctx.value(), c.name);
     ASSERT_TRUE(server.ok() && client.ok()) << c.name;
