@@ -15,6 +15,7 @@
 #include "gateway/log_text.h"
 #include "storage/outbox_queue.h"
 #include "storage/redis_connection.h"
+#include "storage/redis_functions.h"
 #include "storage/trigger_queue.h"
 
 namespace postdesk {
@@ -26,7 +27,6 @@ using std::chrono::milliseconds;
 constexpr auto kProbeInterval = std::chrono::seconds(1);
 constexpr auto kProbeTimeout = milliseconds(500);
 constexpr auto kStale = std::chrono::seconds(3);
-constexpr const char* kEventsStream = "{pd}:events";  // storage/redis_functions.h, key schema
 constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();
 
 // pending + lag of `group` in an XINFO GROUPS reply (RESP2: a flat list of names and values per

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "parser/json_string.h"
+#include "storage/redis_functions.h"
 #include "storage/resp_command.h"
 
 namespace postdesk {
@@ -86,7 +87,7 @@ IngestCommands::IngestCommands(const IngestRequest& r, std::string storage_key)
                               "postdesk_ingest",
                               "4",
                               "{pd}:ticket:next_id",
-                              "{pd}:events",
+                              kEventsStream,
                               raw_key,
                               body_key,
                               storage_key_,

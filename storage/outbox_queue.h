@@ -22,11 +22,11 @@
 
 #include "parser/result.h"
 #include "storage/redis_connection.h"
+#include "storage/redis_functions.h"
 #include "storage/redis_stream.h"
 
 namespace postdesk {
 
-inline constexpr const char* kOutboxStream = "{pd}:outbox";
 inline constexpr const char* kOutboxGroup = "outbox";
 
 struct NotificationCaps {

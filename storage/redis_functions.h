@@ -53,6 +53,10 @@
 
 namespace postdesk {
 
+// The streams of the schema above, for the code that writes and reads them.
+inline constexpr const char* kEventsStream = "{pd}:events";
+inline constexpr const char* kOutboxStream = "{pd}:outbox";
+
 // FUNCTION LOAD REPLACE takes this source; FCALL postdesk_ingest then stores one message, in the
 // MULTI ... EXEC block that IngestCommands (storage/ingest_request.h) builds, and returns one
 // outcome per brand.

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "parser/email_address.h"
+#include "storage/redis_functions.h"
 #include "storage/redis_stream.h"
 #include "storage/ticket_reader.h"
 
@@ -13,8 +14,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr std::string_view kEvents = "{pd}:events";
-constexpr std::string_view kOutbox = "{pd}:outbox";
 constexpr std::string_view kDelayed = "{pd}:delayed";
 
 std::string Field(const std::map<std::string, std::string>& map, const std::string& key) {
@@ -94,25 +93,25 @@ Result<std::unique_ptr<TriggerQueue>> TriggerQueue::Connect(const RedisAddress& 
   // A `postdesk workers` process may start before any gateway has loaded the functions.
   Status functions = connection.value()->LoadFunctions();
   if (!functions.ok()) return functions;
-  Status group = CreateStreamGroup(*connection.value(), kEvents, kTriggerGroup);
+  Status group = CreateStreamGroup(*connection.value(), kEventsStream, kTriggerGroup);
   if (!group.ok()) return group;
   return std::unique_ptr<TriggerQueue>(
       new TriggerQueue(std::move(connection).value(), std::move(consumer), tokens));
 }
 
 Result<std::vector<TriggerQueueEntry>> TriggerQueue::ReadNew(size_t count, int block_ms) {
-  return ReadStreamGroup(*connection_, kEvents, kTriggerGroup, consumer_, count, block_ms);
+  return ReadStreamGroup(*connection_, kEventsStream, kTriggerGroup, consumer_, count, block_ms);
 }
 
 Result<std::vector<TriggerQueueEntry>> TriggerQueue::ClaimStale(int64_t min_idle_ms,
                                                                 size_t count) {
-  return ClaimStreamEntries(*connection_, kEvents, kTriggerGroup, consumer_, min_idle_ms, count);
+  return ClaimStreamEntries(*connection_, kEventsStream, kTriggerGroup, consumer_, min_idle_ms, count);
 }
 
 Result<int64_t> TriggerQueue::ReleaseDelayed(size_t count) {
   std::string n = std::to_string(count);
   RedisReplyPtr r = connection_->CommandArgv(
-      {"FCALL", "postdesk_release_delayed", "2", kDelayed, kEvents, n});
+      {"FCALL", "postdesk_release_delayed", "2", kDelayed, kEventsStream, n});
   if (!r) return Status::Error(connection_->LastError());
   if (r->type != REDIS_REPLY_INTEGER) return Status::Error("redis: release: " + ReplyText(r.get()));
   return static_cast<int64_t>(r->integer);
@@ -265,7 +264,7 @@ Result<ApplyResult> TriggerQueue::Apply(const TriggerQueueEntry& entry,
   std::string delayed_json = dump(delayed);
   std::string fired = dump(Json(outcome.fired));
   RedisReplyPtr r = connection_->CommandArgv(
-      {"FCALL", "postdesk_apply_triggers", "3", kEvents, kOutbox, kDelayed, kTriggerGroup,
+      {"FCALL", "postdesk_apply_triggers", "3", kEventsStream, kOutboxStream, kDelayed, kTriggerGroup,
        entry.id, ticket, version, changes, notifications_json, delayed_json,
        outcome.suspend_sender ? "1" : "0", fired});
   if (!r) return Status::Error(connection_->LastError());
@@ -279,11 +278,11 @@ Result<ApplyResult> TriggerQueue::Apply(const TriggerQueueEntry& entry,
 }
 
 Status TriggerQueue::Acknowledge(const std::string& entry_id) {
-  return AcknowledgeStreamEntry(*connection_, kEvents, kTriggerGroup, entry_id);
+  return AcknowledgeStreamEntry(*connection_, kEventsStream, kTriggerGroup, entry_id);
 }
 
 Status TriggerQueue::Acknowledge(const std::vector<std::string>& entry_ids) {
-  return AcknowledgeStreamEntries(*connection_, kEvents, kTriggerGroup, entry_ids);
+  return AcknowledgeStreamEntries(*connection_, kEventsStream, kTriggerGroup, entry_ids);
 }
 
 }  // namespace postdesk
