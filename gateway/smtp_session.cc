@@ -13,11 +13,11 @@
 namespace postdesk {
 namespace {
 
-// Command flags, as in Postfix's smtpd command table.
 // Input a client may pipeline behind a message being stored before reading pauses (RFC 2920
 // allows the next transaction's commands there; nothing needs more than the read buffer).
 constexpr size_t kMaxPendingWhileDelivering = 64 * 1024;
 
+// Command flags, as in Postfix's smtpd command table.
 constexpr unsigned kNeedsHelo = 1;  // only after HELO/EHLO (RFC 5321 4.1.4)
 constexpr unsigned kNoArgs = 2;     // takes no argument (RFC 5321 4.1.1.4, 4.1.1.5, 4.1.1.10)
 
@@ -449,14 +449,15 @@ void SmtpSession::FinishData() {
   ++transaction_count_;
   if (data_->oversized()) {
     Metrics().CountTransaction(TransactionVerdict::kRefused);
-    LogTransaction(DeliveryOutcome{"552 5.3.4 Error: message file too big",
-                                   "refused=size",
-                                   TransactionVerdict::kRefused,
-                                   {},
-                                   "size"});
+    const DeliveryOutcome refused{"552 5.3.4 Error: message file too big",
+                                  "refused=size",
+                                  TransactionVerdict::kRefused,
+                                  {},
+                                  "size"};
+    LogTransaction(refused);
     ResetTransaction();
     EnterState(State::kReady);
-    Reply("552 5.3.4 Error: message file too big");
+    Reply(refused.reply);
     CountError();
     return;
   }
@@ -465,7 +466,7 @@ void SmtpSession::FinishData() {
   char id[32];
   snprintf(id, sizeof(id), "%llx.%x", static_cast<unsigned long long>(id_), transaction_count_);
   tx.id = id;
-  std::string received = ReceivedHeader();
+  std::string received = ReceivedHeader(tx.id);
   std::string& data = data_->message();
   // RFC 5322 2.2.3: a line that starts with white space continues the header field before it,
   // which here is our trace header; a client must not be able to write into it. Such a message
@@ -491,15 +492,14 @@ void SmtpSession::FinishData() {
   transport_->Deliver(std::move(tx));
 }
 
-std::string SmtpSession::ReceivedHeader() const {
+std::string SmtpSession::ReceivedHeader(std::string_view id) const {
   // RFC 5321 4.4; protocol names from RFC 3848 and RFC 6531 4.3.
   std::string with = smtputf8_ ? "UTF8SMTP" : (esmtp_ ? "ESMTP" : "SMTP");
   if (!tls_.empty()) with += "S";  // RFC 3848: ESMTPS, and RFC 6531's UTF8SMTPS
-  char id[32];
-  snprintf(id, sizeof(id), "%llx.%x", static_cast<unsigned long long>(id_), transaction_count_);
   std::string header = "Received: from " + SanitizeHelo(helo_) + " ([" + client_ip_ + "])";
   if (!tls_.empty()) header += "\r\n\t(using " + tls_ + ")";
-  header += "\r\n\tby " + serving_->config.hostname + " (Postdesk) with " + with + " id " + id;
+  header += "\r\n\tby " + serving_->config.hostname + " (Postdesk) with " + with + " id ";
+  header.append(id);
   if (recipients_.size() == 1) header += "\r\n\tfor <" + recipients_[0].address + ">";
   header += "; " + Rfc5322Date(std::time(nullptr)) + "\r\n";
   return header;

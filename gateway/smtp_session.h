@@ -112,7 +112,7 @@ class SmtpSession {
   void DoStarttls(std::string_view arg);
   void DoNotImplemented(std::string_view arg);
 
-  std::string ReceivedHeader() const;
+  std::string ReceivedHeader(std::string_view id) const;  // id: the transaction's, tx.id
   // The one log line of a transaction that reached the end of DATA.
   void LogTransaction(const DeliveryOutcome& outcome) const;
 
@@ -133,7 +133,7 @@ class SmtpSession {
   bool draining_ = false;
   bool esmtp_ = false;
   std::string helo_;
-  std::string tls_;            // the TLS protocol and cipher once active; "" in the clear
+  std::string tls_;             // the TLS protocol and cipher once active; "" in the clear
   bool discard_input_ = false;  // after STARTTLS: the rest of this read is dropped
   uint32_t transaction_count_ = 0;
 
