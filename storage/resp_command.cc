@@ -17,6 +17,12 @@ void AppendFrame(char kind, size_t number, std::string* out) {
   out->append(buffer, static_cast<size_t>(end - buffer));
 }
 
+size_t TotalBytes(std::initializer_list<std::string_view> arguments) {
+  size_t bytes = 0;
+  for (std::string_view a : arguments) bytes += a.size();
+  return bytes;
+}
+
 }  // namespace
 
 RespCommand::RespCommand(size_t argument_count, size_t argument_bytes) {
@@ -24,11 +30,8 @@ RespCommand::RespCommand(size_t argument_count, size_t argument_bytes) {
   AppendFrame('*', argument_count, &text_);
 }
 
-RespCommand::RespCommand(std::initializer_list<std::string_view> arguments) {
-  size_t bytes = 0;
-  for (std::string_view a : arguments) bytes += a.size();
-  text_.reserve(kFrameBytes + arguments.size() * (kFrameBytes + 2) + bytes);
-  AppendFrame('*', arguments.size(), &text_);
+RespCommand::RespCommand(std::initializer_list<std::string_view> arguments)
+    : RespCommand(arguments.size(), TotalBytes(arguments)) {
   for (std::string_view a : arguments) Arg(a);
 }
 
