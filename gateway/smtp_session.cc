@@ -9,6 +9,7 @@
 
 #include "gateway/log_format.h"
 #include "gateway/metrics.h"
+#include "parser/utf8.h"
 
 namespace postdesk {
 namespace {
@@ -38,13 +39,6 @@ std::string SanitizeHelo(std::string_view helo) {
     out += (u > 32 && u < 127 && c != '(' && c != ')' && c != '[' && c != ']') ? c : '_';
   }
   return out.empty() ? "unknown" : out;
-}
-
-bool IsAscii(std::string_view s) {
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  }
-  return true;
 }
 
 }  // namespace

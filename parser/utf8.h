@@ -19,6 +19,9 @@ inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+
 // Length of the run of ASCII bytes (below 0x80) at the start of `text`.
 size_t AsciiPrefix(std::string_view text);
 
+// True when every byte of `text` is ASCII.
+inline bool IsAscii(std::string_view text) { return AsciiPrefix(text) == text.size(); }
+
 // Length of the valid UTF-8 sequence that starts at text[0], or 0 when text[0] does not start
 // one (invalid lead byte, truncated or overlong sequence, surrogate, above U+10FFFF).
 size_t ValidSequenceLength(std::string_view text);

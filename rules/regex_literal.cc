@@ -1,8 +1,8 @@
 #include "rules/regex_literal.h"
 
 #include <array>
-#include <cstdint>
-#include <cstring>
+
+#include "parser/utf8.h"
 
 namespace postdesk {
 namespace {
@@ -108,16 +108,8 @@ std::string RequiredLiteral(std::string_view pattern) {
 bool MayContain(std::string_view subject, std::string_view literal, bool caseless) {
   if (!caseless) return subject.find(literal) != std::string_view::npos;
   // Caselessly, Unicode folds "k" and "s" with non-ASCII letters (U+212A, U+017F): only an
-  // ASCII subject is sure to hold the literal in ASCII. Eight bytes at a time.
-  size_t i = 0;
-  for (; i + 8 <= subject.size(); i += 8) {
-    uint64_t word;
-    std::memcpy(&word, subject.data() + i, 8);
-    if ((word & 0x8080808080808080u) != 0) return true;
-  }
-  for (; i < subject.size(); ++i) {
-    if (static_cast<unsigned char>(subject[i]) >= 0x80) return true;
-  }
+  // ASCII subject is sure to hold the literal in ASCII.
+  if (!IsAscii(subject)) return true;
   if (literal.empty()) return true;
   if (subject.size() < literal.size()) return false;
   const char first = literal[0];

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "parser/email_address.h"
+#include "parser/utf8.h"
 #include "rules/ticket_state.h"
 
 namespace postdesk {
@@ -189,13 +190,6 @@ std::vector<std::string> Words(std::string_view text) {
   std::sort(words.begin(), words.end());
   words.erase(std::unique(words.begin(), words.end()), words.end());
   return words;
-}
-
-bool IsAscii(std::string_view text) {
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  }
-  return true;
 }
 
 // Python's re.escape: everything but letters, digits, '_' and non-ASCII is escaped.
