@@ -103,9 +103,9 @@ Result<std::vector<TriggerQueueEntry>> TriggerQueue::ReadNew(size_t count, int b
   return ReadStreamGroup(*connection_, kEventsStream, kTriggerGroup, consumer_, count, block_ms);
 }
 
-Result<std::vector<TriggerQueueEntry>> TriggerQueue::ClaimStale(int64_t min_idle_ms,
-                                                                size_t count) {
-  return ClaimStreamEntries(*connection_, kEventsStream, kTriggerGroup, consumer_, min_idle_ms, count);
+Result<std::vector<TriggerQueueEntry>> TriggerQueue::ClaimStale(int64_t min_idle_ms, size_t count) {
+  return ClaimStreamEntries(*connection_, kEventsStream, kTriggerGroup, consumer_, min_idle_ms,
+                            count);
 }
 
 Result<int64_t> TriggerQueue::ReleaseDelayed(size_t count) {
@@ -131,8 +131,8 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
   for (std::string_view arg : {std::string_view("HGETALL"), std::string_view(key)}) {
     hgetall.Add(arg);
   }
-  for (std::string_view arg : {std::string_view("LINDEX"), std::string_view(comments_key),
-                               std::string_view(index)}) {
+  for (std::string_view arg :
+       {std::string_view("LINDEX"), std::string_view(comments_key), std::string_view(index)}) {
     lindex.Add(arg);
   }
   Result<std::vector<RedisReplyPtr>> first = connection_->Pipeline({hgetall, lindex});
@@ -224,8 +224,7 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
   set(Placeholder::kTicketCommentsFormatted,
       author_name + " <" + author + ">, " + FormatTimestamp(comment_ms) + "\n\n" + event.comment);
   set(Placeholder::kTicketCreatedAt, FormatTimestamp(created_ms));
-  set(Placeholder::kTicketUpdatedAt,
-      FormatTimestamp(ParseStoredInt(Field(hash, "updated_at_ms"))));
+  set(Placeholder::kTicketUpdatedAt, FormatTimestamp(ParseStoredInt(Field(hash, "updated_at_ms"))));
   set(Placeholder::kCurrentUserName, author_name);
   set(Placeholder::kCurrentUserEmail, author);
   if (tokens_) set(Placeholder::kTicketEncodedId, tokens_->Token(id));
@@ -251,8 +250,9 @@ Result<ApplyResult> TriggerQueue::Apply(const TriggerQueueEntry& entry,
   }
   Json delayed = Json::array();
   for (const DelayedTriggerActions& d : outcome.delayed) {
-    delayed.push_back(
-        {{"delay_ms", d.delay_seconds * 1000}, {"actions", d.actions_json}, {"trigger", d.trigger_id}});
+    delayed.push_back({{"delay_ms", d.delay_seconds * 1000},
+                       {"actions", d.actions_json},
+                       {"trigger", d.trigger_id}});
   }
   auto dump = [](const Json& json) {
     return json.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -264,8 +264,8 @@ Result<ApplyResult> TriggerQueue::Apply(const TriggerQueueEntry& entry,
   std::string delayed_json = dump(delayed);
   std::string fired = dump(Json(outcome.fired));
   RedisReplyPtr r = connection_->CommandArgv(
-      {"FCALL", "postdesk_apply_triggers", "3", kEventsStream, kOutboxStream, kDelayed, kTriggerGroup,
-       entry.id, ticket, version, changes, notifications_json, delayed_json,
+      {"FCALL", "postdesk_apply_triggers", "3", kEventsStream, kOutboxStream, kDelayed,
+       kTriggerGroup, entry.id, ticket, version, changes, notifications_json, delayed_json,
        outcome.suspend_sender ? "1" : "0", fired});
   if (!r) return Status::Error(connection_->LastError());
   std::string answer = ReplyText(r.get());
