@@ -1,7 +1,8 @@
 // mime_fuzzer: ParseMessage over arbitrary bytes. Beyond "no crash, no sanitizer report" it
 // checks what ParseMessage promises (message.h, message_parser.h): every text field is valid
-// UTF-8, the description holds at most kMaxDescriptionCodePoints, attachment sizes never exceed
-// the input, part counts respect the limits, and the output is bounded by the input's size.
+// UTF-8, the description holds at most kMaxDescriptionCodePoints and its span (when set) gives it
+// back from the raw bytes, attachment sizes never exceed the input, part counts respect the
+// limits, and the output is bounded by the input's size.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -43,6 +44,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   output += CheckText(m.subject) + CheckText(m.from_email) + CheckText(m.from_name);
   output += CheckText(m.description);
   FUZZ_CHECK(postdesk::CountCodePoints(m.description) <= postdesk::kMaxDescriptionCodePoints);
+  // Storage keeps only the raw message when the span is set: it must give the text back.
+  if (m.description_span) {
+    FUZZ_CHECK(postdesk::DescriptionFromSpan(raw, *m.description_span) == m.description);
+  }
   output += CheckText(m.message_id) + CheckText(m.in_reply_to) + CheckTexts(m.references);
   output += CheckText(m.auto_submitted) + CheckText(m.precedence);
   output += CheckTexts(m.to) + CheckTexts(m.cc) + CheckTexts(m.reply_to) + CheckTexts(m.x_loop);

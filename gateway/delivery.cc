@@ -78,6 +78,7 @@ IngestRequest BuildIngestRequest(const SmtpTransaction& tx, const ParsedMessage&
   IngestRequest request;
   request.subject = parsed.subject;
   request.description = parsed.description;
+  request.description_span = parsed.description_span;
   request.truncated = parsed.truncated;
   request.attachments = parsed.attachments;
   // The requester is the From: mailbox; without one, the envelope sender.

@@ -3,13 +3,15 @@
 //
 // A plain value with no references into the raw bytes: it outlives the buffer it was parsed from
 // and may be moved between threads (it is built on a worker thread and consumed on a loop).
-// All text is valid UTF-8.
+// All text is valid UTF-8. DescriptionFromSpan (pure, any thread) rebuilds the description from
+// the raw bytes when description_span is set.
 #ifndef POSTDESK_PARSER_MESSAGE_H_
 #define POSTDESK_PARSER_MESSAGE_H_
 
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace postdesk {
@@ -24,6 +26,12 @@ struct Attachment {
   std::string content_id;    // without angle brackets; empty when absent
 };
 
+// Bytes [offset, offset + length) of the raw message.
+struct TextSpan {
+  size_t offset = 0;
+  size_t length = 0;
+};
+
 struct ParsedMessage {
   std::string subject;     // decoded, unfolded, UTF-8; "" when absent
   std::string from_email;  // addr-spec of the first From mailbox, as written (case kept)
@@ -31,6 +39,11 @@ struct ParsedMessage {
 
   std::string description;  // text of the best body part, at most kMaxDescriptionCodePoints
   bool truncated = false;   // the description was cut at kMaxDescriptionCodePoints
+  // Set when the description is the best part's body as it stands in the raw message (no
+  // transfer encoding, already valid UTF-8, plain text, not cut), only with line ends and blank
+  // edges normalised: DescriptionFromSpan(raw) gives it back, so storage need not keep a second
+  // copy of the text beside the raw message.
+  std::optional<TextSpan> description_span;
   std::vector<Attachment> attachments;
 
   // Headers the later stages need, as written (unfolded, trimmed); empty when absent.
@@ -64,6 +77,14 @@ struct ParsedMessage {
   // salvaged what it could. The caller still stores the raw message whole.
   std::vector<std::string> warnings;
 };
+
+// The description text from the raw bytes that description_span names: CRLF and lone CR become
+// LF, blank lines at the start and white space at the end go. "" when the span lies outside
+// `raw` (a stored message that is not the parsed one).
+std::string DescriptionFromSpan(std::string_view raw, TextSpan span);
+
+// The same normalisation, in place, of text that is already valid UTF-8.
+void NormalizeDescriptionText(std::string* text);
 
 }  // namespace postdesk
 

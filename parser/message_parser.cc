@@ -361,6 +361,7 @@ class MessageWalker {
   }
 
   void Walk(std::string_view raw) {
+    raw_ = raw;
     struct Pending {
       std::string_view raw;
       uint32_t parent;
@@ -474,9 +475,18 @@ class MessageWalker {
       cut = HtmlToText(text, &plain, kTextBudgetBytes) || cut;
       text = std::move(plain);
     }
-    NormalizeText(&text);
+    // The text is the raw bytes themselves when nothing decoded or converted them: storage can
+    // then keep the raw message alone (message.h).
+    const bool verbatim =
+        part.encoding == TransferEncoding::kIdentity && !html && !cut && text == part.body;
+    NormalizeDescriptionText(&text);
     const bool truncated = TruncateToCodePoints(&text, kMaxDescriptionCodePoints);
     message_->truncated = truncated || cut;
+    if (verbatim && !truncated && !part.body.empty() && part.body.data() >= raw_.data() &&
+        part.body.data() + part.body.size() <= raw_.data() + raw_.size()) {
+      message_->description_span =
+          TextSpan{static_cast<size_t>(part.body.data() - raw_.data()), part.body.size()};
+    }
     message_->description = std::move(text);
   }
 
@@ -517,46 +527,7 @@ class MessageWalker {
     return false;
   }
 
-  // CRLF and lone CR to LF; blank lines at the start and blanks at the end removed. Runs between
-  // CRs move with memmove: this is the one pass over every byte of the description.
-  static void NormalizeText(std::string* text) {
-    char* data = text->data();
-    const size_t n = text->size();
-    const void* first_cr = std::memchr(data, '\r', n);
-    if (first_cr != nullptr) {
-      size_t r = static_cast<size_t>(static_cast<const char*>(first_cr) - data);
-      size_t w = r;
-      while (r < n) {
-        // data[r] == '\r'
-        data[w++] = '\n';
-        r += (r + 1 < n && data[r + 1] == '\n') ? 2 : 1;
-        const void* next = std::memchr(data + r, '\r', n - r);
-        const size_t run_end =
-            next ? static_cast<size_t>(static_cast<const char*>(next) - data) : n;
-        std::memmove(data + w, data + r, run_end - r);
-        w += run_end - r;
-        r = run_end;
-      }
-      text->resize(w);
-    }
-    size_t end = text->size();
-    while (end > 0 &&
-           ((*text)[end - 1] == ' ' || (*text)[end - 1] == '\t' || (*text)[end - 1] == '\n')) {
-      --end;
-    }
-    text->resize(end);
-    size_t begin = 0;
-    for (size_t k = 0; k < text->size(); ++k) {
-      const char c = (*text)[k];
-      if (c == '\n') {
-        begin = k + 1;
-      } else if (c != ' ' && c != '\t') {
-        break;
-      }
-    }
-    if (begin > 0) text->erase(0, begin);
-  }
-
+  std::string_view raw_;  // the whole message, which every part's bytes lie in
   const ParseLimits& limits_;
   ParsedMessage* message_;
   WarningList warnings_;
@@ -565,6 +536,52 @@ class MessageWalker {
 };
 
 }  // namespace
+
+// CRLF and lone CR to LF; blank lines at the start and blanks at the end removed. Runs between
+// CRs move with memmove: this is the one pass over every byte of the description.
+void NormalizeDescriptionText(std::string* text) {
+  char* data = text->data();
+  const size_t n = text->size();
+  const void* first_cr = std::memchr(data, '\r', n);
+  if (first_cr != nullptr) {
+    size_t r = static_cast<size_t>(static_cast<const char*>(first_cr) - data);
+    size_t w = r;
+    while (r < n) {
+      // data[r] == '\r'
+      data[w++] = '\n';
+      r += (r + 1 < n && data[r + 1] == '\n') ? 2 : 1;
+      const void* next = std::memchr(data + r, '\r', n - r);
+      const size_t run_end = next ? static_cast<size_t>(static_cast<const char*>(next) - data) : n;
+      std::memmove(data + w, data + r, run_end - r);
+      w += run_end - r;
+      r = run_end;
+    }
+    text->resize(w);
+  }
+  size_t end = text->size();
+  while (end > 0 &&
+         ((*text)[end - 1] == ' ' || (*text)[end - 1] == '\t' || (*text)[end - 1] == '\n')) {
+    --end;
+  }
+  text->resize(end);
+  size_t begin = 0;
+  for (size_t k = 0; k < text->size(); ++k) {
+    const char c = (*text)[k];
+    if (c == '\n') {
+      begin = k + 1;
+    } else if (c != ' ' && c != '\t') {
+      break;
+    }
+  }
+  if (begin > 0) text->erase(0, begin);
+}
+
+std::string DescriptionFromSpan(std::string_view raw, TextSpan span) {
+  if (span.offset > raw.size() || span.length > raw.size() - span.offset) return "";
+  std::string text(raw.substr(span.offset, span.length));
+  NormalizeDescriptionText(&text);
+  return text;
+}
 
 ParsedMessage ParseMessage(std::string_view raw, const ParseLimits& limits) {
   ParsedMessage message;

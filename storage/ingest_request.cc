@@ -32,14 +32,21 @@ IngestCommands::IngestCommands(const IngestRequest& r, std::string storage_key)
   // The comment's members that the client knows; the script adds id, time and keys. Written by
   // hand (json_string.h): invalid UTF-8 becomes U+FFFD, and nothing here can throw.
   std::string comment;
-  comment.reserve(128 + r.requester_email.size() + r.requester_name.size() +
-                  r.message_id.size() + 96 * r.attachments.size());
+  comment.reserve(176 + r.requester_email.size() + r.requester_name.size() + r.message_id.size() +
+                  96 * r.attachments.size());
   comment.append("\"author_email\":");
   AppendJsonString(r.requester_email, &comment);
   comment.append(",\"author_name\":");
   AppendJsonString(r.requester_name, &comment);
   comment.append(",\"public\":true,\"via\":\"email\",\"message_id\":");
   AppendJsonString(r.message_id, &comment);
+  // The text is then read back from the raw message (no {pd}:body: key): see ReadStoredText.
+  std::string span;
+  if (r.description_span) {
+    span = "\"" + std::to_string(r.description_span->offset) + "," +
+           std::to_string(r.description_span->length) + "\"";
+    comment.append(",\"body_span\":").append(span);
+  }
   if (!r.attachments.empty()) {
     comment.append(",\"attachments\":[");
     for (size_t i = 0; i < r.attachments.size(); ++i) {
@@ -61,7 +68,7 @@ IngestCommands::IngestCommands(const IngestRequest& r, std::string storage_key)
   // The ticket's core (see new_ticket in redis_functions.cc); the flags only when on, and every
   // value a string, as the hash fields around it are.
   std::string ticket;
-  ticket.reserve(96 + r.subject.size() + r.requester_name.size() + r.transaction.size());
+  ticket.reserve(144 + r.subject.size() + r.requester_name.size() + r.transaction.size());
   ticket.append("\"subject\":");
   AppendJsonString(r.subject, &ticket);
   ticket.append(",\"requester_name\":");
@@ -70,10 +77,12 @@ IngestCommands::IngestCommands(const IngestRequest& r, std::string storage_key)
   AppendJsonString(r.transaction, &ticket);
   if (r.truncated) ticket.append(",\"truncated\":\"1\"");
   if (r.auto_notifications_suppressed) ticket.append(",\"auto_notifications_suppressed\":\"1\"");
+  if (!span.empty()) ticket.append(",\"description_span\":").append(span);
 
   commands_.push_back(RespCommand({"MULTI"}).Release());
   if (!recovering) commands_.push_back(RespCommand({"SET", raw_key, r.raw}).Release());
-  commands_.push_back(RespCommand({"SET", body_key, r.description}).Release());
+  if (!r.description_span)
+    commands_.push_back(RespCommand({"SET", body_key, r.description}).Release());
 
   // The argument order is the script's (postdesk_ingest in redis_functions.cc).
   std::string numbers[] = {std::to_string(r.policy.rate_limit),

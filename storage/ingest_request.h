@@ -8,6 +8,7 @@
 #define POSTDESK_STORAGE_INGEST_REQUEST_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct StoragePolicy {
 struct IngestRequest {
   std::string subject;
   std::string description;  // valid UTF-8
+  // Where `raw` holds the description (ParsedMessage::description_span): then only the raw
+  // message is stored, and readers rebuild the text from it (ReadStoredText).
+  std::optional<TextSpan> description_span;
   bool truncated = false;
   std::vector<Attachment> attachments;  // recorded on the comment (the bytes stay in `raw`)
   std::string requester_email;
@@ -71,7 +75,7 @@ std::string NewStorageKey();
 // The commands that store one request, in order, to send pipelined on one connection:
 //   MULTI
 //   SET {pd}:message:<key> RAW            (not when recovering: the record's message is kept)
-//   SET {pd}:body:<key> DESCRIPTION
+//   SET {pd}:body:<key> DESCRIPTION       (not when the description is a span of the raw message)
 //   FCALL postdesk_ingest 4 ... <small positional arguments>
 //   EXEC
 // Only EXEC's reply matters (ParseIngestExecReply); the others are +OK and +QUEUED. MULTI makes

@@ -8,19 +8,24 @@
 //                                  (+1 on every write, for the workers), and core: a JSON
 //                                  object of the fields that never change (id created_at_ms
 //                                  subject requester_name via transaction message
-//                                  description_body [truncated auto_notifications_suppressed
-//                                  followup_source_id], every value a string); message and
-//                                  description_body are the storage keys of the raw message
-//                                  and of the first comment's body (ExpandTicketCore flattens)
+//                                  description_body [description_span truncated
+//                                  auto_notifications_suppressed followup_source_id], every
+//                                  value a string); message and description_body are the
+//                                  storage keys of the raw message and of the first comment's
+//                                  body (ExpandTicketCore flattens)
 //   {pd}:ticket:<id>:comments      list of JSON comments, oldest first: id created_at_ms
-//                                  message body (storage keys) author_email author_name public
-//                                  via message_id attachments [{filename content_type size
-//                                  content_id}]
+//                                  message body (storage keys) [body_span] author_email
+//                                  author_name public via message_id attachments [{filename
+//                                  content_type size content_id}]
 //   {pd}:ticket:<id>:audit         list of JSON trigger results: event, fired, changes
 //   {pd}:comment:next_id           INCR counter of comment ids
 //   {pd}:message:<storage key>     the raw message, with our Received: header; shared by the
 //                                  tickets and suspensions it made (one per brand)
-//   {pd}:body:<storage key>        a comment's text (the description, for a first comment)
+//   {pd}:body:<storage key>        a comment's text (the description, for a first comment),
+//                                  unless body_span / description_span ("offset,length") name
+//                                  where the raw message holds it as it stands: then there is
+//                                  no such key, and readers take the bytes from the raw message
+//                                  and normalise their line ends (StoredText, ticket_reader.h)
 //   {pd}:requester:<email>:tickets sorted set of ticket ids by creation time (ms)
 //   {pd}:events                    stream read by the trigger workers: type (ticket.created,
 //                                  ticket.comment_added, ticket.delayed) ticket comment

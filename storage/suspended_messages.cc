@@ -83,6 +83,7 @@ Result<IngestOutcome> SuspendedMessages::Recover(int64_t id, const StoragePolicy
   IngestRequest request;
   request.subject = parsed.subject;
   request.description = parsed.description;
+  request.description_span = parsed.description_span;
   request.truncated = parsed.truncated;
   request.attachments = parsed.attachments;
   request.requester_email =

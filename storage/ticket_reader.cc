@@ -2,9 +2,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include <charconv>
 #include <ctime>
 #include <map>
 
+#include "parser/message.h"
 #include "rules/ticket_status.h"
 
 namespace postdesk {
@@ -13,6 +15,12 @@ namespace {
 nlohmann::json ParseJsonOr(const std::string& text, nlohmann::json fallback) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   return j.is_discarded() ? fallback : j;
+}
+
+// A whole decimal number, nothing else.
+bool ParseUnsigned(std::string_view text, uint64_t* value) {
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *value);
+  return error == std::errc() && end == text.data() + text.size() && !text.empty();
 }
 
 // Audit entries `tickets get` shows (a runaway ticket may hold many more).
@@ -41,28 +49,54 @@ void ExpandTicketCore(std::map<std::string, std::string>* hash) {
   }
 }
 
-Result<std::vector<std::string>> ReadBodies(RedisConnection& connection,
-                                            const std::vector<std::string>& storage_keys) {
-  if (storage_keys.empty()) return std::vector<std::string>();
-  RedisArgv mget;
-  std::vector<std::string> keys;
-  keys.reserve(storage_keys.size());
-  for (const std::string& k : storage_keys) keys.push_back("{pd}:body:" + k);
-  mget.Add("MGET");
-  for (const std::string& k : keys) mget.Add(k);
-  Result<std::vector<RedisReplyPtr>> replies = connection.Pipeline({mget});
+StoredText::StoredText(std::string_view body, std::string_view message, std::string_view span) {
+  size_t comma = span.find(',');
+  uint64_t offset = 0, length = 0;
+  if (comma != std::string_view::npos && ParseUnsigned(span.substr(0, comma), &offset) &&
+      ParseUnsigned(span.substr(comma + 1), &length) && length > 0) {
+    key_ = "{pd}:message:" + std::string(message);
+    start_ = std::to_string(offset);
+    end_ = std::to_string(offset + length - 1);
+    return;
+  }
+  key_ = "{pd}:body:" + std::string(body);
+}
+
+RedisArgv StoredText::Command() const {
+  RedisArgv command;
+  command.Add(start_.empty() ? "GET" : "GETRANGE");
+  command.Add(key_);
+  if (!start_.empty()) {
+    command.Add(start_);
+    command.Add(end_);
+  }
+  return command;
+}
+
+std::string StoredText::TextOf(const redisReply* reply) const {
+  if (!reply || reply->type != REDIS_REPLY_STRING) return "";
+  std::string text(reply->str, reply->len);
+  if (!start_.empty()) NormalizeDescriptionText(&text);
+  return text;
+}
+
+Result<std::vector<std::string>> ReadStoredTexts(RedisConnection& connection,
+                                                 const std::vector<StoredText>& texts) {
+  std::vector<RedisArgv> commands;
+  commands.reserve(texts.size());
+  for (const StoredText& t : texts) commands.push_back(t.Command());
+  Result<std::vector<RedisReplyPtr>> replies = connection.Pipeline(commands);
   if (!replies.ok()) return replies.status();
-  const redisReply* r = replies.value()[0].get();
-  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != keys.size()) {
-    return Status::Error("redis: unexpected reply to MGET of comment bodies");
+  std::vector<std::string> out;
+  out.reserve(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const redisReply* r = replies.value()[i].get();
+    if (r && r->type == REDIS_REPLY_ERROR) {
+      return Status::Error(std::string("redis: reading a comment's text: ") + r->str);
+    }
+    out.push_back(texts[i].TextOf(r));
   }
-  std::vector<std::string> bodies;
-  bodies.reserve(keys.size());
-  for (size_t i = 0; i < r->elements; ++i) {
-    const redisReply* e = r->element[i];
-    bodies.emplace_back(e->type == REDIS_REPLY_STRING ? std::string(e->str, e->len) : "");
-  }
-  return bodies;
+  return out;
 }
 
 Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
@@ -77,16 +111,18 @@ Result<nlohmann::json> TicketReader::GetTicket(int64_t id) {
     return Status::Error("redis: cannot read the comments of ticket " + std::to_string(id));
   }
 
-  // The texts live under their own keys (storage/redis_functions.h): one MGET for them all,
-  // the description first.
+  // The texts live under their own keys or inside the raw message (StoredText): one pipeline for
+  // them all, the description first.
   std::vector<nlohmann::json> parsed_comments;
-  std::vector<std::string> body_keys = {f["description_body"]};
+  std::vector<StoredText> texts = {
+      StoredText(f["description_body"], f["message"], f["description_span"])};
   for (size_t i = 0; i < comments->elements; ++i) {
     parsed_comments.push_back(ParseJsonOr(
         std::string(comments->element[i]->str, comments->element[i]->len), nlohmann::json::object()));
-    body_keys.push_back(parsed_comments.back().value("body", ""));
+    const nlohmann::json& c = parsed_comments.back();
+    texts.emplace_back(c.value("body", ""), c.value("message", ""), c.value("body_span", ""));
   }
-  Result<std::vector<std::string>> bodies = ReadBodies(*connection_, body_keys);
+  Result<std::vector<std::string>> bodies = ReadStoredTexts(*connection_, texts);
   if (!bodies.ok()) return bodies.status();
 
   nlohmann::json ticket;

@@ -41,10 +41,26 @@ class TicketReader {
 // change, storage/redis_functions.h) as fields of their own, so that readers see one flat map.
 void ExpandTicketCore(std::map<std::string, std::string>* hash);
 
-// The comment texts stored under the given storage keys ({pd}:body:<key>), in order, with one
-// MGET; "" for a key that holds none.
-Result<std::vector<std::string>> ReadBodies(RedisConnection& connection,
-                                            const std::vector<std::string>& storage_keys);
+// Where one comment's (or a description's) text lives (storage/redis_functions.h): under its own
+// {pd}:body:<key>, or, when the text was the message's bytes as they stand, inside the raw message
+// {pd}:message:<key> at the span "offset,length" that the comment (`body_span`) or the ticket
+// core (`description_span`) names. Holds the key and range that Command() points into.
+struct StoredText {
+  // From the storage keys and the span member ("" when the text has its own key, or when the
+  // span does not parse).
+  StoredText(std::string_view body, std::string_view message, std::string_view span);
+
+  RedisArgv Command() const;                          // GET or GETRANGE; valid while this lives
+  std::string TextOf(const redisReply* reply) const;  // "" for a missing key
+
+ private:
+  std::string key_;
+  std::string start_, end_;  // GETRANGE's inclusive range; empty for a GET
+};
+
+// The texts, in order, in one pipeline.
+Result<std::vector<std::string>> ReadStoredTexts(RedisConnection& connection,
+                                                 const std::vector<StoredText>& texts);
 
 // Milliseconds since the epoch to "2026-11-21T23:59:01.123Z".
 std::string FormatTimestamp(int64_t unix_ms);

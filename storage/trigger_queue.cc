@@ -177,11 +177,13 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
   int64_t created_ms = ParseStoredInt(Field(hash, "created_at_ms"));
   int64_t comment_ms = created_ms;
   std::string author_name = event.current.requester_name;
-  std::string body_key;
+  std::string body_key, body_message, body_span;
   if (comment && comment->type == REDIS_REPLY_STRING) {
     Json c = Json::parse(ReplyText(comment), nullptr, false);
     if (c.is_object()) {
       body_key = c.value("body", std::string());
+      body_message = c.value("message", std::string());
+      body_span = c.value("body_span", std::string());
       event.comment_is_public = c.value("public", true);
       author = LowerAscii(c.value("author_email", std::string()));
       author_name = c.value("author_name", std::string());
@@ -190,28 +192,23 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
     }
   }
   event.sender_type = author == event.current.requester_email ? "requester" : "end_user";
-  RedisArgv mget, zcount;
-  std::string description_key = "{pd}:body:" + Field(hash, "description_body");
-  std::string comment_body_key = "{pd}:body:" + body_key;
-  for (std::string_view arg : {std::string_view("MGET"), std::string_view(description_key),
-                               std::string_view(comment_body_key)}) {
-    mget.Add(arg);
-  }
+  RedisArgv zcount;
+  const StoredText description(Field(hash, "description_body"), Field(hash, "message"),
+                               Field(hash, "description_span"));
+  const StoredText comment_text(body_key, body_message, body_span);
   std::string requester_key = "{pd}:requester:" + event.current.requester_email + ":tickets";
   std::string before_creation = "(" + std::to_string(created_ms);
   for (std::string_view arg : {std::string_view("ZCOUNT"), std::string_view(requester_key),
                                std::string_view("-inf"), std::string_view(before_creation)}) {
     zcount.Add(arg);
   }
-  Result<std::vector<RedisReplyPtr>> second = connection_->Pipeline({mget, zcount});
+  Result<std::vector<RedisReplyPtr>> second =
+      connection_->Pipeline({description.Command(), comment_text.Command(), zcount});
   if (!second.ok()) return second.status();
-  const redisReply* texts = second.value()[0].get();
-  if (texts && texts->type == REDIS_REPLY_ARRAY && texts->elements == 2) {
-    event.current.description = ReplyText(texts->element[0]);
-    if (!body_key.empty()) event.comment = ReplyText(texts->element[1]);
-  }
+  event.current.description = description.TextOf(second.value()[0].get());
+  if (!body_key.empty()) event.comment = comment_text.TextOf(second.value()[1].get());
   if (type != "ticket.created") event.previous.description = event.current.description;
-  const redisReply* count = second.value()[1].get();
+  const redisReply* count = second.value()[2].get();
   if (!event.current.requester_email.empty() && count && count->type == REDIS_REPLY_INTEGER) {
     event.requester_previous_tickets = count->integer;
   }

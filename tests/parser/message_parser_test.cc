@@ -38,6 +38,61 @@ TEST(Mime, PlainMessageGivesSubjectSenderAndText) {
   EXPECT_TRUE(m.warnings.empty());
 }
 
+// Storage keeps only the raw message when the description is the body as it stands: the span
+// must name those bytes, and DescriptionFromSpan must give the description back.
+TEST(Mime, PlainBodyAsItStandsIsASpanOfTheRawMessage) {
+  const std::string raw = Crlf("Subject: x\n\n\n  \nHello,\nfire.  \n\n");
+  const ParsedMessage m = ParseMessage(raw);
+  ASSERT_TRUE(m.description_span.has_value());
+  EXPECT_EQ(raw.substr(m.description_span->offset, m.description_span->length),
+            Crlf("\n  \nHello,\nfire.  \n\n"));
+  EXPECT_EQ(m.description, "Hello,\nfire.");
+  EXPECT_EQ(DescriptionFromSpan(raw, *m.description_span), m.description);
+}
+
+TEST(Mime, PlainPartInsideMultipartIsASpanOfTheRawMessage) {
+  const std::string raw = Crlf(
+      "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain; "
+      "charset=utf-8\n\nCaf\xc3\xa9 is open.\n--b\nContent-Type: text/html\n\n<p>Caf&eacute;</p>\n"
+      "--b--\n");
+  const ParsedMessage m = ParseMessage(raw);
+  EXPECT_EQ(m.description, "Caf\xc3\xa9 is open.");
+  ASSERT_TRUE(m.description_span.has_value());
+  EXPECT_EQ(DescriptionFromSpan(raw, *m.description_span), m.description);
+}
+
+// Text that decoding, charset conversion or HTML rendering changed is not in the raw bytes: it
+// is stored on its own, so there is no span.
+TEST(Mime, DecodedConvertedOrRenderedTextHasNoSpan) {
+  for (const char* raw : {
+           "Content-Transfer-Encoding: quoted-printable\n\nCaf=C3=A9\n",
+           "Content-Transfer-Encoding: base64\n\nSGVsbG8=\n",
+           "Content-Type: text/plain; charset=iso-8859-1\n\nCaf\xe9\n",
+           "Content-Type: text/plain; charset=utf-8\n\nbad \xff byte\n",
+           "Content-Type: text/html\n\n<p>Hello</p>\n",
+           "Subject: empty body\n\n",
+       }) {
+    const ParsedMessage m = ParseMessage(Crlf(raw));
+    EXPECT_FALSE(m.description_span.has_value()) << raw;
+  }
+}
+
+// A description cut at kMaxDescriptionCodePoints is not the whole body either.
+TEST(Mime, TruncatedDescriptionHasNoSpan) {
+  const ParsedMessage m =
+      ParseMessage("Subject: long\r\n\r\n" + std::string(kMaxDescriptionCodePoints + 10, 'x'));
+  EXPECT_TRUE(m.truncated);
+  EXPECT_FALSE(m.description_span.has_value());
+}
+
+// A span that does not fit the bytes given (a stored message that is not the parsed one) reads
+// as no text rather than out of bounds.
+TEST(Mime, SpanOutsideTheBytesGivesNoText) {
+  EXPECT_EQ(DescriptionFromSpan("short", TextSpan{3, 10}), "");
+  EXPECT_EQ(DescriptionFromSpan("short", TextSpan{9, 1}), "");
+  EXPECT_EQ(DescriptionFromSpan("a\r\nb", TextSpan{0, 4}), "a\nb");
+}
+
 TEST(Mime, AlternativeInsideMixedPrefersPlainAndListsOnlyRealAttachments) {
   const ParsedMessage m = ParseMessage(Crlf(R"(From: a@x.test
 Content-Type: multipart/mixed; boundary=outer

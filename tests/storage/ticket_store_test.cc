@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "parser/message_parser.h"
 #include "storage/embedded_redis.h"
 #include "storage/suspended_messages.h"
 #include "storage/ticket_reader.h"
@@ -218,6 +219,41 @@ TEST_F(TicketStoreTest, OneRequestForTwoBrandsMakesTwoTicketsAndOneRawMessage) {
   EXPECT_EQ(KeyCount("{pd}:body:*"), 1);  // both first comments share the one text
   EXPECT_EQ(Reader().GetTicket(2).value()["brand"], "globex");
   EXPECT_EQ(Reader().GetTicket(2).value()["description"], r.description);
+}
+
+// A plain-text message's description is its body as it stands (ParsedMessage::description_span):
+// only the raw message is stored, and the description, the first comments and a reply are read
+// back from raw messages.
+TEST_F(TicketStoreTest, TextThatIsASpanOfTheRawMessageIsStoredOnlyThere) {
+  IngestRequest r = Request();
+  r.raw = "Subject: Printer on fire\r\n\r\n\r\nHello,\r\nit is on fire.  \r\n\r\n";
+  ParsedMessage parsed = ParseMessage(r.raw);
+  ASSERT_TRUE(parsed.description_span.has_value());
+  r.description = parsed.description;
+  r.description_span = parsed.description_span;
+  r.tickets = {Target("acme", "support@acme.test"), Target("globex", "help@globex.test")};
+  ASSERT_TRUE(IngestAndWait(r).ok());
+  EXPECT_EQ(KeyCount("{pd}:message:*"), 1);
+  EXPECT_EQ(KeyCount("{pd}:body:*"), 0);
+  for (int64_t id : {1, 2}) {
+    nlohmann::json t = Reader().GetTicket(id).value();
+    EXPECT_EQ(t["description"], "Hello,\nit is on fire.");
+    EXPECT_EQ(t["comments"][0]["body"], "Hello,\nit is on fire.");
+  }
+
+  IngestRequest reply = Request();
+  reply.raw = "Subject: Re: Printer on fire\r\n\r\nStill on fire.\r\n";
+  parsed = ParseMessage(reply.raw);
+  reply.description = parsed.description;
+  reply.description_span = parsed.description_span;
+  reply.tickets = {Target("acme", "support@acme.test", "", 1)};
+  ASSERT_TRUE(IngestAndWait(reply).ok());
+  EXPECT_EQ(KeyCount("{pd}:message:*"), 2);
+  EXPECT_EQ(KeyCount("{pd}:body:*"), 0);
+  nlohmann::json t = Reader().GetTicket(1).value();
+  ASSERT_EQ(t["comments"].size(), 2u);
+  EXPECT_EQ(t["comments"][1]["body"], "Still on fire.");
+  EXPECT_EQ(t["description"], "Hello,\nit is on fire.");
 }
 
 TEST_F(TicketStoreTest, MissingTicketIsAClearError) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "parser/message_parser.h"
 #include "rules/trigger_loader.h"
 #include "storage/embedded_redis.h"
 #include "storage/ingest_request.h"
@@ -51,9 +52,11 @@ class TriggerQueueTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  // Stores a message through postdesk_ingest, as the gateway does; returns the ticket id.
+  // Stores a message through postdesk_ingest, as the gateway does; returns the ticket id. With
+  // `text_in_raw` the text is the raw message's plain body, parsed as the gateway parses it, so
+  // that storage keeps it only inside the raw message (ParsedMessage::description_span).
   int64_t Ingest(const std::string& subject, const std::string& from = "ann@customer.test",
-                 int64_t thread = 0) {
+                 int64_t thread = 0, bool text_in_raw = false) {
     IngestRequest r;
     r.subject = subject;
     r.description = "Body of " + subject;
@@ -67,6 +70,13 @@ class TriggerQueueTest : public ::testing::Test {
     target.thread_ticket = thread;
     r.tickets = {target};
     r.raw = "Subject: " + subject + "\r\n\r\nbody\r\n";
+    if (text_in_raw) {
+      r.raw = "Subject: " + subject + "\r\n\r\nBody of\r\n" + subject + "\r\n";
+      ParsedMessage parsed = ParseMessage(r.raw);
+      EXPECT_TRUE(parsed.description_span.has_value());
+      r.description = parsed.description;
+      r.description_span = parsed.description_span;
+    }
     IngestCommands commands(r, NewStorageKey());
     Result<std::vector<RedisReplyPtr>> replies = admin_->PipelineFormatted(commands.commands());
     EXPECT_TRUE(replies.ok()) << replies.status().message();
@@ -262,6 +272,28 @@ TEST_F(TriggerQueueTest, CommentEventSeesReopenAsStatusChange) {
   ASSERT_TRUE(created.ok());
   EXPECT_EQ(created->event.update_type, UpdateType::kCreate);
   EXPECT_EQ(created->event.comment, "Body of question");
+}
+
+// Texts kept only inside the raw message (no {pd}:body: key) reach the trigger event whole, line
+// ends normalised as the parser gave them.
+TEST_F(TriggerQueueTest, TextsKeptInTheRawMessageReachTheEvent) {
+  int64_t id = Ingest("question", "ann@customer.test", 0, /*text_in_raw=*/true);
+  Ingest("follow-up", "ann@customer.test", id, /*text_in_raw=*/true);
+  RedisReplyPtr bodies = admin_->CommandArgv({"KEYS", "{pd}:body:*"});
+  ASSERT_TRUE(bodies && bodies->type == REDIS_REPLY_ARRAY);
+  EXPECT_EQ(bodies->elements, 0u);
+  std::unique_ptr<TriggerQueue> queue = Queue("w/0");
+  Result<std::vector<TriggerQueueEntry>> read = queue->ReadNew(10, 100);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->size(), 2u);
+  Result<LoadedTriggerEvent> created = queue->Load(read->at(0));
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->event.current.description, "Body of\nquestion");
+  EXPECT_EQ(created->event.comment, "Body of\nquestion");
+  Result<LoadedTriggerEvent> comment = queue->Load(read->at(1));
+  ASSERT_TRUE(comment.ok());
+  EXPECT_EQ(comment->event.comment, "Body of\nfollow-up");
+  EXPECT_EQ(comment->event.current.description, "Body of\nquestion");
 }
 
 TEST_F(TriggerQueueTest, ActionsAfterAWaitRunLater) {
