@@ -10,12 +10,17 @@
 namespace postdesk {
 
 struct Delivery::Job {
+  // Ends the delivery with what storage answered.
+  void Stored(Result<std::vector<IngestOutcome>> outcomes);
+
   uv_work_t work;
   Delivery* owner;
   SmtpTransaction transaction;
   ParsedMessage parsed;
   Classification classification;
   Done done;
+  bool sent = false;  // the commands went to a connected Redis
+  std::chrono::steady_clock::time_point started;
 };
 
 Classification ClassifyTransaction(const SmtpTransaction& tx, const ParsedMessage& parsed) {
@@ -73,18 +78,19 @@ TransactionVerdict VerdictOf(const std::vector<IngestOutcome>& outcomes) {
 
 }  // namespace
 
-IngestRequest BuildIngestRequest(const SmtpTransaction& tx, const ParsedMessage& parsed,
+IngestRequest BuildIngestRequest(const SmtpTransaction& tx, ParsedMessage&& parsed,
                                  const Classification& classification) {
+  // The texts move: the description is the message's largest string after the raw bytes.
   IngestRequest request;
-  request.subject = parsed.subject;
-  request.description = parsed.description;
+  request.subject = std::move(parsed.subject);
+  request.description = std::move(parsed.description);
   request.description_span = parsed.description_span;
   request.truncated = parsed.truncated;
-  request.attachments = parsed.attachments;
+  request.attachments = std::move(parsed.attachments);
   // The requester is the From: mailbox; without one, the envelope sender.
-  request.requester_email = parsed.from_email.empty() ? tx.mail_from : parsed.from_email;
-  request.requester_name = parsed.from_name;
-  request.message_id = parsed.message_id;
+  request.requester_email = parsed.from_email.empty() ? tx.mail_from : std::move(parsed.from_email);
+  request.requester_name = std::move(parsed.from_name);
+  request.message_id = std::move(parsed.message_id);
   request.auto_notifications_suppressed = classification.auto_notifications_suppressed;
   request.transaction = tx.id;
   request.policy = PolicyOf(tx.state->config.classification);
@@ -151,29 +157,37 @@ void Delivery::StoreOnLoop(uv_work_t* work, int /*status*/) {
                "hops"});
     return;
   }
-  IngestRequest request = BuildIngestRequest(job->transaction, job->parsed, job->classification);
+  IngestRequest request =
+      BuildIngestRequest(job->transaction, std::move(job->parsed), job->classification);
   request.raw = std::move(job->transaction.message);
-  Done done = std::move(job->done);
+  TicketStore* store = job->owner->store_;
   // Redis latency counts only commands that were sent: a disconnected store answers at once.
-  bool sent = job->owner->store_->connected();
-  auto started = std::chrono::steady_clock::now();
-  job->owner->store_->Ingest(request, [session_id, sent, started, done = std::move(done)](
-                                          Result<std::vector<IngestOutcome>> outcomes) {
-    if (sent) Metrics().redis_command.Observe(std::chrono::steady_clock::now() - started);
-    if (!outcomes.ok()) {
-      Metrics().redis_errors.Add();
-      done(session_id, {"451 4.3.0 Error: ticket storage unavailable, try again later",
-                        "error=\"" + outcomes.status().message() + "\"",
-                        TransactionVerdict::kTempfail,
-                        {},
-                        outcomes.status().message()});
-      return;
-    }
-    std::string text = DescribeOutcomes(outcomes.value());
-    TransactionVerdict verdict = VerdictOf(outcomes.value());
-    done(session_id, {"250 2.0.0 Ok: " + text, "stored=\"" + text + "\"", verdict,
-                      std::move(outcomes).value(), ""});
+  job->sent = store->connected();
+  job->started = std::chrono::steady_clock::now();
+  // The job rides along as the callback's one pointer, which std::function holds without
+  // allocating; the store calls it exactly once (ticket_store.h), and it frees the job.
+  store->Ingest(request, [job = job.release()](Result<std::vector<IngestOutcome>> outcomes) {
+    std::unique_ptr<Job> owned(job);
+    owned->Stored(std::move(outcomes));
   });
+}
+
+void Delivery::Job::Stored(Result<std::vector<IngestOutcome>> outcomes) {
+  const uint64_t session_id = transaction.session_id;
+  if (sent) Metrics().redis_command.Observe(std::chrono::steady_clock::now() - started);
+  if (!outcomes.ok()) {
+    Metrics().redis_errors.Add();
+    done(session_id, {"451 4.3.0 Error: ticket storage unavailable, try again later",
+                      "error=\"" + outcomes.status().message() + "\"",
+                      TransactionVerdict::kTempfail,
+                      {},
+                      outcomes.status().message()});
+    return;
+  }
+  std::string text = DescribeOutcomes(outcomes.value());
+  TransactionVerdict verdict = VerdictOf(outcomes.value());
+  done(session_id, {"250 2.0.0 Ok: " + text, "stored=\"" + text + "\"", verdict,
+                    std::move(outcomes).value(), ""});
 }
 
 }  // namespace postdesk

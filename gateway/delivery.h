@@ -58,8 +58,8 @@ Classification ClassifyTransaction(const SmtpTransaction& transaction, const Par
 // What a transaction asks of storage: one target per brand among its recipients, received at
 // the first recipient of that brand or, for forwarded mail, at the brand's registered external
 // address named in Delivered-To, X-Forwarded-To, X-Original-To, To or Cc (design.md,
-// "Addresses and brands").
-IngestRequest BuildIngestRequest(const SmtpTransaction& transaction, const ParsedMessage& parsed,
+// "Addresses and brands"). The texts of `parsed` move into the request.
+IngestRequest BuildIngestRequest(const SmtpTransaction& transaction, ParsedMessage&& parsed,
                                  const Classification& classification);
 
 }  // namespace postdesk

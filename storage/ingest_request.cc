@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cassert>
 #include <cstdio>
 #include <iterator>
 #include <random>
@@ -12,39 +13,46 @@
 
 namespace postdesk {
 
-std::string NewStorageKey() {
+void AssignNewStorageKey(std::string* key) {
   thread_local std::mt19937_64 generator{std::random_device{}()};
   thread_local uint64_t prefix = generator();
   thread_local uint64_t counter = 0;
-  char key[40];
-  std::snprintf(key, sizeof(key), "%016llx.%llx", static_cast<unsigned long long>(prefix),
-                static_cast<unsigned long long>(++counter));
+  char text[40];
+  int n = std::snprintf(text, sizeof(text), "%016llx.%llx", static_cast<unsigned long long>(prefix),
+                        static_cast<unsigned long long>(++counter));
+  key->assign(text, static_cast<size_t>(n));
+}
+
+std::string NewStorageKey() {
+  std::string key;
+  AssignNewStorageKey(&key);
   return key;
 }
 
-IngestCommands::IngestCommands(const IngestRequest& r, std::string storage_key)
-    : storage_key_(std::move(storage_key)) {
+void IngestCommands::Build(const IngestRequest& r, std::string_view storage_key) {
   const bool recovering = r.recover_suspended_id > 0;
-  const std::string& message = recovering ? r.recover_message : storage_key_;
-  const std::string raw_key = "{pd}:message:" + message;
-  const std::string body_key = "{pd}:body:" + storage_key_;
+  const std::string_view message = recovering ? std::string_view(r.recover_message) : storage_key;
+  raw_key_.assign("{pd}:message:").append(message);
+  body_key_.assign("{pd}:body:").append(storage_key);
 
   // The comment's members that the client knows; the script adds id, time and keys. Written by
   // hand (json_string.h): invalid UTF-8 becomes U+FFFD, and nothing here can throw.
-  std::string comment;
-  comment.reserve(176 + r.requester_email.size() + r.requester_name.size() + r.message_id.size() +
-                  96 * r.attachments.size());
+  std::string& comment = comment_;
+  comment.clear();
   comment.append("\"author_email\":");
   AppendJsonString(r.requester_email, &comment);
   comment.append(",\"author_name\":");
   AppendJsonString(r.requester_name, &comment);
   comment.append(",\"public\":true,\"via\":\"email\",\"message_id\":");
   AppendJsonString(r.message_id, &comment);
-  // The text is then read back from the raw message (no {pd}:body: key): see ReadStoredText.
+  // The text is then read back from the raw message (no {pd}:body: key): see StoredText.
   std::string span;
   if (r.description_span) {
-    span = "\"" + std::to_string(r.description_span->offset) + "," +
-           std::to_string(r.description_span->length) + "\"";
+    span.append("\"")
+        .append(std::to_string(r.description_span->offset))
+        .append(",")
+        .append(std::to_string(r.description_span->length))
+        .append("\"");
     comment.append(",\"body_span\":").append(span);
   }
   if (!r.attachments.empty()) {
@@ -67,8 +75,8 @@ IngestCommands::IngestCommands(const IngestRequest& r, std::string storage_key)
 
   // The ticket's core (see new_ticket in redis_functions.cc); the flags only when on, and every
   // value a string, as the hash fields around it are.
-  std::string ticket;
-  ticket.reserve(144 + r.subject.size() + r.requester_name.size() + r.transaction.size());
+  std::string& ticket = ticket_;
+  ticket.clear();
   ticket.append("\"subject\":");
   AppendJsonString(r.subject, &ticket);
   ticket.append(",\"requester_name\":");
@@ -79,59 +87,77 @@ IngestCommands::IngestCommands(const IngestRequest& r, std::string storage_key)
   if (r.auto_notifications_suppressed) ticket.append(",\"auto_notifications_suppressed\":\"1\"");
   if (!span.empty()) ticket.append(",\"description_span\":").append(span);
 
-  commands_.push_back(RespCommand({"MULTI"}).Release());
-  if (!recovering) commands_.push_back(RespCommand({"SET", raw_key, r.raw}).Release());
-  if (!r.description_span)
-    commands_.push_back(RespCommand({"SET", body_key, r.description}).Release());
+  text_.clear();
+  count_ = 0;
+  auto end_command = [this] { ends_[count_++] = text_.size(); };
+  AppendRespCommand({"MULTI"}, &text_);
+  end_command();
+  if (!recovering) {
+    AppendRespCommand({"SET", raw_key_, r.raw}, &text_);
+    end_command();
+  }
+  if (!r.description_span) {
+    AppendRespCommand({"SET", body_key_, r.description}, &text_);
+    end_command();
+  }
 
-  // The argument order is the script's (postdesk_ingest in redis_functions.cc).
-  std::string numbers[] = {std::to_string(r.policy.rate_limit),
-                           std::to_string(r.policy.rate_window_ms),
-                           std::to_string(r.policy.block_ms),
-                           std::to_string(r.policy.dedupe_window_ms),
-                           std::to_string(r.policy.suspended_retention_ms),
-                           std::to_string(r.recover_suspended_id),
-                           std::to_string(r.tickets.size())};
-  std::string_view fixed[] = {"FCALL",
-                              "postdesk_ingest",
-                              "4",
-                              "{pd}:ticket:next_id",
-                              kEventsStream,
-                              raw_key,
-                              body_key,
-                              storage_key_,
-                              r.subject,
-                              comment,
-                              ticket,
-                              r.requester_email,
-                              r.requester_name,
-                              r.message_id,
-                              r.transaction,
-                              numbers[0],
-                              numbers[1],
-                              numbers[2],
-                              numbers[3],
-                              numbers[4],
-                              numbers[5],
-                              recovering ? std::string_view(r.recover_message) : "",
-                              numbers[6]};
+  // The argument order is the script's (postdesk_ingest in redis_functions.cc). Numbers this
+  // short fit std::string's own buffer: no allocation.
+  const std::string numbers[] = {std::to_string(r.policy.rate_limit),
+                                 std::to_string(r.policy.rate_window_ms),
+                                 std::to_string(r.policy.block_ms),
+                                 std::to_string(r.policy.dedupe_window_ms),
+                                 std::to_string(r.policy.suspended_retention_ms),
+                                 std::to_string(r.recover_suspended_id),
+                                 std::to_string(r.tickets.size())};
+  const std::string_view fixed[] = {"FCALL",
+                                    "postdesk_ingest",
+                                    "4",
+                                    "{pd}:ticket:next_id",
+                                    kEventsStream,
+                                    raw_key_,
+                                    body_key_,
+                                    storage_key,
+                                    r.subject,
+                                    comment,
+                                    ticket,
+                                    r.requester_email,
+                                    r.requester_name,
+                                    r.message_id,
+                                    r.transaction,
+                                    numbers[0],
+                                    numbers[1],
+                                    numbers[2],
+                                    numbers[3],
+                                    numbers[4],
+                                    numbers[5],
+                                    recovering ? std::string_view(r.recover_message) : "",
+                                    numbers[6]};
   constexpr size_t kPerTarget = 5;
-  size_t bytes = 0;
-  for (std::string_view a : fixed) bytes += a.size();
+  AppendRespArray(std::size(fixed) + kPerTarget * r.tickets.size(), &text_);
+  for (std::string_view a : fixed) AppendRespBulk(a, &text_);
   for (const NewTicketTarget& t : r.tickets) {
-    bytes += t.brand.size() + t.received_at.size() + t.cause.size() + t.reason.size() + 20;
+    AppendRespBulk(t.brand, &text_);
+    AppendRespBulk(t.received_at, &text_);
+    AppendRespBulk(t.cause, &text_);
+    AppendRespBulk(t.reason, &text_);
+    AppendRespBulk(std::to_string(t.thread_ticket), &text_);
   }
-  RespCommand fcall(std::size(fixed) + kPerTarget * r.tickets.size(), bytes);
-  for (std::string_view a : fixed) fcall.Arg(a);
-  for (const NewTicketTarget& t : r.tickets) {
-    fcall.Arg(t.brand);
-    fcall.Arg(t.received_at);
-    fcall.Arg(t.cause);
-    fcall.Arg(t.reason);
-    fcall.Arg(std::to_string(t.thread_ticket));
-  }
-  commands_.push_back(fcall.Release());
-  commands_.push_back(RespCommand({"EXEC"}).Release());
+  end_command();
+  AppendRespCommand({"EXEC"}, &text_);
+  end_command();
+}
+
+std::string_view IngestCommands::command(size_t i) const {
+  assert(i < count_);
+  const size_t begin = i == 0 ? 0 : ends_[i - 1];
+  return std::string_view(text_).substr(begin, ends_[i] - begin);
+}
+
+std::vector<std::string> IngestCommands::commands() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < count_; ++i) out.emplace_back(command(i));
+  return out;
 }
 
 namespace {

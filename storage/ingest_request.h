@@ -69,8 +69,9 @@ struct IngestOutcome {
 
 // A key that no other message of any gateway node uses: 64 random bits from the system's
 // generator, once per thread, and a counter. Names the raw message ({pd}:message:<key>) and the
-// comment body ({pd}:body:<key>) of one IngestRequest.
+// comment body ({pd}:body:<key>) of one IngestRequest. The Assign form reuses `key`'s buffer.
 std::string NewStorageKey();
+void AssignNewStorageKey(std::string* key);
 
 // The commands that store one request, in order, to send pipelined on one connection:
 //   MULTI
@@ -81,17 +82,28 @@ std::string NewStorageKey();
 // Only EXEC's reply matters (ParseIngestExecReply); the others are +OK and +QUEUED. MULTI makes
 // the block one atomic step, as design.md's storage asks: all of it is stored, or none. The
 // large values go with SET so that the script never holds them (redis_functions.cc says why).
-// Each command is RESP text (storage/resp_command.h), for hiredis's *FormattedCommand calls.
+// The commands are RESP text (storage/resp_command.h), back to back in one buffer, for hiredis's
+// *FormattedCommand calls. Build() may be called again for the next request: the buffers keep
+// their capacity, so a loop that reuses one IngestCommands allocates nothing here once warm.
 class IngestCommands {
  public:
-  IngestCommands(const IngestRequest& request, std::string storage_key);
+  IngestCommands() = default;
+  IngestCommands(const IngestRequest& request, std::string_view storage_key) {
+    Build(request, storage_key);
+  }
 
-  const std::vector<std::string>& commands() const { return commands_; }
-  const std::string& storage_key() const { return storage_key_; }
+  void Build(const IngestRequest& request, std::string_view storage_key);
+
+  size_t size() const { return count_; }
+  std::string_view command(size_t i) const;   // valid until the next Build()
+  std::vector<std::string> commands() const;  // copies, for RedisConnection::PipelineFormatted
 
  private:
-  std::string storage_key_;
-  std::vector<std::string> commands_;
+  static constexpr size_t kMaxCommands = 5;
+  std::string text_;
+  size_t ends_[kMaxCommands] = {};  // where each command ends in text_
+  size_t count_ = 0;
+  std::string raw_key_, body_key_, comment_, ticket_;  // scratch, reused by Build()
 };
 
 // EXEC's reply to IngestCommands: the outcomes FCALL returned, one per target.

@@ -17,28 +17,21 @@ void AppendFrame(char kind, size_t number, std::string* out) {
   out->append(buffer, static_cast<size_t>(end - buffer));
 }
 
-size_t TotalBytes(std::initializer_list<std::string_view> arguments) {
-  size_t bytes = 0;
-  for (std::string_view a : arguments) bytes += a.size();
-  return bytes;
-}
-
 }  // namespace
 
-RespCommand::RespCommand(size_t argument_count, size_t argument_bytes) {
-  text_.reserve(kFrameBytes + argument_count * (kFrameBytes + 2) + argument_bytes);
-  AppendFrame('*', argument_count, &text_);
+void AppendRespArray(size_t argument_count, std::string* out) {
+  AppendFrame('*', argument_count, out);
 }
 
-RespCommand::RespCommand(std::initializer_list<std::string_view> arguments)
-    : RespCommand(arguments.size(), TotalBytes(arguments)) {
-  for (std::string_view a : arguments) Arg(a);
+void AppendRespBulk(std::string_view argument, std::string* out) {
+  AppendFrame('$', argument.size(), out);
+  out->append(argument);
+  out->append("\r\n");
 }
 
-void RespCommand::Arg(std::string_view argument) {
-  AppendFrame('$', argument.size(), &text_);
-  text_.append(argument);
-  text_.append("\r\n");
+void AppendRespCommand(std::initializer_list<std::string_view> arguments, std::string* out) {
+  AppendRespArray(arguments.size(), out);
+  for (std::string_view a : arguments) AppendRespBulk(a, out);
 }
 
 }  // namespace postdesk

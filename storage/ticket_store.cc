@@ -137,16 +137,18 @@ void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) 
                            (last_error_.empty() ? std::string() : ": " + last_error_)));
     return;
   }
-  // hiredis copies each command into its output buffer, so `commands` may go when this returns.
-  // Every command of the block is answered in order; only EXEC's reply has a caller waiting.
-  IngestCommands commands(request, NewStorageKey());
+  // hiredis copies each command into its output buffer, so `block_` is free again when this
+  // returns. Every command of the block is answered in order; only EXEC's reply has a caller
+  // waiting.
+  AssignNewStorageKey(&storage_key_);
+  block_.Build(request, storage_key_);
   uint64_t id = next_request_++;
-  const std::vector<std::string>& block = commands.commands();
-  for (size_t i = 0; i < block.size(); ++i) {
-    bool last = i + 1 == block.size();
+  for (size_t i = 0; i < block_.size(); ++i) {
+    bool last = i + 1 == block_.size();
     void* privdata = reinterpret_cast<void*>(last ? id : kInternalRequest);
-    if (redisAsyncFormattedCommand(context_, &TicketStore::OnReply, privdata, block[i].data(),
-                                   block[i].size()) != REDIS_OK) {
+    std::string_view command = block_.command(i);
+    if (redisAsyncFormattedCommand(context_, &TicketStore::OnReply, privdata, command.data(),
+                                   command.size()) != REDIS_OK) {
       // A context already disconnecting refuses the first command. Any later refusal (out of
       // memory) would leave the connection inside MULTI: it is dropped and made again.
       if (i > 0) redisAsyncDisconnect(context_);
@@ -154,7 +156,7 @@ void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) 
       return;
     }
   }
-  pending_.emplace(id, std::move(callback));
+  pending_.push_back({id, std::move(callback)});
 }
 
 void TicketStore::OnReply(redisAsyncContext* context, void* reply_ptr, void* privdata) {
@@ -167,11 +169,26 @@ void TicketStore::OnReply(redisAsyncContext* context, void* reply_ptr, void* pri
     }
     return;
   }
-  auto it = self->pending_.find(id);
-  if (it == self->pending_.end()) return;
-  IngestCallback callback = std::move(it->second);
-  self->pending_.erase(it);
+  // One connection answers in the order it was asked (and hiredis fails what is left in that
+  // order when the connection goes): the oldest request is this reply's.
+  assert(self->pending_head_ < self->pending_.size() &&
+         self->pending_[self->pending_head_].id == id);
+  IngestCallback callback = std::move(self->pending_[self->pending_head_].callback);
+  self->PopPending();
   callback(ParseIngestExecReply(reply));
+}
+
+// The queue is a vector read from pending_head_: emptied, or compacted once half of it is
+// spent, it reuses its storage, so steady traffic allocates nothing for it.
+void TicketStore::PopPending() {
+  ++pending_head_;
+  if (pending_head_ == pending_.size()) {
+    pending_.clear();
+    pending_head_ = 0;
+  } else if (pending_head_ >= 64 && 2 * pending_head_ >= pending_.size()) {
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(pending_head_));
+    pending_head_ = 0;
+  }
 }
 
 void TicketStore::Close(std::function<void()> done) {

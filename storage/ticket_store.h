@@ -19,7 +19,6 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "parser/result.h"
@@ -61,6 +60,7 @@ class TicketStore {
   void ScheduleReconnect(const std::string& why);
   void MaybeFinishClose();
   void ReportState(bool connected);
+  void PopPending();
 
   uv_loop_t* const loop_;
   const RedisAddress address_;
@@ -69,7 +69,14 @@ class TicketStore {
   uv_timer_t* timer_;  // owned; freed in its close callback
   uint64_t backoff_ms_ = 0;
   uint64_t next_request_ = 1;
-  std::unordered_map<uint64_t, IngestCallback> pending_;
+  struct Pending {
+    uint64_t id;
+    IngestCallback callback;
+  };
+  std::vector<Pending> pending_;  // oldest first, from pending_head_
+  size_t pending_head_ = 0;
+  IngestCommands block_;     // reused for every request
+  std::string storage_key_;  // likewise
   std::function<void()> close_done_;
   std::string last_error_;
   std::function<void(bool)> observer_;

@@ -1,4 +1,4 @@
-// RespCommand writes what hiredis would: the same bytes as redisFormatCommandArgv.
+// The RESP writers produce what hiredis would: the same bytes as redisFormatCommandArgv.
 #include "storage/resp_command.h"
 
 #include <gtest/gtest.h>
@@ -26,21 +26,26 @@ std::string Hiredis(const std::vector<std::string>& args) {
 }
 
 TEST(RespCommand, WritesTheBytesHiredisWould) {
-  EXPECT_EQ(RespCommand({"EXEC"}).text(), "*1\r\n$4\r\nEXEC\r\n");
+  std::string exec;
+  AppendRespCommand({"EXEC"}, &exec);
+  EXPECT_EQ(exec, "*1\r\n$4\r\nEXEC\r\n");
   std::string binary("a\0b\r\nc", 6);
   std::vector<std::string> args = {"SET", "{pd}:body:k", binary, "", std::string(70000, 'x')};
-  RespCommand command(args.size(), 0);  // too small a reservation only costs a reallocation
-  for (const std::string& a : args) command.Arg(a);
-  EXPECT_EQ(command.text(), Hiredis(args));
-  EXPECT_EQ(RespCommand({"SET", "{pd}:body:k", binary, "", std::string(70000, 'x')}).text(),
-            Hiredis(args));
+  std::string piecewise;
+  AppendRespArray(args.size(), &piecewise);
+  for (const std::string& a : args) AppendRespBulk(a, &piecewise);
+  EXPECT_EQ(piecewise, Hiredis(args));
+  std::string whole;
+  AppendRespCommand({"SET", "{pd}:body:k", binary, "", std::string(70000, 'x')}, &whole);
+  EXPECT_EQ(whole, Hiredis(args));
 }
 
-TEST(RespCommand, ReleaseMovesTheTextOut) {
-  RespCommand command({"PING"});
-  std::string text = command.Release();
-  EXPECT_EQ(text, "*1\r\n$4\r\nPING\r\n");
-  EXPECT_TRUE(command.text().empty());
+// A buffer holds several commands back to back, each as hiredis would write it alone.
+TEST(RespCommand, CommandsAppendBackToBack) {
+  std::string buffer = "kept";
+  AppendRespCommand({"MULTI"}, &buffer);
+  AppendRespCommand({"GET", "k"}, &buffer);
+  EXPECT_EQ(buffer, "kept" + Hiredis({"MULTI"}) + Hiredis({"GET", "k"}));
 }
 
 }  // namespace
