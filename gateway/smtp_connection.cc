@@ -45,7 +45,7 @@ bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const Serving
     CloseHandles();
     return false;
   }
-  uv_tcp_nodelay(tcp_, 1);
+  // TCP_NODELAY comes from the listener (server_loop.cc).
   client_ = PeerAddress(tcp_);
   std::string hostname = state->config.hostname;
   tls_context_ = state->tls;
