@@ -55,6 +55,8 @@ void TicketStore::Connect() {
   }
   context_->data = this;
   AttachToLoop(context_, loop_);
+  // Replies are built in the arena, freed by hiredis after each callback (redis_reply_arena.h).
+  reply_arena_.Attach(context_->c.reader);
   redisAsyncSetConnectCallback(context_, &TicketStore::OnConnect);
   redisAsyncSetDisconnectCallback(context_, &TicketStore::OnDisconnect);
   // Queued now, sent once connected, answered before any FCALL queued after them.

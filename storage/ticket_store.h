@@ -24,6 +24,7 @@
 #include "parser/result.h"
 #include "storage/ingest_request.h"
 #include "storage/redis_address.h"
+#include "storage/redis_reply_arena.h"
 
 struct redisAsyncContext;
 
@@ -76,6 +77,9 @@ class TicketStore {
   std::vector<Pending> pending_;  // oldest first, from pending_head_
   size_t pending_head_ = 0;
   IngestCommands block_;     // reused for every request
+  // Every connection's replies; it outlives each context (hiredis frees a half-read reply into
+  // it when a connection goes, and the destructor runs only once Close() has finished).
+  RedisReplyArena reply_arena_;
   std::string storage_key_;  // likewise
   std::function<void()> close_done_;
   std::string last_error_;
