@@ -25,7 +25,8 @@ std::optional<AddressMatch> AddressTable::Find(const Map& map, std::string_view 
 }
 
 std::optional<AddressMatch> AddressTable::FindRecipient(std::string_view address) const {
-  std::string lower = LowerAscii(address);
+  LowerAsciiText lower_text(address);
+  std::string_view lower = lower_text.view();
   if (auto match = Find(exact_, lower)) return match;
   AddressParts parts = SplitAddress(lower);
   if (parts.domain.empty()) return std::nullopt;
@@ -40,11 +41,11 @@ std::optional<AddressMatch> AddressTable::FindRecipient(std::string_view address
 }
 
 bool AddressTable::IsSupportAddress(std::string_view address) const {
-  return Find(exact_, LowerAscii(address)).has_value();
+  return Find(exact_, LowerAsciiText(address).view()).has_value();
 }
 
 std::optional<AddressMatch> AddressTable::FindExternal(std::string_view address) const {
-  std::optional<AddressMatch> match = Find(external_, LowerAscii(address));
+  std::optional<AddressMatch> match = Find(external_, LowerAsciiText(address).view());
   if (match) match->external = true;
   return match;
 }

@@ -22,23 +22,24 @@ constexpr size_t kMaxPendingWhileDelivering = 64 * 1024;
 constexpr unsigned kNeedsHelo = 1;  // only after HELO/EHLO (RFC 5321 4.1.4)
 constexpr unsigned kNoArgs = 2;     // takes no argument (RFC 5321 4.1.1.4, 4.1.1.5, 4.1.1.10)
 
-std::string Rfc5322Date(std::time_t now) {
+// RFC 5322 3.3, in UTC.
+void AppendRfc5322Date(std::time_t now, std::string* out) {
   std::tm tm{};
   gmtime_r(&now, &tm);
   char buf[64];
   size_t n = std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return std::string(buf, n);
+  out->append(buf, n);
 }
 
 // RFC 5321 4.4: the "from" clause carries the client's HELO text, which we must not let break
 // the header: anything outside printable ASCII, parentheses and brackets is replaced.
-std::string SanitizeHelo(std::string_view helo) {
-  std::string out;
+void AppendSanitizedHelo(std::string_view helo, std::string* out) {
+  const size_t start = out->size();
   for (char c : helo.substr(0, 255)) {
     auto u = static_cast<unsigned char>(c);
-    out += (u > 32 && u < 127 && c != '(' && c != ')' && c != '[' && c != ']') ? c : '_';
+    out->push_back((u > 32 && u < 127 && c != '(' && c != ')' && c != '[' && c != ']') ? c : '_');
   }
-  return out.empty() ? "unknown" : out;
+  if (out->size() == start) out->append("unknown");
 }
 
 }  // namespace
@@ -460,15 +461,16 @@ void SmtpSession::FinishData() {
   char id[32];
   snprintf(id, sizeof(id), "%llx.%x", static_cast<unsigned long long>(id_), transaction_count_);
   tx.id = id;
-  std::string received = ReceivedHeader(tx.id);
+  received_.clear();
+  AppendReceivedHeader(tx.id, &received_);
   std::string& data = data_->message();
   // RFC 5322 2.2.3: a line that starts with white space continues the header field before it,
   // which here is our trace header; a client must not be able to write into it. Such a message
   // has no valid header section anyway, so an empty line makes all of it body, kept byte for
   // byte (found by fuzz/smtp_session_fuzzer.cc).
-  if (!data.empty() && (data[0] == ' ' || data[0] == '\t')) received.append("\r\n");
+  if (!data.empty() && (data[0] == ' ' || data[0] == '\t')) received_.append("\r\n");
   // In place: the reader keeps room for the trace header, so the message is not copied.
-  data.insert(0, received);
+  data.insert(0, received_);
   tx.message = std::move(data);
   tx.client_ip = client_ip_;
   tx.helo = helo_;
@@ -486,17 +488,22 @@ void SmtpSession::FinishData() {
   transport_->Deliver(std::move(tx));
 }
 
-std::string SmtpSession::ReceivedHeader(std::string_view id) const {
-  // RFC 5321 4.4; protocol names from RFC 3848 and RFC 6531 4.3.
-  std::string with = smtputf8_ ? "UTF8SMTP" : (esmtp_ ? "ESMTP" : "SMTP");
-  if (!tls_.empty()) with += "S";  // RFC 3848: ESMTPS, and RFC 6531's UTF8SMTPS
-  std::string header = "Received: from " + SanitizeHelo(helo_) + " ([" + client_ip_ + "])";
-  if (!tls_.empty()) header += "\r\n\t(using " + tls_ + ")";
-  header += "\r\n\tby " + serving_->config.hostname + " (Postdesk) with " + with + " id ";
-  header.append(id);
-  if (recipients_.size() == 1) header += "\r\n\tfor <" + recipients_[0].address + ">";
-  header += "; " + Rfc5322Date(std::time(nullptr)) + "\r\n";
-  return header;
+void SmtpSession::AppendReceivedHeader(std::string_view id, std::string* out) const {
+  // RFC 5321 4.4; protocol names from RFC 3848 and RFC 6531 4.3. Appended piece by piece into a
+  // buffer the session keeps: no temporaries per message.
+  out->append("Received: from ");
+  AppendSanitizedHelo(helo_, out);
+  out->append(" ([").append(client_ip_).append("])");
+  if (!tls_.empty()) out->append("\r\n\t(using ").append(tls_).append(")");
+  out->append("\r\n\tby ").append(serving_->config.hostname).append(" (Postdesk) with ");
+  out->append(smtputf8_ ? "UTF8SMTP" : (esmtp_ ? "ESMTP" : "SMTP"));
+  if (!tls_.empty()) out->push_back('S');  // RFC 3848: ESMTPS, and RFC 6531's UTF8SMTPS
+  out->append(" id ").append(id);
+  if (recipients_.size() == 1)
+    out->append("\r\n\tfor <").append(recipients_[0].address).append(">");
+  out->append("; ");
+  AppendRfc5322Date(std::time(nullptr), out);
+  out->append("\r\n");
 }
 
 void SmtpSession::LogTransaction(const DeliveryOutcome& outcome) const {

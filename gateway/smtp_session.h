@@ -112,7 +112,8 @@ class SmtpSession {
   void DoStarttls(std::string_view arg);
   void DoNotImplemented(std::string_view arg);
 
-  std::string ReceivedHeader(std::string_view id) const;  // id: the transaction's, tx.id
+  // Our trace header (id: the transaction's, tx.id), appended to `out`.
+  void AppendReceivedHeader(std::string_view id, std::string* out) const;
   // The one log line of a transaction that reached the end of DATA.
   void LogTransaction(const DeliveryOutcome& outcome) const;
 
@@ -134,6 +135,7 @@ class SmtpSession {
   bool esmtp_ = false;
   std::string helo_;
   std::string tls_;             // the TLS protocol and cipher once active; "" in the clear
+  std::string received_;        // our trace header, rebuilt for each message in one buffer
   bool discard_input_ = false;  // after STARTTLS: the rest of this read is dropped
   uint32_t transaction_count_ = 0;
 

@@ -83,6 +83,19 @@ std::string LowerAscii(std::string_view text) {
   return out;
 }
 
+LowerAsciiText::LowerAsciiText(std::string_view text) {
+  char* out = inline_;
+  if (text.size() > sizeof(inline_)) {
+    heap_.resize(text.size());
+    out = heap_.data();
+  }
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    out[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  view_ = std::string_view(out, text.size());
+}
+
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {

@@ -18,6 +18,22 @@ bool IsValidMailbox(std::string_view address);
 // ASCII lower case; other bytes (UTF-8) are kept as they are.
 std::string LowerAscii(std::string_view text);
 
+// The same, held on the stack when it fits, for lookups that should not allocate: a path is at
+// most 256 bytes (RFC 5321 4.5.3.1.3), so an address always fits; longer text goes to the heap.
+class LowerAsciiText {
+ public:
+  explicit LowerAsciiText(std::string_view text);
+  LowerAsciiText(const LowerAsciiText&) = delete;
+  LowerAsciiText& operator=(const LowerAsciiText&) = delete;
+
+  std::string_view view() const { return view_; }
+
+ private:
+  char inline_[256];
+  std::string heap_;
+  std::string_view view_;
+};
+
 // Equal but for ASCII case (header names, charsets, tokens, SMTP verbs).
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
