@@ -23,6 +23,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -53,19 +54,25 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-// A port nothing listens on (bound, then released).
+// A port nothing listens on (bound, then released), for a server that binds it a moment later.
+// It is drawn below Linux's ephemeral range (32768 and up): a port that bind(0) handed out could
+// meanwhile become the source port of any outgoing connection of a test running beside this one
+// (tests/integration/postdesk_harness.py free_port says the same).
 uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    std::abort();
+  static std::mt19937 generator{std::random_device{}()};
+  std::uniform_int_distribution<int> pick(20000, 32767);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const auto port = static_cast<uint16_t>(pick(generator));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (bound) return port;
   }
-  close(fd);
-  return ntohs(addr.sin_port);
+  std::abort();
 }
 
 bool CanConnect(uint16_t port) {

@@ -4,6 +4,7 @@ Each Gateway gets its own temporary data_dir and a free port, so tests never sha
 """
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -38,10 +39,24 @@ addresses = ["help@globex.test"]
 """
 
 
+# Ports below Linux's ephemeral range (ip_local_port_range starts at 32768): a port the kernel
+# handed out for bind(0) is released before the gateway binds it, and meanwhile any outgoing
+# connection of a test running beside this one may take it as its source port. A port from
+# this range is only ever taken by someone binding it on purpose.
+_FIXED_PORTS = (20000, 32767)
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, for a server that binds it a moment later."""
+    for _ in range(1000):
+        port = random.randint(*_FIXED_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in %d-%d" % _FIXED_PORTS)
 
 
 def wait_port(port, timeout=15.0):
