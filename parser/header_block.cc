@@ -1,5 +1,6 @@
 #include "parser/header_block.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace postdesk {
@@ -23,8 +24,13 @@ std::string_view TrimBlanks(std::string_view v) {
   return v;
 }
 
+// Room for a typical header block at once (a mail client's message has 10 to 30 fields), instead
+// of growing through 1, 2, 4, 8... for each message.
+constexpr size_t kExpectedFields = 32;
+
 HeaderBlock ParseHeaderBlock(std::string_view text, const HeaderBlockLimits& limits) {
   HeaderBlock block;
+  block.fields.reserve(std::min(kExpectedFields, limits.max_fields));
   size_t pos = 0;
   if (text.substr(0, 5) == "From ") pos = LineEnd(text, 0) + 1;  // mbox separator
   size_t field_start = std::string_view::npos;  // start of the current field's value

@@ -169,6 +169,7 @@ Result<std::vector<IngestOutcome>> ParseIngestReply(const redisReply* reply) {
     return Status::Error("redis: unexpected reply to postdesk_ingest");
   }
   std::vector<IngestOutcome> outcomes;
+  outcomes.reserve(reply->elements);
   for (size_t i = 0; i < reply->elements; ++i) {
     const redisReply* e = reply->element[i];
     if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
