@@ -173,8 +173,8 @@ void TicketStore::OnReply(redisAsyncContext* context, void* reply_ptr, void* pri
   }
   // One connection answers in the order it was asked (and hiredis fails what is left in that
   // order when the connection goes): the oldest request is this reply's.
-  assert(self->pending_head_ < self->pending_.size() &&
-         self->pending_[self->pending_head_].id == id);
+  if (self->pending_head_ == self->pending_.size()) return;  // no caller waits (cannot happen)
+  assert(self->pending_[self->pending_head_].id == id);
   IngestCallback callback = std::move(self->pending_[self->pending_head_].callback);
   self->PopPending();
   callback(ParseIngestExecReply(reply));

@@ -77,10 +77,10 @@ class TicketStore {
   std::vector<Pending> pending_;  // oldest first, from pending_head_
   size_t pending_head_ = 0;
   IngestCommands block_;     // reused for every request
+  std::string storage_key_;  // likewise
   // Every connection's replies; it outlives each context (hiredis frees a half-read reply into
   // it when a connection goes, and the destructor runs only once Close() has finished).
   RedisReplyArena reply_arena_;
-  std::string storage_key_;  // likewise
   std::function<void()> close_done_;
   std::string last_error_;
   std::function<void(bool)> observer_;
