@@ -80,17 +80,8 @@ TransactionVerdict VerdictOf(const std::vector<IngestOutcome>& outcomes) {
 
 IngestRequest BuildIngestRequest(const SmtpTransaction& tx, ParsedMessage&& parsed,
                                  const Classification& classification) {
-  // The texts move: the description is the message's largest string after the raw bytes.
-  IngestRequest request;
-  request.subject = std::move(parsed.subject);
-  request.description = std::move(parsed.description);
-  request.description_span = parsed.description_span;
-  request.truncated = parsed.truncated;
-  request.attachments = std::move(parsed.attachments);
-  // The requester is the From: mailbox; without one, the envelope sender.
-  request.requester_email = parsed.from_email.empty() ? tx.mail_from : std::move(parsed.from_email);
-  request.requester_name = std::move(parsed.from_name);
-  request.message_id = std::move(parsed.message_id);
+  // ForwardedFrom below reads only the address lists, which the request does not take.
+  IngestRequest request = IngestRequestFromMessage(std::move(parsed), tx.mail_from);
   request.auto_notifications_suppressed = classification.auto_notifications_suppressed;
   request.transaction = tx.id;
   request.policy = PolicyOf(tx.state->config.classification);

@@ -13,6 +13,21 @@
 
 namespace postdesk {
 
+IngestRequest IngestRequestFromMessage(ParsedMessage&& parsed, std::string_view sender) {
+  // The texts move: the description is the message's largest string after the raw bytes.
+  IngestRequest request;
+  request.subject = std::move(parsed.subject);
+  request.description = std::move(parsed.description);
+  request.description_span = parsed.description_span;
+  request.truncated = parsed.truncated;
+  request.attachments = std::move(parsed.attachments);
+  request.requester_email =
+      parsed.from_email.empty() ? std::string(sender) : std::move(parsed.from_email);
+  request.requester_name = std::move(parsed.from_name);
+  request.message_id = std::move(parsed.message_id);
+  return request;
+}
+
 void AssignNewStorageKey(std::string* key) {
   thread_local std::mt19937_64 generator{std::random_device{}()};
   thread_local uint64_t prefix = generator();

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "parser/message.h"
@@ -41,7 +42,7 @@ struct IngestRequest {
   std::string subject;
   std::string description;  // valid UTF-8
   // Where `raw` holds the description (ParsedMessage::description_span): then only the raw
-  // message is stored, and readers rebuild the text from it (ReadStoredText).
+  // message is stored, and readers rebuild the text from it (StoredText, ticket_reader.h).
   std::optional<TextSpan> description_span;
   bool truncated = false;
   std::vector<Attachment> attachments;  // recorded on the comment (the bytes stay in `raw`)
@@ -58,6 +59,12 @@ struct IngestRequest {
   StoragePolicy policy;
   std::string raw;          // the whole message as stored
 };
+
+// A request's message part, moved out of what the parser made of it: subject, description and
+// its span, attachments, requester and Message-ID. The requester is the From: mailbox; without
+// one, `sender` (the envelope sender, or a suspended record's). Callers add the targets, policy
+// and transaction.
+IngestRequest IngestRequestFromMessage(ParsedMessage&& parsed, std::string_view sender);
 
 struct IngestOutcome {
   enum class Kind { kTicket, kComment, kSuspended, kDuplicate };

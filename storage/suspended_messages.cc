@@ -80,16 +80,8 @@ Result<IngestOutcome> SuspendedMessages::Recover(int64_t id, const StoragePolicy
   std::string raw = e["raw"].get<std::string>();
   ParsedMessage parsed = ParseMessage(raw);
 
-  IngestRequest request;
-  request.subject = parsed.subject;
-  request.description = parsed.description;
-  request.description_span = parsed.description_span;
-  request.truncated = parsed.truncated;
-  request.attachments = parsed.attachments;
-  request.requester_email =
-      parsed.from_email.empty() ? e["sender"]["email"].get<std::string>() : parsed.from_email;
-  request.requester_name = parsed.from_name;
-  request.message_id = parsed.message_id;
+  IngestRequest request =
+      IngestRequestFromMessage(std::move(parsed), e["sender"]["email"].get<std::string>());
   request.transaction = "recovered:" + std::to_string(id);
   request.recover_suspended_id = id;
   request.recover_message = e["message"].get<std::string>();
