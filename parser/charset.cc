@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "parser/email_address.h"
 #include "parser/utf8.h"
 
 namespace postdesk {
@@ -403,10 +404,7 @@ CharsetInfo LookupCharset(std::string_view label) {
   }
   if (label.empty() || label.size() > kMaxLabelLength) return {};
   char lower[kMaxLabelLength];
-  for (size_t i = 0; i < label.size(); ++i) {
-    const char c = label[i];
-    lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  }
+  for (size_t i = 0; i < label.size(); ++i) lower[i] = LowerAsciiChar(label[i]);
   const std::string_view key(lower, label.size());
   // Fast path for the labels nearly all mail carries.
   if (key == "utf-8") return {Charset::kUtf8, "utf-8", ""};

@@ -77,9 +77,7 @@ bool IsValidMailbox(std::string_view address) {
 
 std::string LowerAscii(std::string_view text) {
   std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  for (char& c : out) c = LowerAsciiChar(c);
   return out;
 }
 
@@ -89,20 +87,14 @@ LowerAsciiText::LowerAsciiText(std::string_view text) {
     heap_.resize(text.size());
     out = heap_.data();
   }
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    out[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-  }
+  for (size_t i = 0; i < text.size(); ++i) out[i] = LowerAsciiChar(text[i]);
   view_ = std::string_view(out, text.size());
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
+    if (LowerAsciiChar(a[i]) != LowerAsciiChar(b[i])) return false;
   }
   return true;
 }

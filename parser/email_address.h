@@ -15,7 +15,12 @@ namespace postdesk {
 // "postmaster" that RFC 5321 4.1.1.3 requires servers to take in RCPT.
 bool IsValidMailbox(std::string_view address);
 
-// ASCII lower case; other bytes (UTF-8) are kept as they are.
+// ASCII lower case of one byte; other bytes (UTF-8) are kept as they are.
+inline char LowerAsciiChar(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// The same for text.
 std::string LowerAscii(std::string_view text);
 
 // The same, held on the stack when it fits, for lookups that should not allocate: a path is at

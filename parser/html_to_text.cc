@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "parser/email_address.h"
 #include "parser/utf8.h"
 
 namespace postdesk {
@@ -65,7 +66,6 @@ constexpr char16_t kC1Replacements[32] = {
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D,   0x017E, 0x0178,
 };
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsAlnum(char c) { return IsAlpha(c) || (c >= '0' && c <= '9'); }
 bool IsHtmlSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
@@ -117,7 +117,8 @@ size_t FindIgnoreCase(std::string_view hay, std::string_view needle, size_t pos)
     pos = static_cast<size_t>(static_cast<const char*>(hit) - hay.data());
     if (pos + needle.size() > hay.size()) return std::string_view::npos;
     bool match = true;
-    for (size_t k = 0; k < needle.size() && match; ++k) match = Lower(hay[pos + k]) == needle[k];
+    for (size_t k = 0; k < needle.size() && match; ++k)
+      match = LowerAsciiChar(hay[pos + k]) == needle[k];
     if (match) return pos;
     ++pos;
   }
@@ -256,7 +257,7 @@ size_t ReadTag(std::string_view html, size_t i, char* name, size_t name_capacity
   if (*end_tag) ++j;
   *name_size = 0;
   while (j < html.size() && IsAlnum(html[j])) {
-    if (*name_size < name_capacity) name[(*name_size)++] = Lower(html[j]);
+    if (*name_size < name_capacity) name[(*name_size)++] = LowerAsciiChar(html[j]);
     ++j;
   }
   while (j < html.size() && html[j] != '>') {

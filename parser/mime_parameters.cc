@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "parser/charset.h"
+#include "parser/email_address.h"
 #include "parser/encoded_words.h"
 #include "parser/utf8.h"
 
@@ -13,8 +14,6 @@ bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 // Sections read before grouping; grouping is quadratic in this, so it stays small.
 constexpr size_t kMaxRawParameters = 256;
-
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
@@ -115,7 +114,7 @@ void SplitName(std::string_view raw, RawParameter* param) {
     raw = raw.substr(0, star);
   }
   param->name.reserve(raw.size());
-  for (char c : raw) param->name.push_back(Lower(c));
+  for (char c : raw) param->name.push_back(LowerAsciiChar(c));
 }
 
 // Joins the sections of one parameter (RFC 2231 3 and 4.1) and decodes it to UTF-8.
@@ -181,7 +180,7 @@ HeaderParameters ParseHeaderParameters(std::string_view s) {
       SkipComment(s, &i);
       continue;
     }
-    if (!IsBlank(c) && c != '"') result.value.push_back(Lower(c));
+    if (!IsBlank(c) && c != '"') result.value.push_back(LowerAsciiChar(c));
     ++i;
   }
   std::vector<RawParameter> raw;
