@@ -11,7 +11,9 @@ namespace postdesk {
 
 struct Delivery::Job {
   // Ends the delivery with what storage answered.
-  void Stored(Result<std::vector<IngestOutcome>> outcomes);
+  void Stored(const Status& status, const std::vector<IngestOutcome>& outcomes);
+  // Calls `done` once with `outcome`, then gives the job back to its owner.
+  void Finish();
 
   uv_work_t work;
   Delivery* owner;
@@ -21,6 +23,9 @@ struct Delivery::Job {
   Done done;
   bool sent = false;  // the commands went to a connected Redis
   std::chrono::steady_clock::time_point started;
+  // Kept with the job when it goes back to the pool, so that its strings keep their storage:
+  // a warm loop builds each reply without allocating.
+  DeliveryOutcome outcome;
 };
 
 Classification ClassifyTransaction(const SmtpTransaction& tx, const ParsedMessage& parsed) {
@@ -103,8 +108,28 @@ IngestRequest BuildIngestRequest(const SmtpTransaction& tx, ParsedMessage&& pars
   return request;
 }
 
+Delivery::Delivery(uv_loop_t* loop, TicketStore* store) : loop_(loop), store_(store) {}
+
+Delivery::~Delivery() = default;
+
+std::unique_ptr<Delivery::Job> Delivery::TakeJob() {
+  if (spare_jobs_.empty()) return std::make_unique<Job>();
+  std::unique_ptr<Job> job = std::move(spare_jobs_.back());
+  spare_jobs_.pop_back();
+  return job;
+}
+
+void Delivery::GiveBack(std::unique_ptr<Job> job) {
+  // As many as the loop has had in flight at once, up to a bound: a burst's jobs are not all
+  // kept for ever.
+  if (spare_jobs_.size() >= kMaxSpareJobs) return;
+  job->done = nullptr;
+  job->transaction.state.reset();  // a reload's old configuration is not kept alive by a spare
+  spare_jobs_.push_back(std::move(job));
+}
+
 void Delivery::Deliver(SmtpTransaction transaction, Done done) {
-  auto job = std::make_unique<Job>();
+  std::unique_ptr<Job> job = TakeJob();
   job->owner = this;
   job->transaction = std::move(transaction);
   job->done = std::move(done);
@@ -117,12 +142,12 @@ void Delivery::Deliver(SmtpTransaction transaction, Done done) {
     return;
   }
   if (uv_queue_work(loop_, &job->work, &Delivery::ParseOnWorker, &Delivery::StoreOnLoop) != 0) {
-    job->done(job->transaction.session_id,
-              {"451 4.3.0 Error: cannot process the message now, try again later",
-               "error=\"queue_work failed\"",
-               TransactionVerdict::kTempfail,
-               {},
-               "queue_work failed"});
+    job->outcome = {"451 4.3.0 Error: cannot process the message now, try again later",
+                    "error=\"queue_work failed\"",
+                    TransactionVerdict::kTempfail,
+                    {},
+                    "queue_work failed"};
+    job.release()->Finish();
     return;
   }
   job.release();  // owned by the work request until StoreOnLoop
@@ -135,17 +160,17 @@ void Delivery::ParseOnWorker(uv_work_t* work) {
 }
 
 void Delivery::StoreOnLoop(uv_work_t* work, int /*status*/) {
-  std::unique_ptr<Job> job(static_cast<Job*>(work->data));
-  uint64_t session_id = job->transaction.session_id;
+  auto* job = static_cast<Job*>(work->data);
   // Our own Received: header is one of them.
   if (job->parsed.received_count > kMaxReceivedHeaders + 1) {
-    job->done(session_id,
-              {"554 5.4.6 Error: too many hops (" + std::to_string(job->parsed.received_count - 1) +
-                   " Received: headers): routing loop",
-               "refused=hops",
-               TransactionVerdict::kRefused,
-               {},
-               "hops"});
+    job->outcome = {"554 5.4.6 Error: too many hops (" +
+                        std::to_string(job->parsed.received_count - 1) +
+                        " Received: headers): routing loop",
+                    "refused=hops",
+                    TransactionVerdict::kRefused,
+                    {},
+                    "hops"};
+    job->Finish();
     return;
   }
   IngestRequest request =
@@ -156,29 +181,40 @@ void Delivery::StoreOnLoop(uv_work_t* work, int /*status*/) {
   job->sent = store->connected();
   job->started = std::chrono::steady_clock::now();
   // The job rides along as the callback's one pointer, which std::function holds without
-  // allocating; the store calls it exactly once (ticket_store.h), and it frees the job.
-  store->Ingest(request, [job = job.release()](Result<std::vector<IngestOutcome>> outcomes) {
-    std::unique_ptr<Job> owned(job);
-    owned->Stored(std::move(outcomes));
+  // allocating; the store calls it exactly once (ticket_store.h), and that finishes the job.
+  store->Ingest(request, [job](const Status& status, const std::vector<IngestOutcome>& outcomes) {
+    job->Stored(status, outcomes);
   });
 }
 
-void Delivery::Job::Stored(Result<std::vector<IngestOutcome>> outcomes) {
-  const uint64_t session_id = transaction.session_id;
+void Delivery::Job::Stored(const Status& status, const std::vector<IngestOutcome>& outcomes) {
   if (sent) Metrics().redis_command.Observe(std::chrono::steady_clock::now() - started);
-  if (!outcomes.ok()) {
+  if (!status.ok()) {
     Metrics().redis_errors.Add();
-    done(session_id, {"451 4.3.0 Error: ticket storage unavailable, try again later",
-                      "error=\"" + outcomes.status().message() + "\"",
-                      TransactionVerdict::kTempfail,
-                      {},
-                      outcomes.status().message()});
+    outcome = {"451 4.3.0 Error: ticket storage unavailable, try again later",
+               "error=\"" + status.message() + "\"",
+               TransactionVerdict::kTempfail,
+               {},
+               status.message()};
+    Finish();
     return;
   }
-  std::string text = DescribeOutcomes(outcomes.value());
-  TransactionVerdict verdict = VerdictOf(outcomes.value());
-  done(session_id, {"250 2.0.0 Ok: " + text, "stored=\"" + text + "\"", verdict,
-                    std::move(outcomes).value(), ""});
+  // Assigned piece by piece into the pooled outcome, whose buffers are warm.
+  outcome.reply.assign("250 2.0.0 Ok: ");
+  AppendOutcomes(outcomes, &outcome.reply);
+  outcome.detail.assign("stored=\"");
+  AppendOutcomes(outcomes, &outcome.detail);
+  outcome.detail.push_back('"');
+  outcome.verdict = VerdictOf(outcomes);
+  outcome.stored = outcomes;
+  outcome.error.clear();
+  Finish();
+}
+
+void Delivery::Job::Finish() {
+  std::unique_ptr<Job> self(this);
+  done(transaction.session_id, outcome);
+  owner->GiveBack(std::move(self));
 }
 
 }  // namespace postdesk

@@ -19,6 +19,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <vector>
 
 #include "gateway/smtp_transaction.h"
 #include "parser/classifier.h"
@@ -31,17 +33,24 @@ class Delivery {
  public:
   using Done = std::function<void(uint64_t session_id, const DeliveryOutcome& outcome)>;
 
-  Delivery(uv_loop_t* loop, TicketStore* store) : loop_(loop), store_(store) {}
+  Delivery(uv_loop_t* loop, TicketStore* store);
+  ~Delivery();
 
   void Deliver(SmtpTransaction transaction, Done done);
 
  private:
   struct Job;
+  static constexpr size_t kMaxSpareJobs = 256;
+
   static void ParseOnWorker(uv_work_t* work);
   static void StoreOnLoop(uv_work_t* work, int status);
+  std::unique_ptr<Job> TakeJob();
+  void GiveBack(std::unique_ptr<Job> job);
 
   uv_loop_t* const loop_;
   TicketStore* const store_;
+  // Finished jobs, reused by the next deliveries (with the capacity of their buffers).
+  std::vector<std::unique_ptr<Job>> spare_jobs_;
 };
 
 // Messages up to this size are parsed on the loop itself.

@@ -3,6 +3,7 @@
 #include <spdlog/pattern_formatter.h>
 
 #include <atomic>
+#include <charconv>
 #include <ctime>
 
 #include "gateway/log_text.h"
@@ -59,13 +60,23 @@ class JsonFormatter final : public spdlog::formatter {
 };
 
 // "TLSv1.3/TLS_AES_256_GCM_SHA384", or "no": one token for key=value parsers.
-std::string TlsToken(std::string_view tls) {
-  if (tls.empty()) return "no";
-  std::string out = EscapeForLog(tls, 100);
-  for (char& c : out) {
-    if (c == ' ') c = '/';
+void AppendTlsToken(std::string_view tls, std::string* out) {
+  if (tls.empty()) {
+    out->append("no");
+    return;
   }
-  return out;
+  size_t start = out->size();
+  AppendEscapedForLog(tls, 100, out);
+  for (size_t i = start; i < out->size(); ++i) {
+    if ((*out)[i] == ' ') (*out)[i] = '/';
+  }
+}
+
+template <typename Integer>
+void AppendNumber(Integer n, std::string* out) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
+  out->append(digits, end);
 }
 
 void AppendKey(std::string* out, std::string_view key) {
@@ -74,66 +85,113 @@ void AppendKey(std::string* out, std::string_view key) {
   *out += ':';
 }
 
+// The members of one outcome, each after a comma.
 void AppendOutcome(std::string* out, const IngestOutcome& o) {
   static constexpr std::string_view kKinds[] = {"ticket", "comment", "suspended", "duplicate"};
   AppendKey(out, "outcome");
   AppendJsonString(kKinds[static_cast<size_t>(o.kind)], out);
   AppendKey(out, o.kind == IngestOutcome::Kind::kSuspended ? "suspended" : "ticket");
-  *out += std::to_string(o.id);
+  AppendNumber(o.id, out);
   if (o.kind == IngestOutcome::Kind::kSuspended) {
     AppendKey(out, "cause");
     AppendJsonString(o.cause, out);
   }
   if (o.followup_of) {
     AppendKey(out, "followup_of");
-    *out += std::to_string(o.followup_of);
+    AppendNumber(o.followup_of, out);
   }
 }
 
-std::string JsonMembers(const TransactionLogRecord& r, const std::string& session) {
+// The buffers of the transaction line: one set per loop thread, reused line after line.
+struct LineBuffers {
+  std::string line;
+  std::string escaped;
+};
+
+LineBuffers& ThreadLineBuffers() {
+  thread_local LineBuffers buffers;
+  buffers.line.clear();
+  return buffers;
+}
+
+void AppendJsonMembers(const TransactionLogRecord& r, std::string_view session,
+                       LineBuffers* buffers) {
   const DeliveryOutcome& outcome = *r.outcome;
-  std::string out = std::string(1, kMembersMark) + "\"msg\":\"transaction\"";
+  std::string& out = buffers->line;
+  out.push_back(kMembersMark);
+  out.append("\"msg\":\"transaction\"");
   auto field = [&out](std::string_view key, std::string_view value) {
     AppendKey(&out, key);
     AppendJsonString(value, &out);
   };
+  // Client text is escaped first, then written as a JSON string.
+  auto escaped = [buffers](std::string_view text, size_t max_bytes) -> std::string_view {
+    buffers->escaped.clear();
+    AppendEscapedForLog(text, max_bytes, &buffers->escaped);
+    return buffers->escaped;
+  };
   field("session", session);
-  field("client", EscapeForLog(r.client, 64));
-  field("tls", TlsToken(r.tls));
-  field("helo", EscapeForLog(r.helo, 64));
-  field("from", EscapeForLog(r.mail_from, 100));
+  field("client", escaped(r.client, 64));
+  buffers->escaped.clear();
+  AppendTlsToken(r.tls, &buffers->escaped);
+  field("tls", buffers->escaped);
+  field("helo", escaped(r.helo, 64));
+  field("from", escaped(r.mail_from, 100));
   AppendKey(&out, "rcpt");
   out += '[';
   for (size_t i = 0; r.recipients && i < r.recipients->size(); ++i) {
     if (i) out += ',';
-    AppendJsonString(EscapeForLog((*r.recipients)[i].address, 100), &out);
+    AppendJsonString(escaped((*r.recipients)[i].address, 100), &out);
   }
   out += ']';
   AppendKey(&out, "size");
-  out += std::to_string(r.size);
+  AppendNumber(r.size, &out);
   if (outcome.stored.empty()) {
     field("outcome", TransactionVerdictName(outcome.verdict));
     if (!outcome.error.empty()) field("cause", outcome.error);
   } else {
     // The first brand's outcome as top-level keys; every brand's when there are several.
-    std::string first = "{";
-    AppendOutcome(&first, outcome.stored[0]);
-    out += ',' + first.substr(1);
+    AppendOutcome(&out, outcome.stored[0]);
     if (outcome.stored.size() > 1) {
       AppendKey(&out, "outcomes");
       out += '[';
       for (size_t i = 0; i < outcome.stored.size(); ++i) {
-        std::string one = "{";
-        AppendOutcome(&one, outcome.stored[i]);
-        out += (i ? "," : "") + one + "}";
+        if (i) out += ',';
+        out += '{';
+        // AppendKey puts no comma after the brace: the object's first member.
+        size_t open = out.size();
+        AppendOutcome(&out, outcome.stored[i]);
+        if (out[open] == ',') out.erase(open, 1);
+        out += '}';
       }
       out += ']';
     }
   }
   field("reply", outcome.reply);
   AppendKey(&out, "ms");
-  out += std::to_string(r.ms);
-  return out;
+  AppendNumber(r.ms, &out);
+}
+
+void AppendTextLine(const TransactionLogRecord& r, std::string_view session, std::string* out) {
+  out->append("session=").append(session).append(" client=");
+  AppendEscapedForLog(r.client, 64, out);
+  out->append(" tls=");
+  AppendTlsToken(r.tls, out);
+  out->append(" helo=");
+  AppendEscapedForLog(r.helo, 64, out);
+  out->append(" from=<");
+  AppendEscapedForLog(r.mail_from, 100, out);
+  out->append("> to=<");
+  for (size_t i = 0; r.recipients && i < r.recipients->size(); ++i) {
+    if (i) out->push_back(',');
+    AppendEscapedForLog((*r.recipients)[i].address, 100, out);
+  }
+  out->append("> size=");
+  AppendNumber(r.size, out);
+  out->push_back(' ');
+  out->append(r.outcome->detail).append(" reply=\"").append(r.outcome->reply);
+  out->append("\" ms=");
+  AppendNumber(r.ms, out);
 }
 
 }  // namespace
@@ -172,21 +230,16 @@ LogFormat CurrentLogFormat() { return g_format.load(std::memory_order_acquire); 
 void LogTransaction(const TransactionLogRecord& r) {
   if (!spdlog::should_log(spdlog::level::info) || !r.outcome) return;
   char session[48];
-  snprintf(session, sizeof(session), "%llx.%x", static_cast<unsigned long long>(r.session_id),
-           r.transaction);
+  int n = snprintf(session, sizeof(session), "%llx.%x",
+                   static_cast<unsigned long long>(r.session_id), r.transaction);
+  LineBuffers& buffers = ThreadLineBuffers();
   if (CurrentLogFormat() == LogFormat::kJson) {
-    spdlog::info("{}", JsonMembers(r, session));
-    return;
+    AppendJsonMembers(r, std::string_view(session, n), &buffers);
+  } else {
+    AppendTextLine(r, std::string_view(session, n), &buffers.line);
   }
-  std::string rcpts;
-  for (size_t i = 0; r.recipients && i < r.recipients->size(); ++i) {
-    if (i) rcpts += ',';
-    rcpts += EscapeForLog((*r.recipients)[i].address, 100);
-  }
-  spdlog::info(
-      "session={} client={} tls={} helo={} from=<{}> to=<{}> size={} {} reply=\"{}\" ms={}",
-      session, EscapeForLog(r.client, 64), TlsToken(r.tls), EscapeForLog(r.helo, 64),
-      EscapeForLog(r.mail_from, 100), rcpts, r.size, r.outcome->detail, r.outcome->reply, r.ms);
+  // Logged as it stands: the line is not a format string.
+  spdlog::info(spdlog::string_view_t(buffers.line.data(), buffers.line.size()));
 }
 
 }  // namespace postdesk

@@ -2,25 +2,29 @@
 
 namespace postdesk {
 
-std::string EscapeForLog(std::string_view text, size_t max_bytes) {
+void AppendEscapedForLog(std::string_view text, size_t max_bytes, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   bool cut = text.size() > max_bytes;
   if (cut) text = text.substr(0, max_bytes);
-  std::string out;
-  out.reserve(text.size() + 3);
+  out->reserve(out->size() + text.size() + 3);
   for (char c : text) {
     auto u = static_cast<unsigned char>(c);
     if (u == '\\') {
-      out += "\\\\";
+      out->append("\\\\");
     } else if (u >= 0x20 && u < 0x7f) {
-      out += c;
+      out->push_back(c);
     } else {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
+      out->append("\\x");
+      out->push_back(kHex[u >> 4]);
+      out->push_back(kHex[u & 15]);
     }
   }
-  if (cut) out += "...";
+  if (cut) out->append("...");
+}
+
+std::string EscapeForLog(std::string_view text, size_t max_bytes) {
+  std::string out;
+  AppendEscapedForLog(text, max_bytes, &out);
   return out;
 }
 

@@ -12,7 +12,9 @@ namespace postdesk {
 
 // Printable ASCII is kept; every other byte (CR, LF, controls, 8-bit) becomes \xNN; a
 // backslash becomes "\\". Output past `max_bytes` of input is cut and marked with "...".
+// AppendEscapedForLog writes the same at the end of `out`.
 std::string EscapeForLog(std::string_view text, size_t max_bytes = 200);
+void AppendEscapedForLog(std::string_view text, size_t max_bytes, std::string* out);
 
 }  // namespace postdesk
 

@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include <cassert>
+#include <charconv>
 #include <cstdio>
 #include <iterator>
 #include <random>
@@ -177,25 +178,28 @@ std::vector<std::string> IngestCommands::commands() const {
 
 namespace {
 
-Result<std::vector<IngestOutcome>> ParseIngestReply(const redisReply* reply) {
+Status ParseIngestReply(const redisReply* reply, std::vector<IngestOutcome>* outcomes) {
   if (!reply) return Status::Error("redis: connection lost before the reply");
   if (reply->type == REDIS_REPLY_ERROR) return Status::Error(std::string("redis: ") + reply->str);
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
     return Status::Error("redis: unexpected reply to postdesk_ingest");
   }
-  std::vector<IngestOutcome> outcomes;
-  outcomes.reserve(reply->elements);
+  // Resized, not cleared: the elements (and their cause strings) keep their storage.
+  outcomes->resize(reply->elements);
   for (size_t i = 0; i < reply->elements; ++i) {
     const redisReply* e = reply->element[i];
     if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
         e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_INTEGER) {
+      outcomes->clear();
       return Status::Error("redis: malformed outcome from postdesk_ingest");
     }
-    std::string kind(e->element[0]->str, e->element[0]->len);
-    IngestOutcome o;
+    std::string_view kind(e->element[0]->str, e->element[0]->len);
+    IngestOutcome& o = (*outcomes)[i];
+    o.kind = IngestOutcome::Kind::kTicket;
     o.id = e->element[1]->integer;
+    o.followup_of = 0;
+    o.cause.clear();
     if (kind == "ticket") {
-      o.kind = IngestOutcome::Kind::kTicket;
       if (e->elements > 2 && e->element[2]->type == REDIS_REPLY_INTEGER) {
         o.followup_of = e->element[2]->integer;
       }
@@ -209,46 +213,73 @@ Result<std::vector<IngestOutcome>> ParseIngestReply(const redisReply* reply) {
         o.cause.assign(e->element[2]->str, e->element[2]->len);
       }
     } else {
-      return Status::Error("redis: unknown outcome \"" + kind + "\"");
+      outcomes->clear();
+      return Status::Error("redis: unknown outcome \"" + std::string(kind) + "\"");
     }
-    outcomes.push_back(std::move(o));
   }
-  return outcomes;
+  return Status::Ok();
 }
 
 }  // namespace
 
-Result<std::vector<IngestOutcome>> ParseIngestExecReply(const redisReply* exec) {
+Status ParseIngestExecReply(const redisReply* exec, std::vector<IngestOutcome>* outcomes) {
+  outcomes->clear();
   if (!exec) return Status::Error("redis: connection lost before the reply");
   if (exec->type == REDIS_REPLY_ERROR) return Status::Error(std::string("redis: ") + exec->str);
   // A nil EXEC: the transaction was discarded (a command in it was refused when queued).
   if (exec->type != REDIS_REPLY_ARRAY || exec->elements == 0) {
     return Status::Error("redis: the ingest transaction was not executed");
   }
-  return ParseIngestReply(exec->element[exec->elements - 1]);
+  return ParseIngestReply(exec->element[exec->elements - 1], outcomes);
+}
+
+Result<std::vector<IngestOutcome>> ParseIngestExecReply(const redisReply* exec) {
+  std::vector<IngestOutcome> outcomes;
+  Status status = ParseIngestExecReply(exec, &outcomes);
+  if (!status.ok()) return status;
+  return outcomes;
+}
+
+void AppendOutcomes(const std::vector<IngestOutcome>& outcomes, std::string* text) {
+  // std::to_chars into a stack buffer: the reply text of every message is built here.
+  auto append_id = [text](int64_t id) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), id);
+    text->append(digits, end);
+  };
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const IngestOutcome& o = outcomes[i];
+    if (i) text->append(", ");
+    switch (o.kind) {
+      case IngestOutcome::Kind::kTicket:
+        text->append("ticket ");
+        append_id(o.id);
+        if (o.followup_of) {
+          text->append(" (follow-up of ");
+          append_id(o.followup_of);
+          text->push_back(')');
+        }
+        break;
+      case IngestOutcome::Kind::kComment:
+        text->append("comment on ticket ");
+        append_id(o.id);
+        break;
+      case IngestOutcome::Kind::kSuspended:
+        text->append("suspended ");
+        append_id(o.id);
+        text->append(" (").append(o.cause).push_back(')');
+        break;
+      case IngestOutcome::Kind::kDuplicate:
+        text->append("duplicate of ticket ");
+        append_id(o.id);
+        break;
+    }
+  }
 }
 
 std::string DescribeOutcomes(const std::vector<IngestOutcome>& outcomes) {
   std::string text;
-  for (const IngestOutcome& o : outcomes) {
-    if (!text.empty()) text += ", ";
-    std::string id = std::to_string(o.id);
-    switch (o.kind) {
-      case IngestOutcome::Kind::kTicket:
-        text += "ticket " + id;
-        if (o.followup_of) text += " (follow-up of " + std::to_string(o.followup_of) + ")";
-        break;
-      case IngestOutcome::Kind::kComment:
-        text += "comment on ticket " + id;
-        break;
-      case IngestOutcome::Kind::kSuspended:
-        text += "suspended " + id + " (" + o.cause + ")";
-        break;
-      case IngestOutcome::Kind::kDuplicate:
-        text += "duplicate of ticket " + id;
-        break;
-    }
-  }
+  AppendOutcomes(outcomes, &text);
   return text;
 }
 

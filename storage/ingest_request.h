@@ -113,11 +113,15 @@ class IngestCommands {
   std::string raw_key_, body_key_, comment_, ticket_;  // scratch, reused by Build()
 };
 
-// EXEC's reply to IngestCommands: the outcomes FCALL returned, one per target.
+// EXEC's reply to IngestCommands: the outcomes FCALL returned, one per target. The pointer form
+// fills `outcomes` (emptied on failure) reusing its storage, for the gateway's hot path.
+Status ParseIngestExecReply(const redisReply* exec_reply, std::vector<IngestOutcome>* outcomes);
 Result<std::vector<IngestOutcome>> ParseIngestExecReply(const redisReply* exec_reply);
 
 // The SMTP reply text for outcomes, e.g. "ticket 12", "comment on ticket 12",
-// "suspended 4 (auto_vacation)", "duplicate of ticket 12"; joined with ", ".
+// "suspended 4 (auto_vacation)", "duplicate of ticket 12"; joined with ", ". AppendOutcomes
+// writes it at the end of `text`.
+void AppendOutcomes(const std::vector<IngestOutcome>& outcomes, std::string* text);
 std::string DescribeOutcomes(const std::vector<IngestOutcome>& outcomes);
 
 }  // namespace postdesk

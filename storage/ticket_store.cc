@@ -135,8 +135,10 @@ void TicketStore::OnTimer(uv_timer_t* timer) {
 
 void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) {
   if (state_ != State::kConnected) {
+    outcomes_.clear();
     callback(Status::Error("redis unavailable" +
-                           (last_error_.empty() ? std::string() : ": " + last_error_)));
+                           (last_error_.empty() ? std::string() : ": " + last_error_)),
+             outcomes_);
     return;
   }
   // hiredis copies each command into its output buffer, so `block_` is free again when this
@@ -154,7 +156,8 @@ void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) 
       // A context already disconnecting refuses the first command. Any later refusal (out of
       // memory) would leave the connection inside MULTI: it is dropped and made again.
       if (i > 0) redisAsyncDisconnect(context_);
-      callback(Status::Error("redis: cannot queue the command"));
+      outcomes_.clear();
+      callback(Status::Error("redis: cannot queue the command"), outcomes_);
       return;
     }
   }
@@ -177,7 +180,8 @@ void TicketStore::OnReply(redisAsyncContext* context, void* reply_ptr, void* pri
   assert(self->pending_[self->pending_head_].id == id);
   IngestCallback callback = std::move(self->pending_[self->pending_head_].callback);
   self->PopPending();
-  callback(ParseIngestExecReply(reply));
+  Status status = ParseIngestExecReply(reply, &self->outcomes_);
+  callback(status, self->outcomes_);
 }
 
 // The queue is a vector read from pending_head_: emptied, or compacted once half of it is

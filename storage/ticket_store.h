@@ -30,7 +30,10 @@ struct redisAsyncContext;
 
 namespace postdesk {
 
-using IngestCallback = std::function<void(Result<std::vector<IngestOutcome>>)>;
+// `outcomes` is empty unless `status` is ok; both are valid only during the call (the store
+// reuses them for the next reply).
+using IngestCallback =
+    std::function<void(const Status& status, const std::vector<IngestOutcome>& outcomes)>;
 
 class TicketStore {
  public:
@@ -78,6 +81,7 @@ class TicketStore {
   size_t pending_head_ = 0;
   IngestCommands block_;     // reused for every request
   std::string storage_key_;  // likewise
+  std::vector<IngestOutcome> outcomes_;  // likewise, for every reply
   // Every connection's replies; it outlives each context (hiredis frees a half-read reply into
   // it when a connection goes, and the destructor runs only once Close() has finished).
   RedisReplyArena reply_arena_;

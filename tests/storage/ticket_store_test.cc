@@ -86,7 +86,13 @@ class TicketStoreTest : public ::testing::Test {
 
   Result<std::vector<IngestOutcome>> IngestAndWait(const IngestRequest& request) {
     std::optional<Result<std::vector<IngestOutcome>>> result;
-    store_->Ingest(request, [&](Result<std::vector<IngestOutcome>> r) { result.emplace(std::move(r)); });
+    store_->Ingest(request, [&](const Status& status, const std::vector<IngestOutcome>& outcomes) {
+      if (status.ok()) {
+        result.emplace(outcomes);
+      } else {
+        result.emplace(status);
+      }
+    });
     EXPECT_TRUE(RunUntil(&loop_, [&] { return result.has_value(); }, std::chrono::seconds(5)));
     if (!result) return Status::Error("timed out");
     return std::move(*result);
