@@ -35,7 +35,13 @@ void CheckPath(const postdesk::Result<postdesk::MailPath>& result, std::string_v
   const postdesk::MailPath& path = result.value();
   FUZZ_CHECK(path.address.size() <= postdesk::kMaxPathLength);
   for (char c : path.address) FUZZ_CHECK(c != '\r' && c != '\n' && c != '\0');
-  for (const auto& parameter : path.parameters) {
+  // The address is a view into the argument, never a copy.
+  if (!path.address.empty()) {
+    FUZZ_CHECK(path.address.data() >= argument.data());
+    FUZZ_CHECK(path.address.data() + path.address.size() <= argument.data() + argument.size());
+  }
+  FUZZ_CHECK(path.parameter_count <= postdesk::kMaxEsmtpParameters);
+  for (const auto& parameter : path.parameters()) {
     FUZZ_CHECK(!parameter.keyword.empty());
     for (char c : parameter.keyword) FUZZ_CHECK(!(c >= 'a' && c <= 'z'));
   }

@@ -119,7 +119,8 @@ class CheckingTransport : public SmtpSession::Transport {
     closed_ = true;
   }
 
-  void Deliver(SmtpTransaction tx) override {
+  void Deliver(SmtpTransaction* transaction) override {
+    SmtpTransaction tx = std::move(*transaction);
     FUZZ_CHECK(!closed_);
     FUZZ_CHECK(!delivering_);
     FUZZ_CHECK(!tx.recipients.empty());

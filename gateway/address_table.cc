@@ -1,6 +1,9 @@
 #include "gateway/address_table.h"
 
+#include <algorithm>
+
 #include "parser/email_address.h"
+#include "parser/smtp_command.h"
 
 namespace postdesk {
 
@@ -12,42 +15,57 @@ AddressTable::AddressTable(const std::vector<BrandConfig>& brands) {
   }
 }
 
-std::optional<AddressMatch> AddressTable::Find(const Map& map, std::string_view lower) {
-  if (auto it = map.find(lower); it != map.end()) return AddressMatch{it->second, it->first};
+const AddressTable::Map::value_type* AddressTable::Find(const Map& map, std::string_view lower) {
+  if (auto it = map.find(lower); it != map.end()) return &*it;
   AddressParts parts = SplitAddress(lower);
   std::string_view base = StripPlusTag(parts.local);
-  if (base.size() == parts.local.size() || parts.domain.empty()) return std::nullopt;
-  std::string untagged;
-  untagged.reserve(base.size() + 1 + parts.domain.size());
-  untagged.append(base).append("@").append(parts.domain);
-  if (auto it = map.find(untagged); it != map.end()) return AddressMatch{it->second, it->first};
-  return std::nullopt;
+  if (base.size() == parts.local.size() || parts.domain.empty()) return nullptr;
+  // The untagged address on the stack: an address is at most kMaxPathLength bytes.
+  char untagged[kMaxPathLength + 1];
+  if (base.size() + 1 + parts.domain.size() > sizeof(untagged)) return nullptr;
+  char* end = std::copy(base.begin(), base.end(), untagged);
+  *end++ = '@';
+  end = std::copy(parts.domain.begin(), parts.domain.end(), end);
+  if (auto it = map.find(std::string_view(untagged, end - untagged)); it != map.end()) return &*it;
+  return nullptr;
 }
 
-std::optional<AddressMatch> AddressTable::FindRecipient(std::string_view address) const {
+bool AddressTable::FindRecipient(std::string_view address, AddressMatch* match) const {
   LowerAsciiText lower_text(address);
   std::string_view lower = lower_text.view();
-  if (auto match = Find(exact_, lower)) return match;
+  if (const Map::value_type* entry = Find(exact_, lower)) {
+    match->brand = entry->second;
+    match->received_at.assign(entry->first);
+    match->external = false;
+    return true;
+  }
   AddressParts parts = SplitAddress(lower);
-  if (parts.domain.empty()) return std::nullopt;
+  if (parts.domain.empty()) return false;
   if (auto it = wildcards_.find(parts.domain); it != wildcards_.end()) {
     // The ticket is received at the address as written (less its +tag): a wildcard stands for
     // every local part, and triggers select on the one the customer used.
-    std::string received(StripPlusTag(parts.local));
-    received.append("@").append(parts.domain);
-    return AddressMatch{it->second, std::move(received)};
+    match->brand = it->second;
+    match->received_at.assign(StripPlusTag(parts.local)).append("@").append(parts.domain);
+    match->external = false;
+    return true;
   }
-  return std::nullopt;
+  return false;
+}
+
+std::optional<AddressMatch> AddressTable::FindRecipient(std::string_view address) const {
+  AddressMatch match;
+  if (!FindRecipient(address, &match)) return std::nullopt;
+  return match;
 }
 
 bool AddressTable::IsSupportAddress(std::string_view address) const {
-  return Find(exact_, LowerAsciiText(address).view()).has_value();
+  return Find(exact_, LowerAsciiText(address).view()) != nullptr;
 }
 
 std::optional<AddressMatch> AddressTable::FindExternal(std::string_view address) const {
-  std::optional<AddressMatch> match = Find(external_, LowerAsciiText(address).view());
-  if (match) match->external = true;
-  return match;
+  const Map::value_type* entry = Find(external_, LowerAsciiText(address).view());
+  if (!entry) return std::nullopt;
+  return AddressMatch{entry->second, entry->first, /*external=*/true};
 }
 
 }  // namespace postdesk

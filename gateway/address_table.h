@@ -29,7 +29,9 @@ class AddressTable {
  public:
   explicit AddressTable(const std::vector<BrandConfig>& brands);
 
-  // A support address or wildcard of a brand (what RCPT accepts).
+  // A support address or wildcard of a brand (what RCPT accepts). The pointer form assigns into
+  // `match`, whose string keeps its storage: the session's RCPT allocates nothing.
+  bool FindRecipient(std::string_view address, AddressMatch* match) const;
   std::optional<AddressMatch> FindRecipient(std::string_view address) const;
   // One of the brands' own support addresses, exact or +tag (not a wildcard: a customer may
   // well write from a domain we take mail for).
@@ -46,7 +48,8 @@ class AddressTable {
   };
   using Map = std::unordered_map<std::string, size_t, Hash, std::equal_to<>>;
 
-  static std::optional<AddressMatch> Find(const Map& map, std::string_view lower);
+  // The entry for `lower`, or for it without its +tag; null when neither is there.
+  static const Map::value_type* Find(const Map& map, std::string_view lower);
 
   Map exact_;      // lower-case address -> brand
   Map external_;   // lower-case external address -> brand

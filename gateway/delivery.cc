@@ -128,10 +128,10 @@ void Delivery::GiveBack(std::unique_ptr<Job> job) {
   spare_jobs_.push_back(std::move(job));
 }
 
-void Delivery::Deliver(SmtpTransaction transaction, Done done) {
+void Delivery::Deliver(SmtpTransaction* transaction, Done done) {
   std::unique_ptr<Job> job = TakeJob();
   job->owner = this;
-  job->transaction = std::move(transaction);
+  std::swap(job->transaction, *transaction);
   job->done = std::move(done);
   job->work.data = job.get();
   if (job->transaction.message.size() <= kInlineParseBytes) {

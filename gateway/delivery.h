@@ -36,7 +36,9 @@ class Delivery {
   Delivery(uv_loop_t* loop, TicketStore* store);
   ~Delivery();
 
-  void Deliver(SmtpTransaction transaction, Done done);
+  // Takes what `transaction` holds, and leaves there the buffers of an earlier one (a spare
+  // job's), so that the caller refills them without allocating.
+  void Deliver(SmtpTransaction* transaction, Done done);
 
  private:
   struct Job;

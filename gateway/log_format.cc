@@ -139,9 +139,9 @@ void AppendJsonMembers(const TransactionLogRecord& r, std::string_view session,
   field("from", escaped(r.mail_from, 100));
   AppendKey(&out, "rcpt");
   out += '[';
-  for (size_t i = 0; r.recipients && i < r.recipients->size(); ++i) {
+  for (size_t i = 0; i < r.recipients.size(); ++i) {
     if (i) out += ',';
-    AppendJsonString(escaped((*r.recipients)[i].address, 100), &out);
+    AppendJsonString(escaped(r.recipients[i].address, 100), &out);
   }
   out += ']';
   AppendKey(&out, "size");
@@ -182,9 +182,9 @@ void AppendTextLine(const TransactionLogRecord& r, std::string_view session, std
   out->append(" from=<");
   AppendEscapedForLog(r.mail_from, 100, out);
   out->append("> to=<");
-  for (size_t i = 0; r.recipients && i < r.recipients->size(); ++i) {
+  for (size_t i = 0; i < r.recipients.size(); ++i) {
     if (i) out->push_back(',');
-    AppendEscapedForLog((*r.recipients)[i].address, 100, out);
+    AppendEscapedForLog(r.recipients[i].address, 100, out);
   }
   out->append("> size=");
   AppendNumber(r.size, out);

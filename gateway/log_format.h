@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,7 +45,7 @@ struct TransactionLogRecord {
   std::string_view tls;  // "TLSv1.3 TLS_AES_256_GCM_SHA384"; "" in the clear
   std::string_view helo;
   std::string_view mail_from;
-  const std::vector<SmtpRecipient>* recipients = nullptr;
+  std::span<const SmtpRecipient> recipients;
   size_t size = 0;
   const DeliveryOutcome* outcome = nullptr;
   int64_t ms = 0;  // from the DATA command to the reply

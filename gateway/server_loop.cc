@@ -149,9 +149,8 @@ void ServerLoop::OnConnection(uv_stream_t* listener, int status) {
               reinterpret_cast<Listener*>(listener)->implicit_tls);
 }
 
-void ServerLoop::Deliver(SmtpTransaction transaction) {
-  delivery_.Deliver(std::move(transaction), [this](uint64_t session_id,
-                                                   const DeliveryOutcome& outcome) {
+void ServerLoop::Deliver(SmtpTransaction* transaction) {
+  delivery_.Deliver(transaction, [this](uint64_t session_id, const DeliveryOutcome& outcome) {
     // Counted whether or not the session is still there: the message was (or was not) stored.
     Metrics().CountTransaction(outcome.verdict);
     for (const IngestOutcome& stored : outcome.stored) {

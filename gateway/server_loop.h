@@ -48,7 +48,7 @@ class ServerLoop {
 
   uv_loop_t* loop() { return &loop_; }
   uv_buf_t read_buffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
-  void Deliver(SmtpTransaction transaction);
+  void Deliver(SmtpTransaction* transaction);
   void OnConnectionClosed(uint64_t id);
 
  private:

@@ -218,8 +218,6 @@ bool SmtpConnection::BeginTls() {
   return true;
 }
 
-void SmtpConnection::Deliver(SmtpTransaction transaction) {
-  loop_->Deliver(std::move(transaction));
-}
+void SmtpConnection::Deliver(SmtpTransaction* transaction) { loop_->Deliver(transaction); }
 
 }  // namespace postdesk

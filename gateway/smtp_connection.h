@@ -44,7 +44,7 @@ class SmtpConnection : public SmtpSession::Transport {
   void SetReading(bool reading) override;
   void SetTimeout(std::chrono::milliseconds timeout) override;
   void Close() override;
-  void Deliver(SmtpTransaction transaction) override;
+  void Deliver(SmtpTransaction* transaction) override;
   bool TlsOffered() override;
   void StartTls() override;
 

@@ -9,6 +9,7 @@
 
 #include "gateway/log_format.h"
 #include "gateway/metrics.h"
+#include "parser/email_address.h"
 #include "parser/utf8.h"
 
 namespace postdesk {
@@ -182,7 +183,7 @@ void SmtpSession::Shutdown() {
 void SmtpSession::ResetTransaction() {
   mail_from_.clear();
   smtputf8_ = false;
-  recipients_.clear();
+  recipient_count_ = 0;
   data_.reset();
 }
 
@@ -333,7 +334,7 @@ void SmtpSession::DoMail(std::string_view arg) {
     return;
   }
   bool smtputf8 = false;
-  for (const EsmtpParameter& p : path->parameters) {
+  for (const EsmtpParameter& p : path->parameters()) {
     if (p.keyword == "SIZE" && esmtp_) {
       // RFC 1870 6: refuse a declared size over the limit at MAIL, before any data.
       size_t declared = 0;
@@ -351,9 +352,7 @@ void SmtpSession::DoMail(std::string_view arg) {
       }
     } else if (p.keyword == "BODY" && esmtp_) {
       // RFC 6152: 7BIT and 8BITMIME; BINARYMIME needs CHUNKING, which we do not offer.
-      std::string body = p.value;
-      for (char& c : body) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      if (body != "7BIT" && body != "8BITMIME") {
+      if (!EqualsIgnoreCase(p.value, "7BIT") && !EqualsIgnoreCase(p.value, "8BITMIME")) {
         Reply("501 5.5.4 Syntax: BODY must be 7BIT or 8BITMIME");
         CountError();
         return;
@@ -366,7 +365,7 @@ void SmtpSession::DoMail(std::string_view arg) {
       return;
     }
   }
-  mail_from_ = path->address;
+  mail_from_.assign(path->address);
   smtputf8_ = smtputf8;
   EnterState(State::kMail);
   Reply("250 2.1.0 Ok");
@@ -384,7 +383,7 @@ void SmtpSession::DoRcpt(std::string_view arg) {
     CountError();
     return;
   }
-  if (!path->parameters.empty()) {
+  if (!path->parameters().empty()) {
     Reply("555 5.5.4 Error: unsupported RCPT parameter");
     CountError();
     return;
@@ -395,21 +394,24 @@ void SmtpSession::DoRcpt(std::string_view arg) {
     CountError();
     return;
   }
-  if (recipients_.size() >= limits_.max_recipients) {
+  if (recipient_count_ >= limits_.max_recipients) {
     Metrics().recipients_over_limit.Add();
     Reply("452 4.5.3 Error: too many recipients");  // RFC 5321 4.5.3.1.10
     return;
   }
-  std::optional<AddressMatch> match = serving_->addresses.FindRecipient(path->address);
-  if (!match) {
+  if (recipient_count_ == recipients_.size()) recipients_.emplace_back();
+  SmtpRecipient& recipient = recipients_[recipient_count_];
+  if (!serving_->addresses.FindRecipient(path->address, &recipient.match)) {
     Metrics().recipients_unknown.Add();
     // RFC 5321 3.6.2 / design: refused now, so that no bounce is ever sent later (backscatter).
-    Reply("550 5.1.1 <" + path->address + ">: Recipient address rejected: User unknown");
+    Reply("550 5.1.1 <" + std::string(path->address) +
+          ">: Recipient address rejected: User unknown");
     CountError();
     return;
   }
   Metrics().recipients_accepted.Add();
-  recipients_.push_back({path->address, std::move(*match)});
+  recipient.address.assign(path->address);
+  ++recipient_count_;
   EnterState(State::kRecipients);
   Reply("250 2.1.5 Ok");
 }
@@ -456,11 +458,14 @@ void SmtpSession::FinishData() {
     CountError();
     return;
   }
-  SmtpTransaction tx;
+  // Every field is assigned into the buffers of an earlier transaction (Transport::Deliver
+  // gives them back): a warm session copies its envelope without allocating.
+  SmtpTransaction& tx = transaction_;
   tx.session_id = id_;
   char id[32];
-  snprintf(id, sizeof(id), "%llx.%x", static_cast<unsigned long long>(id_), transaction_count_);
-  tx.id = id;
+  int id_length =
+      snprintf(id, sizeof(id), "%llx.%x", static_cast<unsigned long long>(id_), transaction_count_);
+  tx.id.assign(id, static_cast<size_t>(id_length));
   received_.clear();
   AppendReceivedHeader(tx.id, &received_);
   std::string& data = data_->message();
@@ -472,10 +477,14 @@ void SmtpSession::FinishData() {
   // In place: the reader keeps room for the trace header, so the message is not copied.
   data.insert(0, received_);
   tx.message = std::move(data);
-  tx.client_ip = client_ip_;
-  tx.helo = helo_;
-  tx.mail_from = mail_from_;
-  tx.recipients = recipients_;
+  tx.client_ip.assign(client_ip_);
+  tx.helo.assign(helo_);
+  tx.mail_from.assign(mail_from_);
+  tx.recipients.resize(recipient_count_);
+  for (size_t i = 0; i < recipient_count_; ++i) {
+    tx.recipients[i].address.assign(recipients_[i].address);
+    tx.recipients[i].match = recipients_[i].match;
+  }
   tx.state = serving_;
   EnterState(State::kDelivering);
   // The client waits for the reply to the final dot as long as RFC 5321 4.5.3.2.6 says (10
@@ -485,7 +494,7 @@ void SmtpSession::FinishData() {
   // pending_, up to kMaxPendingWhileDelivering), so that a session costs no poll changes per
   // message.
   transport_->SetTimeout(limits_.data_timeout);
-  transport_->Deliver(std::move(tx));
+  transport_->Deliver(&tx);
 }
 
 void SmtpSession::AppendReceivedHeader(std::string_view id, std::string* out) const {
@@ -499,8 +508,7 @@ void SmtpSession::AppendReceivedHeader(std::string_view id, std::string* out) co
   out->append(smtputf8_ ? "UTF8SMTP" : (esmtp_ ? "ESMTP" : "SMTP"));
   if (!tls_.empty()) out->push_back('S');  // RFC 3848: ESMTPS, and RFC 6531's UTF8SMTPS
   out->append(" id ").append(id);
-  if (recipients_.size() == 1)
-    out->append("\r\n\tfor <").append(recipients_[0].address).append(">");
+  if (recipient_count_ == 1) out->append("\r\n\tfor <").append(recipients_[0].address).append(">");
   out->append("; ");
   AppendRfc5322Date(std::time(nullptr), out);
   out->append("\r\n");
@@ -514,7 +522,7 @@ void SmtpSession::LogTransaction(const DeliveryOutcome& outcome) const {
   record.tls = tls_;
   record.helo = helo_;
   record.mail_from = mail_from_;
-  record.recipients = &recipients_;
+  record.recipients = recipients();
   record.size = data_->total_bytes();
   record.outcome = &outcome;
   record.ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -41,8 +42,10 @@ class SmtpSession {
     virtual void SetTimeout(std::chrono::milliseconds timeout) = 0;
     // Closes the connection once the bytes written so far are sent. Called once.
     virtual void Close() = 0;
-    // Stores the message; the transport answers through OnDelivered(), later, on this loop.
-    virtual void Deliver(SmtpTransaction transaction) = 0;
+    // Stores the message, taking what `transaction` holds; it may leave there the buffers of an
+    // earlier transaction, which the session reuses. The transport answers through
+    // OnDelivered(), later, on this loop.
+    virtual void Deliver(SmtpTransaction* transaction) = 0;
     // True when STARTTLS may be offered: a certificate is configured and TLS is not active.
     virtual bool TlsOffered() = 0;
     // RFC 3207: after the 220 to STARTTLS was written, the next bytes are a TLS handshake.
@@ -139,10 +142,19 @@ class SmtpSession {
   bool discard_input_ = false;  // after STARTTLS: the rest of this read is dropped
   uint32_t transaction_count_ = 0;
 
-  // The transaction (RFC 5321 3.3): reset by RSET, HELO/EHLO and the end of DATA.
+  // The transaction (RFC 5321 3.3): reset by RSET, HELO/EHLO and the end of DATA. Only the
+  // first recipient_count_ recipients are this transaction's: the others are kept so that
+  // their strings keep their storage for the next RCPTs.
   std::string mail_from_;
   bool smtputf8_ = false;
   std::vector<SmtpRecipient> recipients_;
+  size_t recipient_count_ = 0;
+  std::span<const SmtpRecipient> recipients() const {
+    return {recipients_.data(), recipient_count_};
+  }
+  // What the end of DATA hands to the transport, refilled for each message in the buffers that
+  // the transport gave back.
+  SmtpTransaction transaction_;
   std::optional<SmtpDataReader> data_;
   std::chrono::steady_clock::time_point data_started_;
   std::chrono::steady_clock::time_point dot_received_;  // for postdesk_final_dot_seconds

@@ -119,7 +119,7 @@ Result<MailPath> ParseMailPath(std::string_view argument, std::string_view prefi
   } else {
     if (path.size() > kMaxPathLength) return Status::Error("Address too long");
     if (!IsValidMailbox(path)) return Status::Error("Syntax: invalid address");
-    result.address = std::string(path);
+    result.address = path;
   }
 
   while (!rest.empty()) {
@@ -132,15 +132,16 @@ Result<MailPath> ParseMailPath(std::string_view argument, std::string_view prefi
     size_t eq = param.find('=');
     std::string_view keyword = param.substr(0, eq);
     if (!IsKeyword(keyword)) return Status::Error("Syntax: bad parameter keyword");
-    EsmtpParameter p;
-    p.keyword.reserve(keyword.size());
+    if (result.parameter_count == kMaxEsmtpParameters) {
+      return Status::Error("Syntax: too many parameters");
+    }
+    EsmtpParameter& p = result.parameter_storage[result.parameter_count++];
     for (char c : keyword) p.keyword.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     if (eq != std::string_view::npos) {
       std::string_view value = param.substr(eq + 1);
       if (!IsValue(value)) return Status::Error("Syntax: bad parameter value");
-      p.value = std::string(value);
+      p.value = value;
     }
-    result.parameters.push_back(std::move(p));
   }
   return result;
 }

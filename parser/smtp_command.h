@@ -1,16 +1,17 @@
 // SMTP command lines (RFC 5321 section 4.1) to structured commands.
 //
 // Pure functions over one command line, without its CRLF. The line must already be bounded by the
-// caller (the session refuses lines over its limit before calling). Nothing here allocates more
-// than a copy of the line's parts; nothing throws. Syntax errors come back as a non-ok Result
-// whose message is safe to put in a 501 reply (it never echoes client bytes).
+// caller (the session refuses lines over its limit before calling). Results are views into the
+// line; nothing here allocates on success, and nothing throws. Syntax errors come back as a non-ok
+// Result whose message is safe to put in a 501 reply (it never echoes client bytes).
 #ifndef POSTDESK_PARSER_SMTP_COMMAND_H_
 #define POSTDESK_PARSER_SMTP_COMMAND_H_
 
+#include <array>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 #include "parser/result.h"
 
@@ -46,14 +47,25 @@ SmtpCommand ParseSmtpCommand(std::string_view line);
 // Longest addr-spec we accept (RFC 5321 4.5.3.1.3: a path is at most 256 octets with brackets).
 inline constexpr size_t kMaxPathLength = 254;
 
+// More ESMTP parameters on one MAIL or RCPT than any extension defines together (SIZE, BODY,
+// SMTPUTF8, RET, ENVID, AUTH, REQUIRETLS, MT-PRIORITY; NOTIFY, ORCPT) is a syntax error.
+inline constexpr size_t kMaxEsmtpParameters = 16;
+
 struct EsmtpParameter {
-  std::string keyword;  // upper case
-  std::string value;    // as given (xtext is not decoded); "" when the parameter has no value
+  std::string keyword;     // upper case (a keyword longer than 15 bytes is rare enough to allocate)
+  std::string_view value;  // as given (xtext is not decoded); "" when the parameter has no value
 };
 
+// Views into the parsed argument: valid while it is. Held inline, so parsing a command
+// allocates nothing.
 struct MailPath {
-  std::string address;  // the mailbox without brackets and source route; "" for the null path <>
-  std::vector<EsmtpParameter> parameters;
+  std::string_view address;  // the mailbox without brackets and source route; "" for <>
+  std::array<EsmtpParameter, kMaxEsmtpParameters> parameter_storage;
+  size_t parameter_count = 0;
+
+  std::span<const EsmtpParameter> parameters() const {
+    return {parameter_storage.data(), parameter_count};
+  }
 };
 
 // Parses the argument of MAIL ("FROM:<a@b> SIZE=10") or RCPT ("TO:<a@b>"); `prefix` is "FROM:"

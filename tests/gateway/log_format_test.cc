@@ -50,7 +50,7 @@ class LogCapture : public ::testing::Test {
     r.tls = "TLSv1.3 TLS_AES_256_GCM_SHA384";
     r.helo = kHelo;
     r.mail_from = "ann@customer.test";
-    r.recipients = &recipients_;
+    r.recipients = recipients_;
     r.size = 1234;
     r.outcome = &outcome;
     r.ms = 17;

@@ -24,8 +24,11 @@ class FakeTransport : public SmtpSession::Transport {
     ++timeouts_armed;
   }
   void Close() override { ++closes; }
-  void Deliver(SmtpTransaction tx) override {
-    delivered.push_back(std::move(tx));
+  void Deliver(SmtpTransaction* transaction) override {
+    delivered.push_back(std::move(*transaction));
+    // As Delivery does, an earlier transaction's buffers come back; here with stale contents,
+    // every one of which the session must overwrite.
+    *transaction = StaleTransaction();
     // As Delivery does for a small message while storage is down: the answer comes at once.
     if (answer_at_once) answer_at_once->OnDelivered({answer, "at once"});
   }
@@ -33,6 +36,19 @@ class FakeTransport : public SmtpSession::Transport {
   void StartTls() override {
     ++tls_starts;
     tls_offered = false;
+  }
+
+  static SmtpTransaction StaleTransaction() {
+    SmtpTransaction stale;
+    stale.id = "stale.id";
+    stale.client_ip = "203.0.113.99";
+    stale.helo = "stale.helo.test";
+    stale.mail_from = "stale-sender@stale.test";
+    for (int i = 0; i < 3; ++i) {
+      stale.recipients.push_back({"stale-recipient@stale.test", {7, "stale@stale.test", true}});
+    }
+    stale.message = "Subject: stale\r\n\r\nstale\r\n";
+    return stale;
   }
 
   // The reply lines written since the last call.
@@ -585,6 +601,40 @@ TEST_F(SmtpSessionTest, FailedWriteOfTheStartTlsReplyStartsNoTls) {
   EXPECT_EQ(transport_.tls_starts, 0);
   EXPECT_EQ(transport_.closes, 1);
   EXPECT_EQ(session_.state(), SmtpSession::State::kClosed);
+}
+
+TEST_F(SmtpSessionTest, SecondTransactionCarriesOnlyItsOwnEnvelope) {
+  // The session keeps its recipients' storage between transactions and refills the buffers
+  // that Deliver() gave back (stale ones here): nothing of the first envelope may leak.
+  Send("EHLO client.test");
+  ASSERT_EQ(SendOne("MAIL FROM:<ann@customer.test>"), "250 2.1.0 Ok");
+  ASSERT_EQ(SendOne("RCPT TO:<support@acme.test>"), "250 2.1.5 Ok");
+  ASSERT_EQ(SendOne("RCPT TO:<billing@in.acme.test>"), "250 2.1.5 Ok");
+  ASSERT_EQ(SendOne("DATA"), "354 End data with <CR><LF>.<CR><LF>");
+  session_.OnBytes("Subject: one\r\n\r\nfirst\r\n.\r\n");
+  session_.OnDelivered({"250 2.0.0 Ok: ticket 1", "tickets=1"});
+  transport_.TakeLines();
+  ASSERT_EQ(SendOne("MAIL FROM:<>"), "250 2.1.0 Ok");
+  ASSERT_EQ(SendOne("RCPT TO:<x@in.acme.test>"), "250 2.1.5 Ok");
+  ASSERT_EQ(SendOne("DATA"), "354 End data with <CR><LF>.<CR><LF>");
+  session_.OnBytes("Subject: two\r\n\r\nsecond\r\n.\r\n");
+  ASSERT_EQ(transport_.delivered.size(), 2u);
+  const SmtpTransaction& first = transport_.delivered[0];
+  const SmtpTransaction& second = transport_.delivered[1];
+  ASSERT_EQ(first.recipients.size(), 2u);
+  EXPECT_EQ(first.recipients[1].address, "billing@in.acme.test");
+  EXPECT_EQ(second.mail_from, "");
+  ASSERT_EQ(second.recipients.size(), 1u);
+  EXPECT_EQ(second.recipients[0].address, "x@in.acme.test");
+  EXPECT_EQ(second.recipients[0].match.received_at, "x@in.acme.test");
+  EXPECT_FALSE(second.recipients[0].match.external);
+  EXPECT_EQ(second.client_ip, "192.0.2.1");
+  EXPECT_EQ(second.helo, "client.test");
+  EXPECT_NE(second.id, first.id);
+  EXPECT_EQ(second.message.find("stale"), std::string::npos);
+  EXPECT_NE(second.message.find("\r\n\r\nsecond\r\n"), std::string::npos);
+  // Our trace header names the one recipient of this transaction (RFC 5321 4.4 "for").
+  EXPECT_NE(second.message.find("for <x@in.acme.test>"), std::string::npos);
 }
 
 }  // namespace

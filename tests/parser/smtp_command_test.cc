@@ -30,7 +30,7 @@ TEST(MailPath, PlainAddress) {
   Result<MailPath> p = ParseMailPath("FROM:<ann@customer.test>", "FROM:", true);
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_EQ(p->address, "ann@customer.test");
-  EXPECT_TRUE(p->parameters.empty());
+  EXPECT_TRUE(p->parameters().empty());
 }
 
 TEST(MailPath, SpaceAfterColonIsAccepted) {
@@ -50,12 +50,12 @@ TEST(MailPath, ParametersAreUpperCasedKeywordsWithValues) {
   Result<MailPath> p =
       ParseMailPath("FROM:<a@b.test> size=1234 BODY=8BITMIME SMTPUTF8", "FROM:", true);
   ASSERT_TRUE(p.ok()) << p.status().message();
-  ASSERT_EQ(p->parameters.size(), 3u);
-  EXPECT_EQ(p->parameters[0].keyword, "SIZE");
-  EXPECT_EQ(p->parameters[0].value, "1234");
-  EXPECT_EQ(p->parameters[1].keyword, "BODY");
-  EXPECT_EQ(p->parameters[2].keyword, "SMTPUTF8");
-  EXPECT_EQ(p->parameters[2].value, "");
+  ASSERT_EQ(p->parameters().size(), 3u);
+  EXPECT_EQ(p->parameters()[0].keyword, "SIZE");
+  EXPECT_EQ(p->parameters()[0].value, "1234");
+  EXPECT_EQ(p->parameters()[1].keyword, "BODY");
+  EXPECT_EQ(p->parameters()[2].keyword, "SMTPUTF8");
+  EXPECT_EQ(p->parameters()[2].value, "");
 }
 
 TEST(MailPath, SourceRouteIsDropped) {
@@ -110,4 +110,16 @@ TEST(EmailAddress, SplitAndStripPlusTag) {
 }
 
 }  // namespace
+TEST(MailPath, MoreParametersThanAnyExtensionDefinesIsASyntaxError) {
+  std::string argument = "FROM:<a@b.test>";
+  for (size_t i = 0; i < kMaxEsmtpParameters; ++i) argument += " X" + std::to_string(i) + "=1";
+  Result<MailPath> at_limit = ParseMailPath(argument, "FROM:", true);
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status().message();
+  EXPECT_EQ(at_limit->parameters().size(), kMaxEsmtpParameters);
+  EXPECT_EQ(at_limit->parameters().back().keyword, "X" + std::to_string(kMaxEsmtpParameters - 1));
+  Result<MailPath> over = ParseMailPath(argument + " ONE=MORE", "FROM:", true);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().message(), "Syntax: too many parameters");
+}
+
 }  // namespace postdesk
