@@ -21,22 +21,28 @@ struct Delivery::Job {
   ParsedMessage parsed;
   Classification classification;
   Done done;
-  bool sent = false;  // the commands went to a connected Redis
+  bool sent = false;       // the commands went to a connected Redis
+  bool ingesting = false;  // inside TicketStore::Ingest
+  bool finished = false;   // Finish() ran
   std::chrono::steady_clock::time_point started;
-  // Kept with the job when it goes back to the pool, so that its strings keep their storage:
-  // a warm loop builds each reply without allocating.
+  // Kept with the job when it goes back to the pool, so that their strings keep their storage:
+  // a warm loop builds each request and reply without allocating.
+  IngestRequest request;
   DeliveryOutcome outcome;
 };
 
 Classification ClassifyTransaction(const SmtpTransaction& tx, const ParsedMessage& parsed) {
   ClassifierContext context;
   context.tokens = &tx.state->tokens;
-  context.loop_markers = {tx.state->config.hostname};
+  context.loop_markers = {&tx.state->config.hostname, 1};
   const AddressTable& addresses = tx.state->addresses;
   context.is_support_address = [&addresses](std::string_view a) {
     return addresses.IsSupportAddress(a);
   };
-  std::vector<std::string> recipients;
+  // Views of the recipients, in a vector each thread keeps (loops and parsing workers both
+  // classify).
+  thread_local std::vector<std::string_view> recipients;
+  recipients.clear();
   for (const SmtpRecipient& r : tx.recipients) recipients.push_back(r.address);
   return Classify(parsed, tx.mail_from, recipients, context);
 }
@@ -83,29 +89,33 @@ TransactionVerdict VerdictOf(const std::vector<IngestOutcome>& outcomes) {
 
 }  // namespace
 
-IngestRequest BuildIngestRequest(const SmtpTransaction& tx, ParsedMessage&& parsed,
-                                 const Classification& classification) {
+void BuildIngestRequest(const SmtpTransaction& tx, ParsedMessage* parsed,
+                        const Classification& classification, IngestRequest* request) {
   // ForwardedFrom below reads only the address lists, which the request does not take.
-  IngestRequest request = IngestRequestFromMessage(std::move(parsed), tx.mail_from);
-  request.auto_notifications_suppressed = classification.auto_notifications_suppressed;
-  request.transaction = tx.id;
-  request.policy = PolicyOf(tx.state->config.classification);
-  std::vector<size_t> seen;
-  for (const SmtpRecipient& r : tx.recipients) {
+  TakeMessageInto(parsed, tx.mail_from, request);
+  request->auto_notifications_suppressed = classification.auto_notifications_suppressed;
+  request->recover_suspended_id = 0;
+  request->recover_message.clear();
+  request->transaction.assign(tx.id);
+  request->policy = PolicyOf(tx.state->config.classification);
+  // One target per brand, in the order of the recipients; assigned into the request's earlier
+  // targets, whose strings keep their storage.
+  size_t count = 0;
+  for (size_t j = 0; j < tx.recipients.size(); ++j) {
+    const AddressMatch& match = tx.recipients[j].match;
     bool known = false;
-    for (size_t b : seen) known = known || b == r.match.brand;
+    for (size_t i = 0; i < j && !known; ++i) known = tx.recipients[i].match.brand == match.brand;
     if (known) continue;
-    seen.push_back(r.match.brand);
-    NewTicketTarget target;
-    target.brand = tx.state->config.brands[r.match.brand].name;
-    target.received_at =
-        ForwardedFrom(parsed, tx.state->addresses, r.match.brand).value_or(r.match.received_at);
-    target.cause = std::string(SuspensionCauseName(classification.cause));
-    target.reason = classification.reason;
+    if (count == request->tickets.size()) request->tickets.emplace_back();
+    NewTicketTarget& target = request->tickets[count++];
+    target.brand.assign(tx.state->config.brands[match.brand].name);
+    std::optional<std::string> forwarded = ForwardedFrom(*parsed, tx.state->addresses, match.brand);
+    target.received_at.assign(forwarded ? *forwarded : match.received_at);
+    target.cause.assign(SuspensionCauseName(classification.cause));
+    target.reason.assign(classification.reason);
     target.thread_ticket = classification.thread_ticket.value_or(0);
-    request.tickets.push_back(std::move(target));
   }
-  return request;
+  request->tickets.resize(count);
 }
 
 Delivery::Delivery(uv_loop_t* loop, TicketStore* store) : loop_(loop), store_(store) {}
@@ -116,6 +126,7 @@ std::unique_ptr<Delivery::Job> Delivery::TakeJob() {
   if (spare_jobs_.empty()) return std::make_unique<Job>();
   std::unique_ptr<Job> job = std::move(spare_jobs_.back());
   spare_jobs_.pop_back();
+  job->finished = false;
   return job;
 }
 
@@ -125,6 +136,10 @@ void Delivery::GiveBack(std::unique_ptr<Job> job) {
   if (spare_jobs_.size() >= kMaxSpareJobs) return;
   job->done = nullptr;
   job->transaction.state.reset();  // a reload's old configuration is not kept alive by a spare
+  // A spare keeps small buffers only: one long description must not pin its size in a spare.
+  for (std::string* text : {&job->request.description, &job->parsed.description}) {
+    if (text->capacity() > kMaxKeptTextBytes) std::string().swap(*text);
+  }
   spare_jobs_.push_back(std::move(job));
 }
 
@@ -173,8 +188,8 @@ void Delivery::StoreOnLoop(uv_work_t* work, int /*status*/) {
     job->Finish();
     return;
   }
-  IngestRequest request =
-      BuildIngestRequest(job->transaction, std::move(job->parsed), job->classification);
+  IngestRequest& request = job->request;
+  BuildIngestRequest(job->transaction, &job->parsed, job->classification, &request);
   request.raw = std::move(job->transaction.message);
   TicketStore* store = job->owner->store_;
   // Redis latency counts only commands that were sent: a disconnected store answers at once.
@@ -212,9 +227,12 @@ void Delivery::Job::Stored(const Status& status, const std::vector<IngestOutcome
 }
 
 void Delivery::Job::Finish() {
-  std::unique_ptr<Job> self(this);
   done(transaction.session_id, outcome);
-  owner->GiveBack(std::move(self));
+  if (ingesting) {
+    finished = true;  // StoreOnLoop gives it back when Ingest returns
+    return;
+  }
+  owner->GiveBack(std::unique_ptr<Job>(this));
 }
 
 }  // namespace postdesk

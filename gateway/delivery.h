@@ -43,6 +43,7 @@ class Delivery {
  private:
   struct Job;
   static constexpr size_t kMaxSpareJobs = 256;
+  static constexpr size_t kMaxKeptTextBytes = 64 * 1024;
 
   static void ParseOnWorker(uv_work_t* work);
   static void StoreOnLoop(uv_work_t* work, int status);
@@ -69,9 +70,10 @@ Classification ClassifyTransaction(const SmtpTransaction& transaction, const Par
 // What a transaction asks of storage: one target per brand among its recipients, received at
 // the first recipient of that brand or, for forwarded mail, at the brand's registered external
 // address named in Delivered-To, X-Forwarded-To, X-Original-To, To or Cc (design.md,
-// "Addresses and brands"). The texts of `parsed` move into the request.
-IngestRequest BuildIngestRequest(const SmtpTransaction& transaction, ParsedMessage&& parsed,
-                                 const Classification& classification);
+// "Addresses and brands"). The texts of `parsed` trade places with those of `request`
+// (TakeMessageInto), whose every field is set.
+void BuildIngestRequest(const SmtpTransaction& transaction, ParsedMessage* parsed,
+                        const Classification& classification, IngestRequest* request);
 
 }  // namespace postdesk
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,8 +38,8 @@ std::string_view SuspensionCauseName(SuspensionCause cause);
 
 struct ClassifierContext {
   const TicketTokens* tokens = nullptr;  // required
-  // X-Loop values that name this deployment (compared case-insensitively).
-  std::vector<std::string> loop_markers;
+  // X-Loop values that name this deployment (compared case-insensitively); the caller owns them.
+  std::span<const std::string> loop_markers;
   // True for one of our support addresses (exact, or +tag).
   std::function<bool(std::string_view address)> is_support_address;
 };
@@ -53,7 +54,7 @@ struct Classification {
 // `mail_from` is the envelope sender ("" for the null path); `recipients` the envelope
 // recipients as written (their +tags may carry a ticket token).
 Classification Classify(const ParsedMessage& message, std::string_view mail_from,
-                        const std::vector<std::string>& recipients,
+                        std::span<const std::string_view> recipients,
                         const ClassifierContext& context);
 
 }  // namespace postdesk

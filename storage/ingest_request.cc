@@ -14,18 +14,26 @@
 
 namespace postdesk {
 
+void TakeMessageInto(ParsedMessage* parsed, std::string_view sender, IngestRequest* request) {
+  // Swapped, not copied: the description is the message's largest string after the raw bytes,
+  // and a caller that keeps both objects keeps every buffer for the next message.
+  request->subject.swap(parsed->subject);
+  request->description.swap(parsed->description);
+  request->description_span = parsed->description_span;
+  request->truncated = parsed->truncated;
+  request->attachments.swap(parsed->attachments);
+  if (parsed->from_email.empty()) {
+    request->requester_email.assign(sender);
+  } else {
+    request->requester_email.swap(parsed->from_email);
+  }
+  request->requester_name.swap(parsed->from_name);
+  request->message_id.swap(parsed->message_id);
+}
+
 IngestRequest IngestRequestFromMessage(ParsedMessage&& parsed, std::string_view sender) {
-  // The texts move: the description is the message's largest string after the raw bytes.
   IngestRequest request;
-  request.subject = std::move(parsed.subject);
-  request.description = std::move(parsed.description);
-  request.description_span = parsed.description_span;
-  request.truncated = parsed.truncated;
-  request.attachments = std::move(parsed.attachments);
-  request.requester_email =
-      parsed.from_email.empty() ? std::string(sender) : std::move(parsed.from_email);
-  request.requester_name = std::move(parsed.from_name);
-  request.message_id = std::move(parsed.message_id);
+  TakeMessageInto(&parsed, sender, &request);
   return request;
 }
 

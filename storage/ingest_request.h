@@ -64,7 +64,11 @@ struct IngestRequest {
 // its span, attachments, requester and Message-ID. The requester is the From: mailbox; without
 // one, `sender` (the envelope sender, or a suspended record's). Callers add the targets, policy
 // and transaction.
+// TakeMessageInto does the same into an existing request: each text trades places with the
+// request's (what `parsed` is left holding is unspecified), so that a caller reusing both keeps
+// their buffers.
 IngestRequest IngestRequestFromMessage(ParsedMessage&& parsed, std::string_view sender);
+void TakeMessageInto(ParsedMessage* parsed, std::string_view sender, IngestRequest* request);
 
 struct IngestOutcome {
   enum class Kind { kTicket, kComment, kSuspended, kDuplicate };

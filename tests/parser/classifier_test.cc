@@ -7,10 +7,12 @@ namespace {
 
 const TicketTokens kTokens("classifier test key, long enough");
 
+const std::string kLoopMarkers[] = {"mx.postdesk.test"};
+
 ClassifierContext Context() {
   ClassifierContext c;
   c.tokens = &kTokens;
-  c.loop_markers = {"mx.postdesk.test"};
+  c.loop_markers = kLoopMarkers;
   c.is_support_address = [](std::string_view a) {
     return a == "support@acme.test" || a == "help@acme.test";
   };
@@ -29,7 +31,8 @@ ParsedMessage Customer() {
 
 Classification ClassifyFor(const ParsedMessage& m, std::string_view mail_from = "ann@customer.test",
                    std::vector<std::string> rcpts = {"support@acme.test"}) {
-  return Classify(m, mail_from, rcpts, Context());
+  std::vector<std::string_view> views(rcpts.begin(), rcpts.end());
+  return Classify(m, mail_from, views, Context());
 }
 
 TEST(Classifier, OrdinaryMailIsANewTicket) {
