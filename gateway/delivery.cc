@@ -170,7 +170,8 @@ void Delivery::Deliver(SmtpTransaction* transaction, Done done) {
 
 void Delivery::ParseOnWorker(uv_work_t* work) {
   auto* job = static_cast<Job*>(work->data);
-  job->parsed = ParseMessage(job->transaction.message);
+  // Into the job's message, whose strings keep their storage from the job's last delivery.
+  ParseMessage(job->transaction.message, ParseLimits{}, &job->parsed);
   job->classification = ClassifyTransaction(job->transaction, job->parsed);
 }
 

@@ -49,9 +49,11 @@ void ReadComment(std::string_view s, size_t* i, std::string* content) {
   }
 }
 
-// Drops blanks outside quoted strings and an RFC 5322 4.4 obs-route ("@a,@b:") prefix.
-std::string CleanAddress(std::string_view text) {
-  std::string out;
+// Drops blanks outside quoted strings and an RFC 5322 4.4 obs-route ("@a,@b:") prefix; the
+// result replaces `out`.
+void CleanAddress(std::string_view text, std::string* out_text) {
+  std::string& out = *out_text;
+  out.clear();
   bool quoted = false;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
@@ -71,11 +73,12 @@ std::string CleanAddress(std::string_view text) {
   if (!IsValidUtf8(out)) {
     std::string repaired;
     AppendRepairedUtf8(out, &repaired);
-    return repaired;
+    out.swap(repaired);
   }
-  return out;
 }
 
+// The mailbox being read. Its strings, and the mailboxes it finishes into, keep their storage
+// from one list to the next: one builder per thread.
 class MailboxBuilder {
  public:
   void Reset() {
@@ -86,17 +89,18 @@ class MailboxBuilder {
     has_angle_ = false;
   }
 
-  // Finishes the current mailbox into `out` if it holds anything.
-  void Finish(std::vector<Mailbox>* out) {
-    Mailbox mailbox;
+  // Finishes the current mailbox into slot *count of `out` if it holds anything.
+  void Finish(std::vector<Mailbox>* out, size_t* count) {
+    if (*count == out->size()) out->emplace_back();
+    Mailbox& mailbox = (*out)[*count];
     if (has_angle_) {
-      mailbox.address = CleanAddress(angle_);
-      mailbox.name = DecodeHeaderText(phrase_);
+      CleanAddress(angle_, &mailbox.address);
+      AssignDecodedHeaderText(phrase_, &mailbox.name);
     } else {
-      mailbox.address = CleanAddress(phrase_raw_);
-      mailbox.name = DecodeHeaderText(comment_);
+      CleanAddress(phrase_raw_, &mailbox.address);
+      AssignDecodedHeaderText(comment_, &mailbox.name);
     }
-    if (!mailbox.address.empty() || !mailbox.name.empty()) out->push_back(std::move(mailbox));
+    if (!mailbox.address.empty() || !mailbox.name.empty()) ++*count;
     Reset();
   }
 
@@ -111,9 +115,17 @@ class MailboxBuilder {
 
 std::vector<Mailbox> ParseAddressList(std::string_view s, size_t max_mailboxes) {
   std::vector<Mailbox> out;
-  MailboxBuilder current;
+  ParseAddressList(s, max_mailboxes, &out);
+  return out;
+}
+
+void ParseAddressList(std::string_view s, size_t max_mailboxes, std::vector<Mailbox>* out) {
+  thread_local MailboxBuilder current;
+  thread_local std::string ignored;
+  current.Reset();
+  size_t count = 0;
   size_t i = 0;
-  while (i < s.size() && out.size() < max_mailboxes) {
+  while (i < s.size() && count < max_mailboxes) {
     const char c = s[i];
     switch (c) {
       case '"':
@@ -134,12 +146,12 @@ std::vector<Mailbox> ParseAddressList(std::string_view s, size_t max_mailboxes) 
         current.angle_.clear();
         while (i < s.size() && s[i] != '>') {
           if (s[i] == '"') {
-            std::string content;
-            ReadQuoted(s, &i, &content, &current.angle_);
+            ignored.clear();
+            ReadQuoted(s, &i, &ignored, &current.angle_);
             continue;
           }
           if (s[i] == '(') {
-            std::string ignored;
+            ignored.clear();
             ReadComment(s, &i, &ignored);
             continue;
           }
@@ -158,7 +170,7 @@ std::vector<Mailbox> ParseAddressList(std::string_view s, size_t max_mailboxes) 
         break;
       case ',':
       case ';':
-        current.Finish(&out);
+        current.Finish(out, &count);
         ++i;
         break;
       default: {
@@ -177,8 +189,8 @@ std::vector<Mailbox> ParseAddressList(std::string_view s, size_t max_mailboxes) 
       }
     }
   }
-  if (out.size() < max_mailboxes) current.Finish(&out);
-  return out;
+  if (count < max_mailboxes) current.Finish(out, &count);
+  out->resize(count);
 }
 
 }  // namespace postdesk

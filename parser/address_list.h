@@ -22,7 +22,10 @@ struct Mailbox {
 
 // Parses the mailboxes of an address list, at most `max_mailboxes` (the rest is ignored).
 // Entries with neither a name nor an address (",,", an empty group) are skipped.
+// The pointer form overwrites `out`, whose mailboxes keep their storage: a warm thread parses a
+// list without allocating.
 std::vector<Mailbox> ParseAddressList(std::string_view raw, size_t max_mailboxes);
+void ParseAddressList(std::string_view raw, size_t max_mailboxes, std::vector<Mailbox>* out);
 
 }  // namespace postdesk
 

@@ -134,10 +134,16 @@ void AppendDecodedHeaderText(std::string_view raw, std::string* out) {
 }
 
 std::string DecodeHeaderText(std::string_view raw) {
+  std::string out;
+  AssignDecodedHeaderText(raw, &out);
+  return out;
+}
+
+void AssignDecodedHeaderText(std::string_view raw, std::string* out_text) {
   while (!raw.empty() && IsBlank(raw.front())) raw.remove_prefix(1);
   while (!raw.empty() && IsBlank(raw.back())) raw.remove_suffix(1);
-  std::string out;
-  out.reserve(raw.size());
+  std::string& out = *out_text;
+  out.clear();
   AppendDecodedHeaderText(raw, &out);
   // Decoded text may itself begin or end with blanks ("=?utf-8?q?_x_?=").
   size_t end = out.size();
@@ -146,7 +152,6 @@ std::string DecodeHeaderText(std::string_view raw) {
   size_t begin = 0;
   while (begin < out.size() && (out[begin] == ' ' || out[begin] == '\t')) ++begin;
   out.erase(0, begin);
-  return out;
 }
 
 }  // namespace postdesk

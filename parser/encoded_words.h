@@ -19,8 +19,10 @@ namespace postdesk {
 // Decodes a header field body: CR and LF are removed (unfolding keeps the blank that follows
 // them), encoded words are decoded and the blanks between two adjacent encoded words are dropped
 // (RFC 2047 6.2). Text outside encoded words is UTF-8 when valid, else windows-1252. Leading and
-// trailing blanks are trimmed.
+// trailing blanks are trimmed. AssignDecodedHeaderText replaces `out` with the same, reusing its
+// storage.
 std::string DecodeHeaderText(std::string_view raw);
+void AssignDecodedHeaderText(std::string_view raw, std::string* out);
 
 // As DecodeHeaderText, appending to `out` without trimming.
 void AppendDecodedHeaderText(std::string_view raw, std::string* out);

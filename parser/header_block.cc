@@ -30,6 +30,15 @@ constexpr size_t kExpectedFields = 32;
 
 HeaderBlock ParseHeaderBlock(std::string_view text, const HeaderBlockLimits& limits) {
   HeaderBlock block;
+  ParseHeaderBlock(text, limits, &block);
+  return block;
+}
+
+void ParseHeaderBlock(std::string_view text, const HeaderBlockLimits& limits, HeaderBlock* out) {
+  HeaderBlock& block = *out;
+  block.fields.clear();  // views: the capacity stays for the next block
+  block.body = {};
+  block.truncated = block.field_cut = block.missing_separator = false;
   block.fields.reserve(std::min(kExpectedFields, limits.max_fields));
   size_t pos = 0;
   if (text.substr(0, 5) == "From ") pos = LineEnd(text, 0) + 1;  // mbox separator
@@ -57,7 +66,7 @@ HeaderBlock ParseHeaderBlock(std::string_view text, const HeaderBlockLimits& lim
     if (line.empty()) {  // the blank line between header and body
       close_field();
       block.body = text.substr(next);
-      return block;
+      return;
     }
     if (line[0] == ' ' || line[0] == '\t') {
       // A continuation line (RFC 5322 2.2.3). One before any field has nothing to continue.
@@ -73,7 +82,7 @@ HeaderBlock ParseHeaderBlock(std::string_view text, const HeaderBlockLimits& lim
       close_field();
       block.missing_separator = true;
       block.body = text.substr(pos);
-      return block;
+      return;
     }
     close_field();
     block.fields.push_back({line.substr(0, name_end), {}});
@@ -83,7 +92,6 @@ HeaderBlock ParseHeaderBlock(std::string_view text, const HeaderBlockLimits& lim
   }
   close_field();
   block.body = text.substr(pos < text.size() ? pos : text.size());
-  return block;
 }
 
 }  // namespace postdesk

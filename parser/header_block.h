@@ -37,7 +37,9 @@ struct HeaderBlock {
 // Splits `text` into header fields and body. A line that is neither a field ("name:") nor a
 // continuation (leading blank) ends the block and starts the body, as in Python's email package
 // (RFC 5322 leaves this case to the receiver). An mbox "From " line at the very start is skipped.
+// The pointer form overwrites `out`, keeping the capacity of its field list.
 HeaderBlock ParseHeaderBlock(std::string_view text, const HeaderBlockLimits& limits);
+void ParseHeaderBlock(std::string_view text, const HeaderBlockLimits& limits, HeaderBlock* out);
 
 // The value with CR and LF removed (RFC 5322 2.2.3 unfolding) and blanks trimmed.
 std::string_view TrimBlanks(std::string_view value);

@@ -24,12 +24,16 @@ struct Attachment {
   std::string content_type;  // lower case type/subtype, e.g. "application/pdf"
   size_t size = 0;           // decoded size in bytes
   std::string content_id;    // without angle brackets; empty when absent
+
+  friend bool operator==(const Attachment&, const Attachment&) = default;
 };
 
 // Bytes [offset, offset + length) of the raw message.
 struct TextSpan {
   size_t offset = 0;
   size_t length = 0;
+
+  friend bool operator==(const TextSpan&, const TextSpan&) = default;
 };
 
 struct ParsedMessage {
@@ -76,6 +80,8 @@ struct ParsedMessage {
   // Set when the parser met a bound (depth, part count, header size) or malformed structure and
   // salvaged what it could. The caller still stores the raw message whole.
   std::vector<std::string> warnings;
+
+  friend bool operator==(const ParsedMessage&, const ParsedMessage&) = default;
 };
 
 // The description text from the raw bytes that description_span names: CRLF and lone CR become

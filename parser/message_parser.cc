@@ -51,6 +51,22 @@ struct Part {
   bool container = false;  // a multipart that was split (its children carry the content)
   bool dropped = false;    // a multipart beyond the depth or part limit: neither text nor file
 
+  // Makes a part kept from an earlier message a new one; its strings keep their storage.
+  void Reset() {
+    raw = body = {};
+    media_type.clear();
+    charset.clear();
+    disposition.clear();
+    filename.clear();
+    content_id.clear();
+    start.clear();
+    encoding = TransferEncoding::kIdentity;
+    parent = kNoParent;
+    depth = 0;
+    children.clear();
+    container = dropped = false;
+  }
+
   bool IsText(std::string_view subtype) const {
     return media_type.size() == 5 + subtype.size() && media_type.compare(0, 5, "text/") == 0 &&
            media_type.compare(5, std::string::npos, subtype) == 0;
@@ -81,36 +97,56 @@ std::string_view StripAngles(std::string_view v) {
   return TrimBlanks(v);
 }
 
-// Unfolded, trimmed, valid UTF-8 copy of a raw header value.
-std::string RawValue(std::string_view value) {
+// Unfolded, trimmed, valid UTF-8 copy of a raw header value, into `out`.
+void AssignRawValue(std::string_view value, std::string* out) {
   value = TrimBlanks(value);
-  std::string unfolded;
-  unfolded.reserve(value.size());
+  out->clear();
   for (char c : value) {
-    if (c != '\r' && c != '\n') unfolded.push_back(c);
+    if (c != '\r' && c != '\n') out->push_back(c);
   }
-  if (IsValidUtf8(unfolded)) return unfolded;
+  if (IsValidUtf8(*out)) return;
   std::string repaired;
-  AppendRepairedUtf8(unfolded, &repaired);
-  return repaired;
+  AppendRepairedUtf8(*out, &repaired);
+  out->swap(repaired);
 }
 
-std::string MessageIdValue(std::string_view value) { return RawValue(StripAngles(value)); }
+void AssignMessageIdValue(std::string_view value, std::string* out) {
+  AssignRawValue(StripAngles(value), out);
+}
+
+// A vector of strings refilled in place: the first `count` elements are this message's, and the
+// rest keep their storage until Finish() trims them.
+class StringListWriter {
+ public:
+  explicit StringListWriter(std::vector<std::string>* list) : list_(list) {}
+  size_t size() const { return count_; }
+  std::string& Next() {
+    if (count_ == list_->size()) list_->emplace_back();
+    return (*list_)[count_++];
+  }
+  void DropLast() { --count_; }
+  void Finish() { list_->resize(count_); }
+
+ private:
+  std::vector<std::string>* list_;
+  size_t count_ = 0;
+};
 
 // References and In-Reply-To hold msg-ids "<a@b>" (RFC 5322 3.6.4); old mailers separate bare
 // ids with blanks, and some put phrases in between. Angle-bracketed ids win when present.
-std::vector<std::string> MessageIdList(std::string_view value, size_t max_ids) {
-  std::vector<std::string> ids;
+void MessageIdList(std::string_view value, size_t max_ids, StringListWriter* ids) {
   size_t i = 0;
+  const size_t first = ids->size();
   bool angled = value.find('<') != std::string_view::npos;
-  while (i < value.size() && ids.size() < max_ids) {
+  while (i < value.size() && ids->size() - first < max_ids) {
     if (angled) {
       const size_t open = value.find('<', i);
       if (open == std::string_view::npos) break;
       const size_t close = value.find('>', open + 1);
       const size_t end = close == std::string_view::npos ? value.size() : close;
-      std::string id = RawValue(value.substr(open + 1, end - open - 1));
-      if (!id.empty()) ids.push_back(std::move(id));
+      std::string& id = ids->Next();
+      AssignRawValue(value.substr(open + 1, end - open - 1), &id);
+      if (id.empty()) ids->DropLast();
       i = end + 1;
     } else {
       while (i < value.size() && (value[i] == ' ' || value[i] == '\t' || value[i] == '\r' ||
@@ -122,16 +158,23 @@ std::vector<std::string> MessageIdList(std::string_view value, size_t max_ids) {
              value[i] != '\n' && value[i] != ',') {
         ++i;
       }
-      if (i > start) ids.push_back(RawValue(value.substr(start, i - start)));
+      if (i > start) AssignRawValue(value.substr(start, i - start), &ids->Next());
     }
   }
-  return ids;
 }
 
-void AppendAddresses(std::string_view value, std::vector<std::string>* out) {
+// Each thread's mailboxes, reused from one address header to the next.
+std::vector<Mailbox>& ScratchMailboxes() {
+  thread_local std::vector<Mailbox> mailboxes;
+  return mailboxes;
+}
+
+void AppendAddresses(std::string_view value, StringListWriter* out) {
   if (out->size() >= kMaxRecipients) return;
-  for (auto& mailbox : ParseAddressList(value, kMaxRecipients - out->size())) {
-    if (!mailbox.address.empty()) out->push_back(std::move(mailbox.address));
+  std::vector<Mailbox>& mailboxes = ScratchMailboxes();
+  ParseAddressList(value, kMaxRecipients - out->size(), &mailboxes);
+  for (Mailbox& mailbox : mailboxes) {
+    if (!mailbox.address.empty()) out->Next().swap(mailbox.address);
   }
 }
 
@@ -202,7 +245,7 @@ Field Classify(std::string_view name) {
 }
 
 void SetOnce(std::optional<std::string>* slot, std::string_view value) {
-  if (!slot->has_value()) *slot = RawValue(value);
+  if (!slot->has_value()) AssignRawValue(value, &slot->emplace());
 }
 
 // The headers of the message itself (not of its parts) that later stages need. Where a field
@@ -210,31 +253,37 @@ void SetOnce(std::optional<std::string>* slot, std::string_view value) {
 void ReadTopLevelHeaders(const HeaderBlock& block, ParsedMessage* m) {
   bool have_subject = false, have_from = false, have_message_id = false, have_reply = false;
   bool have_references = false;
+  StringListWriter to(&m->to), cc(&m->cc), x_loop(&m->x_loop), reply_to(&m->reply_to);
+  StringListWriter references(&m->references), delivered_to(&m->delivered_to);
+  StringListWriter x_original_to(&m->x_original_to), x_forwarded_to(&m->x_forwarded_to);
   for (const HeaderField& field : block.fields) {
     const std::string_view value = field.value;
     switch (Classify(field.name)) {
       case Field::kTo:
-        AppendAddresses(value, &m->to);
+        AppendAddresses(value, &to);
         break;
       case Field::kCc:
-        AppendAddresses(value, &m->cc);
+        AppendAddresses(value, &cc);
         break;
-      case Field::kFrom:
+      case Field::kFrom: {
         if (have_from) break;
-        for (auto& mailbox : ParseAddressList(value, 16)) {
+        std::vector<Mailbox>& mailboxes = ScratchMailboxes();
+        ParseAddressList(value, 16, &mailboxes);
+        for (Mailbox& mailbox : mailboxes) {
           if (mailbox.address.empty()) continue;
-          m->from_email = std::move(mailbox.address);
-          m->from_name = std::move(mailbox.name);
+          m->from_email.swap(mailbox.address);
+          m->from_name.swap(mailbox.name);
           have_from = true;
           break;
         }
         break;
+      }
       case Field::kXLoop:
-        if (m->x_loop.size() < kMaxRecipients) m->x_loop.push_back(RawValue(value));
+        if (x_loop.size() < kMaxRecipients) AssignRawValue(value, &x_loop.Next());
         break;
       case Field::kSubject:
         if (have_subject) break;
-        m->subject = DecodeHeaderText(value);
+        AssignDecodedHeaderText(value, &m->subject);
         have_subject = true;
         break;
       case Field::kListId:
@@ -244,26 +293,28 @@ void ReadTopLevelHeaders(const HeaderBlock& block, ParsedMessage* m) {
         ++m->received_count;
         break;
       case Field::kReplyTo:
-        if (m->reply_to.empty()) AppendAddresses(value, &m->reply_to);
+        if (reply_to.size() == 0) AppendAddresses(value, &reply_to);
         break;
       case Field::kMessageId:
         if (have_message_id) break;
-        m->message_id = MessageIdValue(value);
+        AssignMessageIdValue(value, &m->message_id);
         have_message_id = true;
         break;
       case Field::kReferences:
         if (have_references) break;
-        m->references = MessageIdList(value, kMaxReferences);
+        MessageIdList(value, kMaxReferences, &references);
         have_references = true;
         break;
       case Field::kPrecedence:
-        if (m->precedence.empty()) m->precedence = RawValue(value);
+        if (m->precedence.empty()) AssignRawValue(value, &m->precedence);
         break;
       case Field::kInReplyTo: {
         if (have_reply) break;
         // RFC 5322 3.6.4 allows several ids; the first is the parent.
-        auto ids = MessageIdList(value, 1);
-        if (!ids.empty()) m->in_reply_to = std::move(ids[0]);
+        thread_local std::vector<std::string> ids;
+        StringListWriter first(&ids);
+        MessageIdList(value, 1, &first);
+        if (first.size() > 0) m->in_reply_to.swap(ids[0]);
         have_reply = true;
         break;
       }
@@ -271,19 +322,19 @@ void ReadTopLevelHeaders(const HeaderBlock& block, ParsedMessage* m) {
         SetOnce(&m->x_autoreply, value);
         break;
       case Field::kDeliveredTo:
-        AppendAddresses(value, &m->delivered_to);
+        AppendAddresses(value, &delivered_to);
         break;
       case Field::kXAutorespond:
         SetOnce(&m->x_autorespond, value);
         break;
       case Field::kXOriginalTo:
-        AppendAddresses(value, &m->x_original_to);
+        AppendAddresses(value, &x_original_to);
         break;
       case Field::kAutoSubmitted:
-        if (m->auto_submitted.empty()) m->auto_submitted = RawValue(value);
+        if (m->auto_submitted.empty()) AssignRawValue(value, &m->auto_submitted);
         break;
       case Field::kXForwardedTo:
-        AppendAddresses(value, &m->x_forwarded_to);
+        AppendAddresses(value, &x_forwarded_to);
         break;
       case Field::kXAutoresponder:
         SetOnce(&m->x_autoresponder, value);
@@ -301,11 +352,39 @@ void ReadTopLevelHeaders(const HeaderBlock& block, ParsedMessage* m) {
         break;
     }
   }
+  for (StringListWriter* list : {&to, &cc, &x_loop, &reply_to, &references, &delivered_to,
+                                 &x_original_to, &x_forwarded_to}) {
+    list->Finish();
+  }
 }
 
+// What one thread's parses reuse, so that a warm thread parses a small message without
+// allocating: the part list (strings kept, count in part_count), the header block, the stacks,
+// and the text buffers. Dropped after a large message (kMaxScratchMessageBytes) so that one
+// big message does not pin its size in every thread.
+struct Pending {
+  std::string_view raw;
+  uint32_t parent;
+  uint32_t depth;
+  bool digest_child;
+};
+
+struct ParseScratch {
+  std::vector<Part> parts;
+  HeaderBlock block;
+  MultipartBody split;
+  std::vector<Pending> stack;
+  std::vector<uint32_t> body_stack;
+  HeaderParameters content_type, disposition;
+  std::string boundary, report_type, name_parameter;
+  std::string decoded, text, plain;
+};
+
+constexpr size_t kMaxScratchMessageBytes = 256 * 1024;
+
 // Fills a part's MIME attributes from its header block.
-void ReadPartHeaders(const HeaderBlock& block, bool digest_child, Part* part, std::string* boundary,
-                     std::string* report_type) {
+void ReadPartHeaders(const HeaderBlock& block, bool digest_child, Part* part,
+                     ParseScratch* scratch) {
   const HeaderField* content_type = nullptr;
   const HeaderField* disposition = nullptr;
   for (const HeaderField& field : block.fields) {
@@ -317,44 +396,53 @@ void ReadPartHeaders(const HeaderBlock& block, bool digest_child, Part* part, st
     } else if (EqualsIgnoreCase(name, "Content-Transfer-Encoding")) {
       part->encoding = ParseTransferEncoding(field.value);
     } else if (part->content_id.empty() && EqualsIgnoreCase(name, "Content-ID")) {
-      part->content_id = MessageIdValue(field.value);
+      AssignMessageIdValue(field.value, &part->content_id);
     }
   }
   // RFC 2045 5.2: no (or a broken) Content-Type means text/plain; in a multipart/digest, RFC 2046
   // 5.1.5 makes it message/rfc822.
   const char* default_type = digest_child ? "message/rfc822" : "text/plain";
-  std::string name_parameter;
+  std::string& name_parameter = scratch->name_parameter;
+  name_parameter.clear();
+  scratch->boundary.clear();
+  scratch->report_type.clear();
   if (content_type != nullptr) {
-    HeaderParameters ct = ParseHeaderParameters(content_type->value);
-    part->media_type = NormalizeMediaType(ct.value);
+    HeaderParameters& ct = scratch->content_type;
+    ParseHeaderParameters(content_type->value, &ct);
+    part->media_type.assign(NormalizeMediaType(ct.value));
     if (part->media_type.empty()) {
-      part->media_type = default_type;
+      part->media_type.assign(default_type);
     } else {
-      part->charset = std::string(ct.Get("charset"));
-      *boundary = std::string(ct.Get("boundary"));
-      part->start = std::string(StripAngles(ct.Get("start")));
-      name_parameter = std::string(ct.Get("name"));
-      std::string_view report = ct.Get("report-type");
-      report_type->assign(report.begin(), report.end());
-      for (char& c : *report_type) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+      part->charset.assign(ct.Get("charset"));
+      scratch->boundary.assign(ct.Get("boundary"));
+      part->start.assign(StripAngles(ct.Get("start")));
+      name_parameter.assign(ct.Get("name"));
+      std::string& report_type = scratch->report_type;
+      report_type.assign(ct.Get("report-type"));
+      for (char& c : report_type) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
     }
   } else {
-    part->media_type = default_type;
+    part->media_type.assign(default_type);
   }
   if (disposition != nullptr) {
-    HeaderParameters cd = ParseHeaderParameters(disposition->value);
-    part->disposition = std::move(cd.value);
-    part->filename = std::string(cd.Get("filename"));
+    HeaderParameters& cd = scratch->disposition;
+    ParseHeaderParameters(disposition->value, &cd);
+    part->disposition.assign(cd.value);
+    part->filename.assign(cd.Get("filename"));
   }
   // RFC 2183 2.3 names the file in Content-Disposition; Content-Type's "name" (RFC 1341, long
   // obsolete) is what many mailers still send alone.
-  if (part->filename.empty()) part->filename = std::move(name_parameter);
+  if (part->filename.empty()) part->filename.swap(name_parameter);
 }
 
 class MessageWalker {
  public:
-  MessageWalker(const ParseLimits& limits, ParsedMessage* message)
-      : limits_(limits), message_(message), warnings_(&message->warnings) {
+  MessageWalker(const ParseLimits& limits, ParsedMessage* message, ParseScratch* scratch)
+      : limits_(limits),
+        message_(message),
+        warnings_(&message->warnings),
+        scratch_(*scratch),
+        parts_(scratch->parts) {
     header_limits_.max_bytes = limits.max_header_bytes;
     header_limits_.max_fields = limits.max_header_fields;
     header_limits_.max_field_bytes = limits.max_field_bytes;
@@ -362,38 +450,31 @@ class MessageWalker {
 
   void Walk(std::string_view raw) {
     raw_ = raw;
-    struct Pending {
-      std::string_view raw;
-      uint32_t parent;
-      uint32_t depth;
-      bool digest_child;
-    };
-    // Pending parts in reverse document order; its size plus parts_.size() never exceeds
+    // Pending parts in reverse document order; its size plus part_count_ never exceeds
     // max_parts, so it is bounded like everything else.
-    std::vector<Pending> stack;
+    std::vector<Pending>& stack = scratch_.stack;
+    stack.clear();
     stack.push_back({raw, kNoParent, 0, false});
     const size_t max_parts = std::max<size_t>(limits_.max_parts, 1);
+    HeaderBlock& block = scratch_.block;
     while (!stack.empty()) {
       const Pending pending = stack.back();
       stack.pop_back();
-      const HeaderBlock block = ParseHeaderBlock(pending.raw, header_limits_);
+      ParseHeaderBlock(pending.raw, header_limits_, &block);
       if (block.truncated)
         warnings_.Add("header block over its size or field limit; rest read as body");
       if (block.field_cut) warnings_.Add("header field over its size limit was cut");
-      const uint32_t index = static_cast<uint32_t>(parts_.size());
-      parts_.emplace_back();
-      Part& part = parts_.back();
+      const uint32_t index = static_cast<uint32_t>(part_count_);
+      Part& part = NewPart();
       part.raw = pending.raw;
       part.body = block.body;
       part.parent = pending.parent;
       part.depth = pending.depth;
-      std::string boundary;
-      std::string report_type;
-      ReadPartHeaders(block, pending.digest_child, &part, &boundary, &report_type);
+      ReadPartHeaders(block, pending.digest_child, &part, &scratch_);
       if (pending.parent == kNoParent) {
         ReadTopLevelHeaders(block, message_);
-        message_->content_type = part.media_type;
-        message_->report_type = std::move(report_type);
+        message_->content_type.assign(part.media_type);
+        message_->report_type.swap(scratch_.report_type);
       } else {
         parts_[pending.parent].children.push_back(index);
       }
@@ -403,13 +484,14 @@ class MessageWalker {
         part.dropped = true;
         continue;
       }
-      const size_t budget = max_parts - std::min(max_parts, parts_.size() + stack.size());
-      MultipartBody split = SplitMultipart(part.body, boundary, budget);
+      const size_t budget = max_parts - std::min(max_parts, part_count_ + stack.size());
+      MultipartBody& split = scratch_.split;
+      SplitMultipart(part.body, scratch_.boundary, budget, &split);
       if (!split.found_start) {
         // RFC 2046 5.1.1 requires the boundary; without it the body is all we have. Read it
         // as text so the requester's words are not lost.
         warnings_.Add("multipart without its boundary; body read as text");
-        part.media_type = "text/plain";
+        part.media_type.assign("text/plain");
         continue;
       }
       if (!split.terminated && !split.parts_capped) {
@@ -427,9 +509,10 @@ class MessageWalker {
   // Python's email.message.MIMEPart.get_body(("plain", "html")) rule: the first text/plain that
   // is not an attachment, searching multiparts in document order (multipart/related only through
   // its start part), else the first such text/html.
-  uint32_t FindBody() const {
+  uint32_t FindBody() {
     uint32_t first_html = kNoParent;
-    std::vector<uint32_t> stack = {0};
+    std::vector<uint32_t>& stack = scratch_.body_stack;
+    stack.assign(1, 0);
     while (!stack.empty()) {
       const uint32_t index = stack.back();
       stack.pop_back();
@@ -461,19 +544,22 @@ class MessageWalker {
 
   void ExtractDescription(uint32_t index) {
     const Part& part = parts_[index];
-    std::string decoded;
+    std::string& decoded = scratch_.decoded;
+    decoded.clear();
     std::string_view bytes = part.body;
     if (part.encoding != TransferEncoding::kIdentity) {
       DecodeTransfer(part.encoding, part.body, &decoded);
       bytes = decoded;
     }
     const bool html = part.IsText("html");
-    std::string text;
+    std::string& text = scratch_.text;
+    text.clear();
     bool cut = ConvertToUtf8(bytes, part.charset, &text, html ? SIZE_MAX : kTextBudgetBytes);
     if (html) {
-      std::string plain;
+      std::string& plain = scratch_.plain;
+      plain.clear();
       cut = HtmlToText(text, &plain, kTextBudgetBytes) || cut;
-      text = std::move(plain);
+      text.swap(plain);
     }
     // The text is the raw bytes themselves when nothing decoded or converted them: storage can
     // then keep the raw message alone (message.h).
@@ -487,7 +573,8 @@ class MessageWalker {
       message_->description_span =
           TextSpan{static_cast<size_t>(part.body.data() - raw_.data()), part.body.size()};
     }
-    message_->description = std::move(text);
+    // Swapped: the scratch keeps the description's earlier buffer for the next message.
+    message_->description.swap(text);
   }
 
   // Every part that is not the description and not an alternative rendering of it.
@@ -501,7 +588,7 @@ class MessageWalker {
         }
       }
     }
-    for (uint32_t index = 0; index < parts_.size(); ++index) {
+    for (uint32_t index = 0; index < part_count_; ++index) {
       const Part& part = parts_[index];
       if (part.container || part.dropped || index == body) continue;
       if (TrimBlanks(part.raw).empty()) continue;  // an empty part between two delimiters
@@ -527,12 +614,22 @@ class MessageWalker {
     return false;
   }
 
+  // A part slot, reset: the scratch's next one (its strings keep their storage).
+  Part& NewPart() {
+    if (part_count_ == parts_.size()) parts_.emplace_back();
+    Part& part = parts_[part_count_++];
+    part.Reset();
+    return part;
+  }
+
   std::string_view raw_;  // the whole message, which every part's bytes lie in
   const ParseLimits& limits_;
   ParsedMessage* message_;
   WarningList warnings_;
   HeaderBlockLimits header_limits_;
-  std::vector<Part> parts_;
+  ParseScratch& scratch_;
+  std::vector<Part>& parts_;  // the first part_count_ are this message's
+  size_t part_count_ = 0;
 };
 
 }  // namespace
@@ -585,12 +682,39 @@ std::string DescriptionFromSpan(std::string_view raw, TextSpan span) {
 
 ParsedMessage ParseMessage(std::string_view raw, const ParseLimits& limits) {
   ParsedMessage message;
-  MessageWalker walker(limits, &message);
-  walker.Walk(raw);
-  const uint32_t body = walker.FindBody();
-  if (body != kNoParent) walker.ExtractDescription(body);
-  walker.CollectAttachments(body);
+  ParseMessage(raw, limits, &message);
   return message;
+}
+
+void ParseMessage(std::string_view raw, const ParseLimits& limits, ParsedMessage* message) {
+  // Every field is reset; the strings keep their storage, and the address and id lists are
+  // refilled in place by ReadTopLevelHeaders (which every parse reaches: the message's own
+  // header block is the first part).
+  ParsedMessage& m = *message;
+  for (std::string* text :
+       {&m.subject, &m.from_email, &m.from_name, &m.description, &m.message_id, &m.in_reply_to,
+        &m.auto_submitted, &m.precedence, &m.content_type, &m.report_type}) {
+    text->clear();
+  }
+  m.truncated = false;
+  m.description_span.reset();
+  m.attachments.clear();
+  m.received_count = 0;
+  for (std::optional<std::string>* header :
+       {&m.list_id, &m.list_unsubscribe, &m.x_autoreply, &m.x_autorespond, &m.x_autoresponder,
+        &m.x_auto_response_suppress, &m.x_failed_recipients}) {
+    header->reset();
+  }
+  m.warnings.clear();
+  thread_local ParseScratch scratch;
+  {
+    MessageWalker walker(limits, &m, &scratch);
+    walker.Walk(raw);
+    const uint32_t body = walker.FindBody();
+    if (body != kNoParent) walker.ExtractDescription(body);
+    walker.CollectAttachments(body);
+  }
+  if (raw.size() > kMaxScratchMessageBytes) scratch = ParseScratch();
 }
 
 }  // namespace postdesk

@@ -1,6 +1,7 @@
 // ParseMessage: raw RFC 5322 / MIME bytes to a ParsedMessage.
 //
-// Pure function: no I/O, no global state, safe to call from any thread at once. Never fails and
+// Pure function: no I/O, no shared state (each thread keeps its own scratch buffers), safe to
+// call from any thread at once. Never fails and
 // never throws: malformed input is salvaged into the best ParsedMessage it allows, with a note in
 // `warnings`. Every bound in ParseLimits is checked before the work it limits, so time and memory
 // stay proportional to the input size.
@@ -22,8 +23,12 @@ struct ParseLimits {
   size_t max_field_bytes = 64 * 1024;    // one (folded) header field; longer ones are cut
 };
 
-// `raw` may end lines with CRLF or bare LF.
+// `raw` may end lines with CRLF or bare LF. The pointer form overwrites `*message` (a message
+// parsed before, or a new one) with the same result, keeping the storage of its strings and
+// lists: with it, and the per-thread scratch it uses, a warm thread parses a small message
+// without allocating.
 ParsedMessage ParseMessage(std::string_view raw, const ParseLimits& limits = {});
+void ParseMessage(std::string_view raw, const ParseLimits& limits, ParsedMessage* message);
 
 }  // namespace postdesk
 

@@ -1,6 +1,7 @@
 #include "parser/mime_parameters.h"
 
 #include <algorithm>
+#include <span>
 
 #include "parser/charset.h"
 #include "parser/email_address.h"
@@ -64,9 +65,11 @@ struct RawParameter {
   std::string value;  // unquoted, backslash escapes resolved
 };
 
-// Reads a parameter value at s[*i]: a quoted string or everything up to the next ';'.
-std::string ReadValue(std::string_view s, size_t* i, bool* quoted) {
-  std::string value;
+// Reads a parameter value at s[*i] into `value`: a quoted string or everything up to the
+// next ';'.
+void ReadValue(std::string_view s, size_t* i, bool* quoted, std::string* value_out) {
+  std::string& value = *value_out;
+  value.clear();
   while (*i < s.size() && IsBlank(s[*i])) ++*i;
   if (*i < s.size() && s[*i] == '"') {
     *quoted = true;
@@ -78,7 +81,7 @@ std::string ReadValue(std::string_view s, size_t* i, bool* quoted) {
     }
     if (*i < s.size()) ++*i;                     // closing quote
     while (*i < s.size() && s[*i] != ';') ++*i;  // junk after the quote is ignored
-    return value;
+    return;
   }
   *quoted = false;
   const size_t start = *i;
@@ -92,7 +95,7 @@ std::string ReadValue(std::string_view s, size_t* i, bool* quoted) {
       break;
     }
   }
-  return std::string(token);
+  value.assign(token);
 }
 
 // Splits "name*2*" into name, section 2, extended.
@@ -113,7 +116,7 @@ void SplitName(std::string_view raw, RawParameter* param) {
     param->section = ok ? section : -1;
     raw = raw.substr(0, star);
   }
-  param->name.reserve(raw.size());
+  param->name.clear();
   for (char c : raw) param->name.push_back(LowerAsciiChar(c));
 }
 
@@ -172,6 +175,18 @@ bool HeaderParameters::Has(std::string_view name) const {
 
 HeaderParameters ParseHeaderParameters(std::string_view s) {
   HeaderParameters result;
+  ParseHeaderParameters(s, &result);
+  return result;
+}
+
+void ParseHeaderParameters(std::string_view s, HeaderParameters* out) {
+  // Each thread's scratch: the raw parameters keep their strings from one header to the next.
+  thread_local std::vector<RawParameter> raw_storage;
+  thread_local std::vector<bool> used;
+  thread_local std::vector<const RawParameter*> rfc2231;
+  size_t raw_count = 0;
+  size_t out_count = 0;
+  out->value.clear();
   size_t i = 0;
   // The main value, comments removed (RFC 2045 5.1 allows CFWS around tokens).
   while (i < s.size() && s[i] != ';') {
@@ -180,31 +195,34 @@ HeaderParameters ParseHeaderParameters(std::string_view s) {
       SkipComment(s, &i);
       continue;
     }
-    if (!IsBlank(c) && c != '"') result.value.push_back(LowerAsciiChar(c));
+    if (!IsBlank(c) && c != '"') out->value.push_back(LowerAsciiChar(c));
     ++i;
   }
-  std::vector<RawParameter> raw;
-  while (i < s.size() && raw.size() < kMaxRawParameters) {
+  while (i < s.size() && raw_count < kMaxRawParameters) {
     ++i;  // ';'
     while (i < s.size() && (IsBlank(s[i]) || s[i] == ';')) ++i;
     const size_t name_start = i;
     while (i < s.size() && s[i] != '=' && s[i] != ';') ++i;
     if (i >= s.size() || s[i] == ';') continue;  // "name" without a value: ignored
-    RawParameter param;
+    if (raw_count == raw_storage.size()) raw_storage.emplace_back();
+    RawParameter& param = raw_storage[raw_count];
+    param.section = -1;
+    param.extended = false;
     SplitName(s.substr(name_start, i - name_start), &param);
     ++i;  // '='
-    param.value = ReadValue(s, &i, &param.quoted);
+    ReadValue(s, &i, &param.quoted, &param.value);
     if (param.name.empty()) continue;
     // A parameter name may not hold blanks or specials; a bogus one is a broken header.
     bool valid = true;
     for (char c : param.name) valid = valid && !IsBlank(c) && c != '"' && c != '(';
-    if (valid) raw.push_back(std::move(param));
+    if (valid) ++raw_count;
   }
+  const std::span<const RawParameter> raw(raw_storage.data(), raw_count);
   // Group sections by name, in order of first appearance.
-  std::vector<bool> used(raw.size(), false);
-  for (size_t a = 0; a < raw.size() && result.parameters.size() < kMaxParameters; ++a) {
+  used.assign(raw.size(), false);
+  for (size_t a = 0; a < raw.size() && out_count < kMaxParameters; ++a) {
     if (used[a]) continue;
-    std::vector<const RawParameter*> rfc2231;
+    rfc2231.clear();
     const RawParameter* plain = nullptr;
     for (size_t b = a; b < raw.size(); ++b) {
       if (used[b] || raw[b].name != raw[a].name) continue;
@@ -215,18 +233,19 @@ HeaderParameters ParseHeaderParameters(std::string_view s) {
         plain = &raw[b];  // RFC 2045 says a name appears once; the first one counts
       }
     }
-    std::string value;
+    if (out_count == out->parameters.size()) out->parameters.emplace_back();
+    auto& [name, value] = out->parameters[out_count++];
+    name.assign(raw[a].name);
     if (!rfc2231.empty()) {
-      value = Assemble(rfc2231);
+      value = Assemble(rfc2231);  // RFC 2231 continuations: rare enough to allocate
     } else {
-      value = DecodeHeaderText(plain->value);
+      AssignDecodedHeaderText(plain->value, &value);
     }
-    result.parameters.emplace_back(raw[a].name, std::move(value));
   }
-  return result;
+  out->parameters.resize(out_count);
 }
 
-std::string NormalizeMediaType(std::string_view value) {
+std::string_view NormalizeMediaType(std::string_view value) {
   const size_t slash = value.find('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == value.size()) return {};
   for (char c : value) {
@@ -237,7 +256,7 @@ std::string NormalizeMediaType(std::string_view value) {
     if (!token) return {};
   }
   if (value.find('/', slash + 1) != std::string_view::npos) return {};
-  return std::string(value);
+  return value;
 }
 
 }  // namespace postdesk

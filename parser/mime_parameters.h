@@ -31,12 +31,14 @@ struct HeaderParameters {
   bool Has(std::string_view name) const;
 };
 
-// Parses `raw` (an unfolded or folded header field body).
+// Parses `raw` (an unfolded or folded header field body). The pointer form overwrites `out`,
+// whose strings keep their storage: a warm thread parses a header without allocating.
 HeaderParameters ParseHeaderParameters(std::string_view raw);
+void ParseHeaderParameters(std::string_view raw, HeaderParameters* out);
 
 // The Content-Type value as RFC 2045 5.2 wants it: "type/subtype" in lower case, or "" when it is
-// not of that form (the caller applies the default).
-std::string NormalizeMediaType(std::string_view value);
+// not of that form (the caller applies the default). A view of `value` (already lower case).
+std::string_view NormalizeMediaType(std::string_view value);
 
 }  // namespace postdesk
 

@@ -62,9 +62,18 @@ bool FindDelimiter(std::string_view body, std::string_view boundary, size_t from
 
 MultipartBody SplitMultipart(std::string_view body, std::string_view boundary, size_t max_parts) {
   MultipartBody result;
-  if (boundary.empty() || boundary.size() > kMaxBoundaryLength) return result;
+  SplitMultipart(body, boundary, max_parts, &result);
+  return result;
+}
+
+void SplitMultipart(std::string_view body, std::string_view boundary, size_t max_parts,
+                    MultipartBody* out) {
+  MultipartBody& result = *out;
+  result.parts.clear();  // views: the capacity stays
+  result.found_start = result.terminated = result.parts_capped = false;
+  if (boundary.empty() || boundary.size() > kMaxBoundaryLength) return;
   Delimiter d;
-  if (!FindDelimiter(body, boundary, 0, &d)) return result;
+  if (!FindDelimiter(body, boundary, 0, &d)) return;
   result.found_start = true;
   while (!d.close) {
     const size_t part_start = d.next;
@@ -72,19 +81,18 @@ MultipartBody SplitMultipart(std::string_view body, std::string_view boundary, s
     const bool found = FindDelimiter(body, boundary, part_start, &next);
     if (result.parts.size() >= max_parts) {
       result.parts_capped = true;
-      return result;
+      return;
     }
     if (!found) {
       // RFC 2046 says the close delimiter is required; salvage the last part up to the end.
       result.parts.push_back(body.substr(part_start));
-      return result;
+      return;
     }
     const size_t end = next.content_end < part_start ? part_start : next.content_end;
     result.parts.push_back(body.substr(part_start, end - part_start));
     d = next;
   }
   result.terminated = true;
-  return result;
 }
 
 }  // namespace postdesk

@@ -27,7 +27,10 @@ struct MultipartBody {
 // Splits `body` at lines "--" boundary [ "--" ] followed only by blanks (RFC 2046 5.1.1; the
 // blanks are the "transport padding" it allows). Text before the first delimiter (preamble) and
 // after the close delimiter (epilogue) is dropped. Keeps at most `max_parts` parts.
+// The pointer form overwrites `out`, keeping the capacity of its part list.
 MultipartBody SplitMultipart(std::string_view body, std::string_view boundary, size_t max_parts);
+void SplitMultipart(std::string_view body, std::string_view boundary, size_t max_parts,
+                    MultipartBody* out);
 
 }  // namespace postdesk
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "parser/message_parser.h"
 #include "parser/utf8.h"
@@ -92,6 +93,29 @@ TEST(Corpus, SharedCorpusCasesAllHold) {
   ASSERT_TRUE(std::filesystem::is_directory(dir))
       << "shared corpus missing at " << dir << ": this test must not pass without it";
   EXPECT_GE(CheckCorpus(dir), 20u);
+}
+
+// The pointer form of ParseMessage reuses a message and the thread's scratch from the parse
+// before (as the gateway's delivery does): each corpus message, parsed after every other one
+// into the same ParsedMessage, must come out exactly as a fresh parse does.
+TEST(Corpus, ParsingIntoAReusedMessageEqualsAFreshParse) {
+  std::vector<std::string> messages;
+  for (const std::filesystem::path& dir : {std::filesystem::path(POSTDESK_SHARED_CORPUS_DIR),
+                                           std::filesystem::path(POSTDESK_PARSER_CORPUS_DIR)}) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      if (entry.path().extension() == ".eml") messages.push_back(ReadFile(entry.path()));
+    }
+  }
+  ASSERT_GE(messages.size(), 20u);
+  ParsedMessage reused;
+  for (size_t round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < messages.size(); ++i) {
+      // Forward, then backward: every message follows both a smaller and a larger one.
+      const std::string& raw = messages[round == 0 ? i : messages.size() - 1 - i];
+      ParseMessage(raw, ParseLimits{}, &reused);
+      EXPECT_TRUE(reused == ParseMessage(raw)) << raw.substr(0, 300);
+    }
+  }
 }
 
 TEST(Corpus, OwnCorpusCasesAllHold) {
