@@ -107,6 +107,7 @@ class IngestCommands {
 
   size_t size() const { return count_; }
   std::string_view command(size_t i) const;   // valid until the next Build()
+  std::string_view text() const { return text_; }  // every command, back to back
   std::vector<std::string> commands() const;  // copies, for RedisConnection::PipelineFormatted
 
  private:

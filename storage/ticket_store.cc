@@ -1,39 +1,55 @@
 #include "storage/ticket_store.h"
 
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <netdb.h>
 #include <spdlog/spdlog.h>
 
 #include <cassert>
 
 #include "storage/redis_functions.h"
-#include "storage/redis_libuv_adapter.h"
+#include "storage/resp_command.h"
 
 namespace postdesk {
 namespace {
 
 constexpr uint64_t kInitialBackoffMs = 100;
 constexpr uint64_t kMaxBackoffMs = 5000;
-// hiredis 0.14's libuv adapter drops poll errors, so a refused or silent TCP connect may never
-// call OnConnect: a connect that has not finished by then is abandoned and retried.
+// A connect that has not finished by then (a silent TCP peer) is abandoned and retried.
 constexpr uint64_t kConnectTimeoutMs = 1000;
+constexpr size_t kReadBufferBytes = 64 * 1024;
 
-// Marks the replies that no caller waits for: FUNCTION LOAD, SELECT, and the commands of an
-// ingest block before its EXEC (whose reply tells the caller whether the block ran).
-constexpr uint64_t kInternalRequest = 0;
+// What an error callback sees as outcomes: never the store's reusable vector, which a callback
+// further up the stack may still be reading.
+const std::vector<IngestOutcome> kNoOutcomes;
 
 }  // namespace
 
+struct TicketStore::Link {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_pipe_t pipe;
+    uv_tcp_t tcp;
+  } h;
+  uv_connect_t connect;
+  uv_write_t write;
+  TicketStore* store;
+};
+
 TicketStore::TicketStore(uv_loop_t* loop, RedisAddress address)
-    : loop_(loop), address_(std::move(address)), timer_(new uv_timer_t) {
+    : loop_(loop),
+      address_(std::move(address)),
+      timer_(new uv_timer_t),
+      read_buffer_(new char[kReadBufferBytes]) {
   uv_timer_init(loop_, timer_);
   timer_->data = this;
 }
 
 TicketStore::~TicketStore() {
-  // Close() must have finished when a connection was made: the hiredis context is freed by
-  // hiredis after its disconnect callback. The timer handle is freed in its close callback.
-  assert(context_ == nullptr);
+  // Close() must have finished when a connection was made: the link is freed in its close
+  // callback. The timer handle is freed in its own.
+  assert(link_ == nullptr && links_open_ == 0);
+  if (reader_) redisReaderFree(reader_);
   if (timer_) {
     uv_close(reinterpret_cast<uv_handle_t*>(timer_),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -44,65 +60,229 @@ void TicketStore::Start() { Connect(); }
 
 void TicketStore::Connect() {
   state_ = State::kConnecting;
-  context_ = address_.unix_path.empty() ? redisAsyncConnect(address_.host.c_str(), address_.port)
-                                        : redisAsyncConnectUnix(address_.unix_path.c_str());
-  if (!context_ || context_->err) {
-    std::string why = context_ ? context_->errstr : "out of memory";
-    if (context_) redisAsyncFree(context_);
-    context_ = nullptr;
-    ScheduleReconnect(why);
-    return;
+  auto link = std::make_unique<Link>();
+  link->store = this;
+  link->h.handle.data = link.get();
+  link->connect.data = link.get();
+  link->write.data = link.get();
+  if (!address_.unix_path.empty()) {
+    uv_pipe_init(loop_, &link->h.pipe, 0);
+    uv_pipe_connect(&link->connect, &link->h.pipe, address_.unix_path.c_str(),
+                    &TicketStore::OnConnected);  // errors come to the callback
+  } else {
+    // Resolved here, blocking, as hiredis did: once per connection, not per message.
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const std::string port = std::to_string(address_.port);
+    if (int rc = getaddrinfo(address_.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+      ScheduleReconnect(std::string("cannot resolve ") + address_.host + ": " + gai_strerror(rc));
+      return;
+    }
+    uv_tcp_init(loop_, &link->h.tcp);
+    int rc =
+        uv_tcp_connect(&link->connect, &link->h.tcp, found->ai_addr, &TicketStore::OnConnected);
+    freeaddrinfo(found);
+    if (rc != 0) {
+      uv_close(&link.release()->h.handle, &TicketStore::OnLinkClosed);
+      ++links_open_;
+      ScheduleReconnect(std::string("cannot connect: ") + uv_strerror(rc));
+      return;
+    }
   }
-  context_->data = this;
-  AttachToLoop(context_, loop_);
-  // Replies are built in the arena, freed by hiredis after each callback (redis_reply_arena.h).
-  reply_arena_.Attach(context_->c.reader);
-  redisAsyncSetConnectCallback(context_, &TicketStore::OnConnect);
-  redisAsyncSetDisconnectCallback(context_, &TicketStore::OnDisconnect);
-  // Queued now, sent once connected, answered before any FCALL queued after them.
-  if (address_.db != 0) {
-    std::string db = std::to_string(address_.db);
-    redisAsyncCommand(context_, &TicketStore::OnReply, reinterpret_cast<void*>(kInternalRequest),
-                      "SELECT %s", db.c_str());
-  }
-  RedisArgv load = FunctionLoadCommand();
-  redisAsyncCommandArgv(context_, &TicketStore::OnReply, reinterpret_cast<void*>(kInternalRequest),
-                        load.count(), load.argv.data(), load.lens.data());
+  link_ = link.release();
+  ++links_open_;
   uv_timer_start(timer_, &TicketStore::OnTimer, kConnectTimeoutMs, 0);
 }
 
-void TicketStore::OnConnect(const redisAsyncContext* context, int status) {
-  auto* self = static_cast<TicketStore*>(context->data);
-  if (status != REDIS_OK) {
-    // hiredis frees the context after this callback returns.
-    self->context_ = nullptr;
-    if (self->state_ == State::kClosing) {
-      self->state_ = State::kClosed;
-      self->MaybeFinishClose();
-      return;
-    }
-    self->ScheduleReconnect(context->errstr);
+void TicketStore::OnConnected(uv_connect_t* request, int status) {
+  auto* link = static_cast<Link*>(request->data);
+  TicketStore* self = link->store;
+  if (link != self->link_) return;  // given up meanwhile (timeout, Close)
+  if (status != 0) {
+    self->Drop(uv_strerror(status));
     return;
   }
-  if (self->state_ == State::kClosing) return;
   uv_timer_stop(self->timer_);
+  if (self->address_.unix_path.empty()) uv_tcp_nodelay(&link->h.tcp, 1);
+  self->reader_ = redisReaderCreate();
+  if (!self->reader_) {
+    self->Drop("out of memory");
+    return;
+  }
+  // Replies are built in the arena, freed after each one (redis_reply_arena.h).
+  self->reply_arena_.Attach(self->reader_);
+  if (int rc = uv_read_start(&link->h.stream, &TicketStore::OnAllocate, &TicketStore::OnRead);
+      rc != 0) {
+    self->Drop(uv_strerror(rc));
+    return;
+  }
+  self->state_ = State::kConnected;
   self->ReportState(true);
   if (self->backoff_ms_ != 0) spdlog::info("redis {}: connected again", self->address_.ToString());
-  self->state_ = State::kConnected;
   self->backoff_ms_ = 0;
   self->last_error_.clear();
+  // Answered before any FCALL sent after them: one connection answers in order.
+  std::string setup;
+  if (self->address_.db != 0)
+    AppendRespCommand({"SELECT", std::to_string(self->address_.db)}, &setup);
+  if (!setup.empty()) self->Send(setup, 1, nullptr);
+  setup.clear();
+  const RedisArgv load = FunctionLoadCommand();
+  AppendRespArray(load.argv.size(), &setup);
+  for (size_t i = 0; i < load.argv.size(); ++i) {
+    AppendRespBulk(std::string_view(load.argv[i], load.lens[i]), &setup);
+  }
+  self->Send(setup, 1, nullptr);
 }
 
-void TicketStore::OnDisconnect(const redisAsyncContext* context, int status) {
-  auto* self = static_cast<TicketStore*>(context->data);
-  self->context_ = nullptr;  // freed by hiredis after this callback
-  self->ReportState(false);
-  if (self->state_ == State::kClosing) {
-    self->state_ = State::kClosed;
-    self->MaybeFinishClose();
+void TicketStore::OnAllocate(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buffer) {
+  TicketStore* self = static_cast<Link*>(handle->data)->store;
+  *buffer = uv_buf_init(self->read_buffer_.get(), kReadBufferBytes);
+}
+
+void TicketStore::OnRead(uv_stream_t* stream, ssize_t n, const uv_buf_t* buffer) {
+  auto* link = static_cast<Link*>(stream->data);
+  TicketStore* self = link->store;
+  if (link != self->link_) return;
+  if (n == UV_EOF) {
+    self->Drop("connection closed");
     return;
   }
-  self->ScheduleReconnect(status == REDIS_OK ? "connection closed" : context->errstr);
+  if (n < 0) {
+    self->Drop(uv_strerror(static_cast<int>(n)));
+    return;
+  }
+  if (redisReaderFeed(self->reader_, buffer->base, static_cast<size_t>(n)) != REDIS_OK) {
+    self->Drop("out of memory");
+    return;
+  }
+  // A callback may end the connection (or start a new Ingest): the loop stops when the link
+  // is no longer this one.
+  while (self->link_ == link) {
+    void* reply = nullptr;
+    if (redisReaderGetReply(self->reader_, &reply) != REDIS_OK) {
+      self->Drop(std::string("protocol error: ") + self->reader_->errstr);
+      return;
+    }
+    if (reply == nullptr) break;
+    self->OnReply(static_cast<const redisReply*>(reply));
+  }
+}
+
+void TicketStore::OnReply(const redisReply* reply) {
+  if (pending_head_ == pending_.size()) {
+    reader_->fn->freeObject(const_cast<redisReply*>(reply));
+    Drop("a reply that no request asked for");
+    return;
+  }
+  Pending& pending = pending_[pending_head_];
+  const bool last = --pending.replies == 0;
+  IngestCallback callback;
+  Status status;
+  if (last) {
+    callback = std::move(pending.callback);
+    PopPending();
+    if (callback) {
+      status = ParseIngestExecReply(reply, &outcomes_);
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+      spdlog::error("redis {}: {}", address_.ToString(), reply->str);  // SELECT, FUNCTION LOAD
+    }
+  }
+  // Freed before the callback runs: the arena holds one reply at a time, and the callback may
+  // end the connection, which frees the reader.
+  reader_->fn->freeObject(const_cast<redisReply*>(reply));
+  if (callback) callback(status, status.ok() ? outcomes_ : kNoOutcomes);
+  if (state_ == State::kClosing && link_ && pending_head_ == pending_.size()) Drop("closed");
+}
+
+void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) {
+  if (state_ != State::kConnected) {
+    callback(Status::Error("redis unavailable" +
+                           (last_error_.empty() ? std::string() : ": " + last_error_)),
+             kNoOutcomes);
+    return;
+  }
+  AssignNewStorageKey(&storage_key_);
+  block_.Build(request, storage_key_);
+  // Every command of the block is answered in order; only EXEC's reply has a caller waiting.
+  Send(block_.text(), block_.size(), std::move(callback));
+}
+
+void TicketStore::Send(std::string_view commands, size_t replies, IngestCallback callback) {
+  out_.append(commands);
+  pending_.push_back({replies, std::move(callback)});
+  StartWrite();
+}
+
+// One write at a time: what is sent meanwhile gathers in out_ and goes in the next one. The two
+// buffers trade places, so both keep their capacity.
+void TicketStore::StartWrite() {
+  if (write_in_flight_ || out_.empty() || link_ == nullptr) return;
+  writing_.swap(out_);
+  out_.clear();
+  uv_buf_t buffer = uv_buf_init(writing_.data(), static_cast<unsigned int>(writing_.size()));
+  if (int rc = uv_write(&link_->write, &link_->h.stream, &buffer, 1, &TicketStore::OnWritten);
+      rc != 0) {
+    Drop(std::string("write failed: ") + uv_strerror(rc));
+    return;
+  }
+  write_in_flight_ = true;
+}
+
+void TicketStore::OnWritten(uv_write_t* request, int status) {
+  auto* link = static_cast<Link*>(request->data);
+  TicketStore* self = link->store;
+  if (link != self->link_) return;  // cancelled by Drop, which has reset the write state
+  self->write_in_flight_ = false;
+  if (status != 0) {
+    self->Drop(std::string("write failed: ") + uv_strerror(status));
+    return;
+  }
+  self->StartWrite();
+}
+
+void TicketStore::Drop(const std::string& why) {
+  Link* link = link_;
+  if (link == nullptr) return;
+  link_ = nullptr;
+  uv_close(&link->h.handle, &TicketStore::OnLinkClosed);  // cancels its connect and write
+  write_in_flight_ = false;
+  out_.clear();
+  if (reader_) {
+    redisReaderFree(reader_);  // and a half-read reply, into the arena
+    reader_ = nullptr;
+  }
+  uv_timer_stop(timer_);
+  ReportState(false);
+  // The state changes before the callbacks below, so that an Ingest they start fails at once
+  // (and names `why`).
+  const bool closing = state_ == State::kClosing;
+  if (closing) {
+    state_ = State::kClosed;
+  } else {
+    ScheduleReconnect(why);
+  }
+  // Whatever was sent may or may not have run; the senders hear so, oldest first.
+  std::vector<Pending> waiting;
+  waiting.swap(pending_);
+  const size_t head = pending_head_;
+  pending_head_ = 0;
+  for (size_t i = head; i < waiting.size(); ++i) {
+    if (waiting[i].callback) {
+      waiting[i].callback(Status::Error("redis: connection lost before the reply"), kNoOutcomes);
+    }
+  }
+  MaybeFinishClose();  // once the link's handle has closed, when closing
+}
+
+void TicketStore::OnLinkClosed(uv_handle_t* handle) {
+  auto* link = static_cast<Link*>(handle->data);
+  TicketStore* self = link->store;
+  delete link;
+  --self->links_open_;
+  self->MaybeFinishClose();
 }
 
 void TicketStore::ReportState(bool connected) {
@@ -126,62 +306,8 @@ void TicketStore::OnTimer(uv_timer_t* timer) {
   if (self->state_ == State::kWaiting) {
     self->Connect();
   } else if (self->state_ == State::kConnecting) {
-    redisAsyncContext* context = self->context_;
-    self->context_ = nullptr;
-    redisAsyncFree(context);  // not connected: no disconnect callback
-    self->ScheduleReconnect("connect timed out");
+    self->Drop("connect timed out");
   }
-}
-
-void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) {
-  if (state_ != State::kConnected) {
-    outcomes_.clear();
-    callback(Status::Error("redis unavailable" +
-                           (last_error_.empty() ? std::string() : ": " + last_error_)),
-             outcomes_);
-    return;
-  }
-  // hiredis copies each command into its output buffer, so `block_` is free again when this
-  // returns. Every command of the block is answered in order; only EXEC's reply has a caller
-  // waiting.
-  AssignNewStorageKey(&storage_key_);
-  block_.Build(request, storage_key_);
-  uint64_t id = next_request_++;
-  for (size_t i = 0; i < block_.size(); ++i) {
-    bool last = i + 1 == block_.size();
-    void* privdata = reinterpret_cast<void*>(last ? id : kInternalRequest);
-    std::string_view command = block_.command(i);
-    if (redisAsyncFormattedCommand(context_, &TicketStore::OnReply, privdata, command.data(),
-                                   command.size()) != REDIS_OK) {
-      // A context already disconnecting refuses the first command. Any later refusal (out of
-      // memory) would leave the connection inside MULTI: it is dropped and made again.
-      if (i > 0) redisAsyncDisconnect(context_);
-      outcomes_.clear();
-      callback(Status::Error("redis: cannot queue the command"), outcomes_);
-      return;
-    }
-  }
-  pending_.push_back({id, std::move(callback)});
-}
-
-void TicketStore::OnReply(redisAsyncContext* context, void* reply_ptr, void* privdata) {
-  auto* self = static_cast<TicketStore*>(context->data);
-  auto id = reinterpret_cast<uint64_t>(privdata);
-  auto* reply = static_cast<redisReply*>(reply_ptr);
-  if (id == kInternalRequest) {
-    if (reply && reply->type == REDIS_REPLY_ERROR) {
-      spdlog::error("redis {}: {}", self->address_.ToString(), reply->str);
-    }
-    return;
-  }
-  // One connection answers in the order it was asked (and hiredis fails what is left in that
-  // order when the connection goes): the oldest request is this reply's.
-  if (self->pending_head_ == self->pending_.size()) return;  // no caller waits (cannot happen)
-  assert(self->pending_[self->pending_head_].id == id);
-  IngestCallback callback = std::move(self->pending_[self->pending_head_].callback);
-  self->PopPending();
-  Status status = ParseIngestExecReply(reply, &self->outcomes_);
-  callback(status, self->outcomes_);
 }
 
 // The queue is a vector read from pending_head_: emptied, or compacted once half of it is
@@ -198,19 +324,42 @@ void TicketStore::PopPending() {
 }
 
 void TicketStore::Close(std::function<void()> done) {
-  close_done_ = std::move(done);
-  uv_timer_stop(timer_);
-  if (context_ && state_ != State::kWaiting) {
-    state_ = State::kClosing;
-    redisAsyncDisconnect(context_);  // after the replies in flight; then OnDisconnect
+  if (state_ == State::kClosed && timer_ == nullptr) {  // closed already
+    if (done) done();
     return;
   }
-  state_ = State::kClosed;
-  MaybeFinishClose();
+  if (state_ == State::kClosing || state_ == State::kClosed) {  // closing: both callers hear
+    close_done_ = [first = std::move(close_done_), then = std::move(done)] {
+      if (first) first();
+      if (then) then();
+    };
+    return;
+  }
+  close_done_ = std::move(done);
+  switch (state_) {
+    case State::kConnected:
+      state_ = State::kClosing;
+      // After the replies in flight; OnReply drops the link once the last one is in.
+      if (pending_head_ == pending_.size()) Drop("closed");
+      return;
+    case State::kConnecting:
+      state_ = State::kClosing;
+      Drop("closed");
+      return;
+    case State::kIdle:
+    case State::kWaiting:
+      uv_timer_stop(timer_);
+      state_ = State::kClosed;
+      MaybeFinishClose();
+      return;
+    case State::kClosing:
+    case State::kClosed:
+      return;
+  }
 }
 
 void TicketStore::MaybeFinishClose() {
-  if (state_ != State::kClosed || !timer_) return;
+  if (state_ != State::kClosed || links_open_ > 0 || !timer_) return;
   uv_timer_t* timer = timer_;
   timer_ = nullptr;
   timer->data = nullptr;

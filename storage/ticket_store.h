@@ -1,16 +1,24 @@
-// TicketStore: one loop's asynchronous connection to Redis (hiredis on libuv), through which the
-// gateway stores messages as tickets.
+// TicketStore: one loop's asynchronous connection to Redis, through which the gateway stores
+// messages as tickets.
 //
 // One TicketStore per event loop; every method runs on that loop's thread. It connects at
 // Start(), loads the Functions library on every (re)connection, and reconnects with exponential
 // backoff (100 ms to 5 s) after a failure, by itself. Ingest() calls its callback exactly once,
 // on the loop: with the outcomes after Redis acknowledged the write (and, with the
 // embedded server's `appendfsync always`, fsynced it), or with an error when Redis is down or
-// answered an error (then nothing was written: the function is atomic). The outcomes say, per
-// brand, whether a ticket, a comment, a suspension or nothing (a duplicate) was stored. The callback may run
-// before Ingest() returns when the store is disconnected. Close() ends the connection after the
-// replies in flight; the object may be destroyed once Close's callback ran. A state observer
-// (for metrics) hears each change between connected and not, on the loop.
+// answered an error (then nothing was written: the function is atomic), or when the connection
+// went before the reply (then the block may or may not have run, as with any lost reply). The
+// outcomes say, per brand, whether a ticket, a comment, a suspension or nothing (a duplicate) was
+// stored. The callback may run before Ingest() returns when the store is disconnected. Close()
+// ends the connection after the replies in flight; the object may be destroyed once Close's
+// callback ran. A state observer (for metrics) hears each change between connected and not, on
+// the loop.
+//
+// The connection is our own libuv stream (unix socket or TCP) with hiredis's reply reader, not
+// hiredis's async context: that one allocates a callback record for every command and a new
+// output buffer after every write. Here the commands go into one buffer while the previous
+// write is in flight, replies are built in a RedisReplyArena, and the FIFO of waiting callbacks
+// reuses its storage, so that a warm loop stores a message without a heap allocation.
 #ifndef POSTDESK_STORAGE_TICKET_STORE_H_
 #define POSTDESK_STORAGE_TICKET_STORE_H_
 
@@ -18,7 +26,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "parser/result.h"
@@ -26,7 +36,8 @@
 #include "storage/redis_address.h"
 #include "storage/redis_reply_arena.h"
 
-struct redisAsyncContext;
+struct redisReader;
+struct redisReply;
 
 namespace postdesk {
 
@@ -54,13 +65,30 @@ class TicketStore {
 
  private:
   enum class State { kIdle, kConnecting, kConnected, kWaiting, kClosing, kClosed };
+  struct Link;  // one connection's handle and requests, freed in its close callback
 
-  static void OnConnect(const redisAsyncContext* context, int status);
-  static void OnDisconnect(const redisAsyncContext* context, int status);
-  static void OnReply(redisAsyncContext* context, void* reply, void* privdata);
+  // One request's replies, oldest first: an ingest block is answered by `replies` replies, of
+  // which only the last (EXEC's) goes to the callback; SELECT and FUNCTION LOAD have none.
+  struct Pending {
+    size_t replies;
+    IngestCallback callback;
+  };
+
+  static void OnConnected(uv_connect_t* request, int status);
+  static void OnAllocate(uv_handle_t* handle, size_t suggested, uv_buf_t* buffer);
+  static void OnRead(uv_stream_t* stream, ssize_t n, const uv_buf_t* buffer);
+  static void OnWritten(uv_write_t* request, int status);
+  static void OnLinkClosed(uv_handle_t* handle);
   static void OnTimer(uv_timer_t* timer);
 
   void Connect();
+  // Queues one request's RESP text, answered by `replies` replies.
+  void Send(std::string_view commands, size_t replies, IngestCallback callback);
+  void StartWrite();
+  void OnReply(const redisReply* reply);
+  // Ends the connection: every waiting request fails with `why`, then a reconnect (or, when
+  // closing, the end of Close).
+  void Drop(const std::string& why);
   void ScheduleReconnect(const std::string& why);
   void MaybeFinishClose();
   void ReportState(bool connected);
@@ -69,21 +97,22 @@ class TicketStore {
   uv_loop_t* const loop_;
   const RedisAddress address_;
   State state_ = State::kIdle;
-  redisAsyncContext* context_ = nullptr;
-  uv_timer_t* timer_;  // owned; freed in its close callback
+  Link* link_ = nullptr;  // the open connection; owned by its handle until OnLinkClosed
+  size_t links_open_ = 0;
+  redisReader* reader_ = nullptr;  // the open connection's; built in reply_arena_
+  uv_timer_t* timer_;              // owned; freed in its close callback
   uint64_t backoff_ms_ = 0;
-  uint64_t next_request_ = 1;
-  struct Pending {
-    uint64_t id;
-    IngestCallback callback;
-  };
+  std::string out_;      // commands not yet written
+  std::string writing_;  // the bytes of the write in flight
+  bool write_in_flight_ = false;
+  std::unique_ptr<char[]> read_buffer_;
   std::vector<Pending> pending_;  // oldest first, from pending_head_
   size_t pending_head_ = 0;
   IngestCommands block_;     // reused for every request
   std::string storage_key_;  // likewise
   std::vector<IngestOutcome> outcomes_;  // likewise, for every reply
-  // Every connection's replies; it outlives each context (hiredis frees a half-read reply into
-  // it when a connection goes, and the destructor runs only once Close() has finished).
+  // Every connection's replies; it outlives each reader (freeing a reader frees a half-read
+  // reply into it, and the destructor runs only once Close() has finished).
   RedisReplyArena reply_arena_;
   std::function<void()> close_done_;
   std::string last_error_;

@@ -287,6 +287,67 @@ TEST_F(TicketStoreTest, RedisDownFailsFastThenReconnectsByItself) {
   EXPECT_EQ(Ids(up.value()), std::vector<int64_t>{2});
 }
 
+TEST_F(TicketStoreTest, RequestsInFlightWhenRedisDiesEachHearOnceThatTheReplyWasLost) {
+  ASSERT_TRUE(IngestAndWait(Request()).ok());
+  // Paused, Redis holds the writes unanswered: three requests are in flight when it dies.
+  Command("CLIENT PAUSE 10000 WRITE");
+  std::vector<std::string> heard(3);
+  std::vector<int> calls(3, 0);
+  for (size_t i = 0; i < 3; ++i) {
+    store_->Ingest(Request(),
+                   [&, i](const Status& status, const std::vector<IngestOutcome>& outcomes) {
+                     ++calls[i];
+                     heard[i] = status.ok() ? "ok" : status.message();
+                     EXPECT_TRUE(outcomes.empty());
+                   });
+  }
+  for (int i = 0; i < 50; ++i) uv_run(&loop_, UV_RUN_NOWAIT);  // the commands go out
+  EXPECT_EQ(calls, (std::vector<int>{0, 0, 0}));
+  ASSERT_EQ(kill(redis_->pid(), SIGKILL), 0);
+  ASSERT_TRUE(RunUntil(
+      &loop_, [&] { return calls[2] > 0; }, std::chrono::seconds(5)));
+  EXPECT_FALSE(store_->connected());
+  for (int i = 0; i < 50; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_EQ(calls, (std::vector<int>{1, 1, 1}));
+  for (const std::string& h : heard) EXPECT_EQ(h, "redis: connection lost before the reply");
+
+  redis_.reset();  // reaps the killed server
+  Result<std::unique_ptr<EmbeddedRedis>> again = EmbeddedRedis::Start(dir_);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  redis_ = std::move(again).value();
+  ASSERT_TRUE(RunUntil(
+      &loop_, [&] { return store_->connected(); }, std::chrono::seconds(10)));
+  EXPECT_TRUE(IngestAndWait(Request()).ok());
+}
+
+TEST_F(TicketStoreTest, CloseWaitsForTheRepliesInFlight) {
+  ASSERT_TRUE(IngestAndWait(Request()).ok());
+  Command("CLIENT PAUSE 300 WRITE");
+  std::vector<std::string> events;
+  for (int i = 0; i < 3; ++i) {
+    store_->Ingest(Request(), [&](const Status& status, const std::vector<IngestOutcome>& o) {
+      events.push_back(status.ok() ? "ticket " + std::to_string(o.at(0).id) : status.message());
+    });
+  }
+  bool closed = false;
+  store_->Close([&] {
+    events.push_back("closed");
+    closed = true;
+  });
+  // A request after Close() is refused at once; the three before it are answered first.
+  store_->Ingest(Request(), [&](const Status& status, const std::vector<IngestOutcome>&) {
+    events.push_back(status.ok() ? "ok" : "refused");
+  });
+  ASSERT_TRUE(RunUntil(
+      &loop_, [&] { return closed; }, std::chrono::seconds(5)));
+  EXPECT_EQ(events,
+            (std::vector<std::string>{"refused", "ticket 2", "ticket 3", "ticket 4", "closed"}));
+  // Closing a closed store answers at once (TearDown does).
+  bool again = false;
+  store_->Close([&] { again = true; });
+  EXPECT_TRUE(again);
+}
+
 TEST_F(TicketStoreTest, SuspendedMessageIsKeptWithItsCauseAndMakesNoTicket) {
   IngestRequest r = Request();
   r.tickets = {Target("acme", "support@acme.test", "auto_vacation")};
