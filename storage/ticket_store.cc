@@ -17,6 +17,7 @@ constexpr uint64_t kMaxBackoffMs = 5000;
 // A connect that has not finished by then (a silent TCP peer) is abandoned and retried.
 constexpr uint64_t kConnectTimeoutMs = 1000;
 constexpr size_t kReadBufferBytes = 64 * 1024;
+constexpr size_t kKeptWriteBytes = 1024 * 1024;
 
 // What an error callback sees as outcomes: never the store's reusable vector, which a callback
 // further up the stack may still be reading.
@@ -240,6 +241,8 @@ void TicketStore::OnWritten(uv_write_t* request, int status) {
     self->Drop(std::string("write failed: ") + uv_strerror(status));
     return;
   }
+  // A buffer that held a large message is let go: it would otherwise stay that size for good.
+  if (self->writing_.capacity() > kKeptWriteBytes) std::string().swap(self->writing_);
   self->StartWrite();
 }
 
