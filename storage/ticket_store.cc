@@ -41,9 +41,12 @@ TicketStore::TicketStore(uv_loop_t* loop, RedisAddress address)
     : loop_(loop),
       address_(std::move(address)),
       timer_(new uv_timer_t),
+      flush_(new uv_check_t),
       read_buffer_(new char[kReadBufferBytes]) {
   uv_timer_init(loop_, timer_);
   timer_->data = this;
+  uv_check_init(loop_, flush_);
+  flush_->data = this;
 }
 
 TicketStore::~TicketStore() {
@@ -54,6 +57,8 @@ TicketStore::~TicketStore() {
   if (timer_) {
     uv_close(reinterpret_cast<uv_handle_t*>(timer_),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(flush_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
   }
 }
 
@@ -214,7 +219,15 @@ void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) 
 void TicketStore::Send(std::string_view commands, size_t replies, IngestCallback callback) {
   out_.append(commands);
   pending_.push_back({replies, std::move(callback)});
-  StartWrite();
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(flush_))) {
+    uv_check_start(flush_, &TicketStore::OnFlush);
+  }
+}
+
+void TicketStore::OnFlush(uv_check_t* check) {
+  auto* self = static_cast<TicketStore*>(check->data);
+  uv_check_stop(check);
+  self->StartWrite();
 }
 
 // One write at a time: what is sent meanwhile gathers in out_ and goes in the next one. The two
@@ -369,6 +382,9 @@ void TicketStore::MaybeFinishClose() {
   auto done = std::move(close_done_);
   uv_close(reinterpret_cast<uv_handle_t*>(timer),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(flush_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
+  flush_ = nullptr;
   if (done) done();
 }
 

@@ -16,9 +16,10 @@
 //
 // The connection is our own libuv stream (unix socket or TCP) with hiredis's reply reader, not
 // hiredis's async context: that one allocates a callback record for every command and a new
-// output buffer after every write. Here the commands go into one buffer while the previous
-// write is in flight, replies are built in a RedisReplyArena, and the FIFO of waiting callbacks
-// reuses its storage, so that a warm loop stores a message without a heap allocation.
+// output buffer after every write. Here the commands of one loop iteration go into one buffer
+// and out in one write once the iteration's I/O callbacks have run (so that Redis takes them in
+// one read and one fsync), replies are built in a RedisReplyArena, and the FIFO of waiting
+// callbacks reuses its storage: a warm loop stores a message without a heap allocation.
 #ifndef POSTDESK_STORAGE_TICKET_STORE_H_
 #define POSTDESK_STORAGE_TICKET_STORE_H_
 
@@ -80,6 +81,7 @@ class TicketStore {
   static void OnWritten(uv_write_t* request, int status);
   static void OnLinkClosed(uv_handle_t* handle);
   static void OnTimer(uv_timer_t* timer);
+  static void OnFlush(uv_check_t* check);
 
   void Connect();
   // Queues one request's RESP text, answered by `replies` replies.
@@ -101,6 +103,7 @@ class TicketStore {
   size_t links_open_ = 0;
   redisReader* reader_ = nullptr;  // the open connection's; built in reply_arena_
   uv_timer_t* timer_;              // owned; freed in its close callback
+  uv_check_t* flush_;              // likewise: writes out_ once the loop's I/O callbacks ran
   uint64_t backoff_ms_ = 0;
   std::string out_;      // commands not yet written
   std::string writing_;  // the bytes of the write in flight
