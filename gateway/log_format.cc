@@ -3,7 +3,6 @@
 #include <spdlog/pattern_formatter.h>
 
 #include <atomic>
-#include <charconv>
 #include <ctime>
 
 #include "gateway/log_text.h"
@@ -72,13 +71,6 @@ void AppendTlsToken(std::string_view tls, std::string* out) {
   }
 }
 
-template <typename Integer>
-void AppendNumber(Integer n, std::string* out) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
-  out->append(digits, end);
-}
-
 void AppendKey(std::string* out, std::string_view key) {
   if (out->size() > 1) *out += ',';
   AppendJsonString(key, out);
@@ -91,14 +83,14 @@ void AppendOutcome(std::string* out, const IngestOutcome& o) {
   AppendKey(out, "outcome");
   AppendJsonString(kKinds[static_cast<size_t>(o.kind)], out);
   AppendKey(out, o.kind == IngestOutcome::Kind::kSuspended ? "suspended" : "ticket");
-  AppendNumber(o.id, out);
+  AppendDecimal(o.id, out);
   if (o.kind == IngestOutcome::Kind::kSuspended) {
     AppendKey(out, "cause");
     AppendJsonString(o.cause, out);
   }
   if (o.followup_of) {
     AppendKey(out, "followup_of");
-    AppendNumber(o.followup_of, out);
+    AppendDecimal(o.followup_of, out);
   }
 }
 
@@ -145,7 +137,7 @@ void AppendJsonMembers(const TransactionLogRecord& r, std::string_view session,
   }
   out += ']';
   AppendKey(&out, "size");
-  AppendNumber(r.size, &out);
+  AppendDecimal(static_cast<int64_t>(r.size), &out);
   if (outcome.stored.empty()) {
     field("outcome", TransactionVerdictName(outcome.verdict));
     if (!outcome.error.empty()) field("cause", outcome.error);
@@ -169,7 +161,7 @@ void AppendJsonMembers(const TransactionLogRecord& r, std::string_view session,
   }
   field("reply", outcome.reply);
   AppendKey(&out, "ms");
-  AppendNumber(r.ms, &out);
+  AppendDecimal(r.ms, &out);
 }
 
 void AppendTextLine(const TransactionLogRecord& r, std::string_view session, std::string* out) {
@@ -187,11 +179,11 @@ void AppendTextLine(const TransactionLogRecord& r, std::string_view session, std
     AppendEscapedForLog(r.recipients[i].address, 100, out);
   }
   out->append("> size=");
-  AppendNumber(r.size, out);
+  AppendDecimal(static_cast<int64_t>(r.size), out);
   out->push_back(' ');
   out->append(r.outcome->detail).append(" reply=\"").append(r.outcome->reply);
   out->append("\" ms=");
-  AppendNumber(r.ms, out);
+  AppendDecimal(r.ms, out);
 }
 
 }  // namespace

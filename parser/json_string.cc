@@ -1,5 +1,7 @@
 #include "parser/json_string.h"
 
+#include <charconv>
+
 #include "parser/utf8.h"
 
 namespace postdesk {
@@ -58,6 +60,12 @@ void AppendJsonString(std::string_view text, std::string* out) {
     ++i;
   }
   out->push_back('"');
+}
+
+void AppendDecimal(int64_t n, std::string* out) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
+  out->append(digits, end);
 }
 
 }  // namespace postdesk

@@ -3,7 +3,6 @@
 #include <hiredis/hiredis.h>
 
 #include <cassert>
-#include <charconv>
 #include <cstdio>
 #include <iterator>
 #include <random>
@@ -249,37 +248,31 @@ Result<std::vector<IngestOutcome>> ParseIngestExecReply(const redisReply* exec) 
 }
 
 void AppendOutcomes(const std::vector<IngestOutcome>& outcomes, std::string* text) {
-  // std::to_chars into a stack buffer: the reply text of every message is built here.
-  auto append_id = [text](int64_t id) {
-    char digits[24];
-    auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), id);
-    text->append(digits, end);
-  };
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const IngestOutcome& o = outcomes[i];
     if (i) text->append(", ");
     switch (o.kind) {
       case IngestOutcome::Kind::kTicket:
         text->append("ticket ");
-        append_id(o.id);
+        AppendDecimal(o.id, text);
         if (o.followup_of) {
           text->append(" (follow-up of ");
-          append_id(o.followup_of);
+          AppendDecimal(o.followup_of, text);
           text->push_back(')');
         }
         break;
       case IngestOutcome::Kind::kComment:
         text->append("comment on ticket ");
-        append_id(o.id);
+        AppendDecimal(o.id, text);
         break;
       case IngestOutcome::Kind::kSuspended:
         text->append("suspended ");
-        append_id(o.id);
+        AppendDecimal(o.id, text);
         text->append(" (").append(o.cause).push_back(')');
         break;
       case IngestOutcome::Kind::kDuplicate:
         text->append("duplicate of ticket ");
-        append_id(o.id);
+        AppendDecimal(o.id, text);
         break;
     }
   }

@@ -37,4 +37,16 @@ TEST(JsonString, LongPlainRunsAndEscapesInterleave) {
 }
 
 }  // namespace
+TEST(AppendDecimal, AppendsTheDigitsAfterWhatIsThere) {
+  std::string out = "ticket ";
+  AppendDecimal(12, &out);
+  EXPECT_EQ(out, "ticket 12");
+  out.clear();
+  AppendDecimal(-9223372036854775807LL - 1, &out);
+  EXPECT_EQ(out, "-9223372036854775808");
+  out.clear();
+  AppendDecimal(0, &out);
+  EXPECT_EQ(out, "0");
+}
+
 }  // namespace postdesk
