@@ -131,10 +131,11 @@ void TicketStore::OnConnected(uv_connect_t* request, int status) {
   self->last_error_.clear();
   // Answered before any FCALL sent after them: one connection answers in order.
   std::string setup;
-  if (self->address_.db != 0)
+  if (self->address_.db != 0) {
     AppendRespCommand({"SELECT", std::to_string(self->address_.db)}, &setup);
-  if (!setup.empty()) self->Send(setup, 1, nullptr);
-  setup.clear();
+    self->Send(setup, 1, nullptr);
+    setup.clear();
+  }
   const RedisArgv load = FunctionLoadCommand();
   AppendRespArray(load.argv.size(), &setup);
   for (size_t i = 0; i < load.argv.size(); ++i) {
