@@ -136,17 +136,19 @@ int CheckConfigCommand(const Args& args) {
   }
   Result<Config> config = LoadConfigFile(*config_path);
   if (!config.ok()) return Fail(config.status().message());
+  std::string redis = "embedded";
   if (!config->redis_url.empty()) {
     Result<RedisAddress> parsed = ParseRedisUrl(config->redis_url);
     if (!parsed.ok()) return Fail(*config_path + ": [redis] " + parsed.status().message());
+    redis = parsed->ToString();  // without the password
   }
   AddressTable table(config->brands);
   size_t triggers = config->triggers.set ? config->triggers.set->triggers().size() : 0;
   size_t inactive = config->triggers.set ? config->triggers.set->inactive_count() : 0;
-  std::printf("%s: ok: %zu brands, %zu addresses and wildcards; %zu active triggers (%zu "
-              "inactive); redis %s\n",
-              config_path->c_str(), config->brands.size(), table.size(), triggers, inactive,
-              config->redis_url.empty() ? "embedded" : config->redis_url.c_str());
+  std::printf(
+      "%s: ok: %zu brands, %zu addresses and wildcards; %zu active triggers (%zu "
+      "inactive); redis %s\n",
+      config_path->c_str(), config->brands.size(), table.size(), triggers, inactive, redis.c_str());
   return 0;
 }
 

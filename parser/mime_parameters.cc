@@ -6,6 +6,7 @@
 #include "parser/charset.h"
 #include "parser/email_address.h"
 #include "parser/encoded_words.h"
+#include "parser/transfer_decoding.h"
 #include "parser/utf8.h"
 
 namespace postdesk {
@@ -22,18 +23,12 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 // RFC 2231 7: "%XX" escapes in an extended value.
 void AppendPercentDecoded(std::string_view in, std::string* out) {
   for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 2 < in.size() && HexValue(in[i + 1]) >= 0 && HexValue(in[i + 2]) >= 0) {
-      out->push_back(static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2])));
+    if (in[i] == '%' && i + 2 < in.size() && HexDigitValue(in[i + 1]) >= 0 &&
+        HexDigitValue(in[i + 2]) >= 0) {
+      out->push_back(static_cast<char>(HexDigitValue(in[i + 1]) * 16 + HexDigitValue(in[i + 2])));
       i += 2;
     } else {
       out->push_back(in[i]);

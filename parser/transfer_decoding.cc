@@ -21,13 +21,6 @@ constexpr std::array<uint8_t, 256> MakeBase64Table() {
 }
 constexpr std::array<uint8_t, 256> kBase64 = MakeBase64Table();
 
-constexpr int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 // Walks quoted-printable input and hands each decoded run to `sink(const char*, size_t)` so the
 // decoder and the size counter share one definition of the format.
 template <typename Sink>
@@ -41,8 +34,8 @@ void WalkQuotedPrintable(std::string_view in, Sink&& sink) {
     if (c == '=') {
       sink(p + run_start, i - run_start);
       if (i + 2 < n) {
-        const int hi = HexValue(p[i + 1]);
-        const int lo = HexValue(p[i + 2]);
+        const int hi = HexDigitValue(p[i + 1]);
+        const int lo = HexDigitValue(p[i + 2]);
         if (hi >= 0 && lo >= 0) {
           const char byte = static_cast<char>(hi * 16 + lo);
           sink(&byte, 1);
@@ -160,8 +153,8 @@ void DecodeQEncoding(std::string_view in, std::string* out) {
     } else if (c == '_') {
       out->push_back(' ');  // RFC 2047 4.2 (2): '_' is always hexadecimal 20
     } else if (c == '=' && i + 2 < in.size()) {
-      const int hi = HexValue(in[i + 1]);
-      const int lo = HexValue(in[i + 2]);
+      const int hi = HexDigitValue(in[i + 1]);
+      const int lo = HexDigitValue(in[i + 2]);
       if (hi >= 0 && lo >= 0) {
         out->push_back(static_cast<char>(hi * 16 + lo));
         i += 2;

@@ -20,6 +20,14 @@ enum class TransferEncoding {
   kQuotedPrintable,
 };
 
+// The value of a hexadecimal digit in either case; -1 for any other character.
+constexpr int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
 // Reads a Content-Transfer-Encoding value (case-insensitive, surrounding blanks ignored).
 TransferEncoding ParseTransferEncoding(std::string_view value);
 

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "parser/transfer_decoding.h"
+
 namespace postdesk {
 namespace {
 
@@ -16,18 +18,66 @@ bool ParseInt(std::string_view text, Int min, Int max, Int* out) {
   return true;
 }
 
+// RFC 3986 section 2.1: "%" and two hex digits stand for one byte.
+bool PercentDecode(std::string_view text, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      *out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size()) return false;
+    int high = HexDigitValue(text[i + 1]);
+    int low = HexDigitValue(text[i + 2]);
+    if (high < 0 || low < 0) return false;
+    *out += static_cast<char>(high * 16 + low);
+    i += 2;
+  }
+  return true;
+}
+
+// "user:password" or ":password"; a user without a password is refused (AUTH needs one). The
+// separator is the first ':', so that a password may hold one unescaped.
+Status ParseCredentials(std::string_view userinfo, RedisAddress* address) {
+  size_t colon = userinfo.find(':');
+  if (colon == std::string_view::npos) {
+    return Status::Error("redis url: credentials must be user:password@ or :password@");
+  }
+  if (!PercentDecode(userinfo.substr(0, colon), &address->username) ||
+      !PercentDecode(userinfo.substr(colon + 1), &address->password)) {
+    return Status::Error("redis url: '%' in the credentials must be followed by two hex digits");
+  }
+  if (address->password.empty()) return Status::Error("redis url: the password is empty");
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string RedisAddress::ToString() const {
+  std::string credentials;
+  if (!password.empty()) credentials = username + ":***@";
+  if (!unix_path.empty()) {
+    return "unix://" + credentials + unix_path + (db ? "?db=" + std::to_string(db) : "");
+  }
   std::string db_suffix = db ? "/" + std::to_string(db) : "";
-  if (!unix_path.empty()) return "unix://" + unix_path + (db ? "?db=" + std::to_string(db) : "");
-  return "redis://" + host + ":" + std::to_string(port) + db_suffix;
+  return "redis://" + credentials + host + ":" + std::to_string(port) + db_suffix;
 }
 
 Result<RedisAddress> ParseRedisUrl(std::string_view url) {
   RedisAddress address;
-  if (url.substr(0, 7) == "unix://") {
-    std::string_view rest = url.substr(7);
+  const bool unix_socket = url.substr(0, 7) == "unix://";
+  if (!unix_socket && url.substr(0, 8) != "redis://") {
+    return Status::Error("redis url: must start with redis:// or unix://");
+  }
+  std::string_view rest = url.substr(unix_socket ? 7 : 8);
+  // The credentials end at the last '@': neither a host, a port, a path nor a database holds
+  // one, and a password that does is still read whole.
+  size_t at = rest.rfind('@');
+  if (at != std::string_view::npos) {
+    if (Status s = ParseCredentials(rest.substr(0, at), &address); !s.ok()) return s;
+    rest = rest.substr(at + 1);
+  }
+  if (unix_socket) {
     size_t query = rest.find('?');
     if (query != std::string_view::npos) {
       std::string_view q = rest.substr(query + 1);
@@ -41,13 +91,6 @@ Result<RedisAddress> ParseRedisUrl(std::string_view url) {
     }
     address.unix_path = std::string(rest);
     return address;
-  }
-  if (url.substr(0, 8) != "redis://") {
-    return Status::Error("redis url: must start with redis:// or unix://");
-  }
-  std::string_view rest = url.substr(8);
-  if (rest.find('@') != std::string_view::npos) {
-    return Status::Error("redis url: credentials in the url are not supported yet");
   }
   size_t slash = rest.find('/');
   if (slash != std::string_view::npos) {

@@ -1,7 +1,10 @@
 // RedisAddress: where a Redis server listens, from "[redis] url" or the embedded server's socket.
 //
-// Forms: "redis://host[:port][/db]" and "unix:///absolute/path.sock[?db=N]". Pure parsing; the
-// error names what is wrong with the URL.
+// Forms: "redis://[[user]:password@]host[:port][/db]" and
+// "unix://[[user]:password@]/absolute/path.sock[?db=N]". The credentials are those of Redis's AUTH
+// (a password alone for the default user, or an ACL user and its password); in them '%' escapes a
+// byte as in RFC 3986 section 2.1, so that a password may hold ':', '@' or '/'. Pure parsing; the
+// error names what is wrong with the URL, never the password.
 #ifndef POSTDESK_STORAGE_REDIS_ADDRESS_H_
 #define POSTDESK_STORAGE_REDIS_ADDRESS_H_
 
@@ -18,7 +21,10 @@ struct RedisAddress {
   std::string host;
   uint16_t port = 6379;
   int db = 0;
+  std::string username;  // empty: Redis's default user
+  std::string password;  // empty: no AUTH
 
+  // The URL for logs and errors: the password shows as "***".
   std::string ToString() const;
 };
 

@@ -27,6 +27,16 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
   }
   redisSetTimeout(c, tv);
   auto connection = std::unique_ptr<RedisConnection>(new RedisConnection(c, address));
+  if (!address.password.empty()) {
+    RedisReplyPtr r = address.username.empty()
+                          ? connection->CommandArgv({"AUTH", address.password})
+                          : connection->CommandArgv({"AUTH", address.username, address.password});
+    if (!r) return Status::Error(connection->LastError());
+    if (r->type == REDIS_REPLY_ERROR) {
+      return Status::Error("redis " + address.ToString() +
+                           ": AUTH: " + std::string(r->str, r->len));
+    }
+  }
   if (address.db != 0) {
     RedisReplyPtr r = connection->Command("SELECT %d", address.db);
     if (!r || r->type == REDIS_REPLY_ERROR) {

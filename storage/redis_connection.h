@@ -29,6 +29,8 @@ using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
 
 class RedisConnection {
  public:
+  // Connects, then sends AUTH when the address has a password and SELECT when its database is
+  // not 0; a refusal of either fails the connect, with Redis's reason.
   static Result<std::unique_ptr<RedisConnection>> Connect(
       const RedisAddress& address, std::chrono::milliseconds timeout = std::chrono::seconds(5));
   ~RedisConnection();

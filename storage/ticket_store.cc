@@ -124,24 +124,56 @@ void TicketStore::OnConnected(uv_connect_t* request, int status) {
     self->Drop(uv_strerror(rc));
     return;
   }
-  self->state_ = State::kConnected;
-  self->ReportState(true);
-  if (self->backoff_ms_ != 0) spdlog::info("redis {}: connected again", self->address_.ToString());
-  self->backoff_ms_ = 0;
-  self->last_error_.clear();
-  // Answered before any FCALL sent after them: one connection answers in order.
+  self->state_ = State::kSettingUp;
+  // The connection is ready once Redis has answered every step without an error (OnSetupReply).
+  const RedisAddress& address = self->address_;
   std::string setup;
-  if (self->address_.db != 0) {
-    AppendRespCommand({"SELECT", std::to_string(self->address_.db)}, &setup);
-    self->Send(setup, 1, nullptr);
-    setup.clear();
+  self->setup_count_ = self->setup_answered_ = 0;
+  auto step = [self](const char* name) { self->setup_steps_[self->setup_count_++] = name; };
+  if (!address.password.empty()) {
+    if (address.username.empty()) {
+      AppendRespCommand({"AUTH", address.password}, &setup);
+    } else {
+      AppendRespCommand({"AUTH", address.username, address.password}, &setup);
+    }
+    step("AUTH");
+  }
+  if (address.db != 0) {
+    AppendRespCommand({"SELECT", std::to_string(address.db)}, &setup);
+    step("SELECT");
   }
   const RedisArgv load = FunctionLoadCommand();
   AppendRespArray(load.argv.size(), &setup);
   for (size_t i = 0; i < load.argv.size(); ++i) {
     AppendRespBulk(std::string_view(load.argv[i], load.lens[i]), &setup);
   }
-  self->Send(setup, 1, nullptr);
+  step("FUNCTION LOAD");
+  self->Send(setup, self->setup_count_, nullptr);
+}
+
+// The setup's replies are the connection's first; an error ends the connection (and the next
+// one is tried after the backoff), so that a wrong password or a Redis still loading its data
+// never counts as connected.
+void TicketStore::OnSetupReply(const redisReply* reply) {
+  const char* step = setup_steps_[setup_answered_++];
+  std::string error;
+  if (reply->type == REDIS_REPLY_ERROR) error = step + (": " + std::string(reply->str, reply->len));
+  reader_->fn->freeObject(const_cast<redisReply*>(reply));
+  if (--pending_[pending_head_].replies == 0) PopPending();
+  if (!error.empty()) {
+    Drop(error);
+    return;
+  }
+  if (setup_answered_ < setup_count_) return;
+  if (state_ == State::kSettingUp) {
+    state_ = State::kConnected;
+    ReportState(true);
+    if (backoff_ms_ != 0) spdlog::info("redis {}: connected again", address_.ToString());
+    backoff_ms_ = 0;
+    last_error_.clear();
+  } else if (state_ == State::kClosing && pending_head_ == pending_.size()) {
+    Drop("closed");
+  }
 }
 
 void TicketStore::OnAllocate(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buffer) {
@@ -184,6 +216,10 @@ void TicketStore::OnReply(const redisReply* reply) {
     Drop("a reply that no request asked for");
     return;
   }
+  if (setup_answered_ < setup_count_) {
+    OnSetupReply(reply);
+    return;
+  }
   Pending& pending = pending_[pending_head_];
   const bool last = --pending.replies == 0;
   IngestCallback callback;
@@ -191,11 +227,7 @@ void TicketStore::OnReply(const redisReply* reply) {
   if (last) {
     callback = std::move(pending.callback);
     PopPending();
-    if (callback) {
-      status = ParseIngestExecReply(reply, &outcomes_);
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-      spdlog::error("redis {}: {}", address_.ToString(), reply->str);  // SELECT, FUNCTION LOAD
-    }
+    status = ParseIngestExecReply(reply, &outcomes_);
   }
   // Freed before the callback runs: the arena holds one reply at a time, and the callback may
   // end the connection, which frees the reader.
@@ -354,6 +386,7 @@ void TicketStore::Close(std::function<void()> done) {
   }
   close_done_ = std::move(done);
   switch (state_) {
+    case State::kSettingUp:
     case State::kConnected:
       state_ = State::kClosing;
       // After the replies in flight; OnReply drops the link once the last one is in.

@@ -2,17 +2,19 @@
 // messages as tickets.
 //
 // One TicketStore per event loop; every method runs on that loop's thread. It connects at
-// Start(), loads the Functions library on every (re)connection, and reconnects with exponential
-// backoff (100 ms to 5 s) after a failure, by itself. Ingest() calls its callback exactly once,
-// on the loop: with the outcomes after Redis acknowledged the write (and, with the
-// embedded server's `appendfsync always`, fsynced it), or with an error when Redis is down or
-// answered an error (then nothing was written: the function is atomic), or when the connection
-// went before the reply (then the block may or may not have run, as with any lost reply). The
-// outcomes say, per brand, whether a ticket, a comment, a suspension or nothing (a duplicate) was
-// stored. The callback may run before Ingest() returns when the store is disconnected. Close()
-// ends the connection after the replies in flight; the object may be destroyed once Close's
-// callback ran. A state observer (for metrics) hears each change between connected and not, on
-// the loop.
+// Start() and, on every (re)connection, authenticates (when the address has a password), selects
+// the database and loads the Functions library; it counts as connected once Redis has accepted
+// all three. It reconnects with exponential backoff (100 ms to 5 s) after a failure, by itself,
+// and a refused setup step (a wrong password, say) is such a failure, named in Ingest's error.
+// Ingest() calls its callback exactly once, on the loop: with the outcomes after Redis acknowledged
+// the write (and, with the embedded server's `appendfsync always`, fsynced it), or with an error
+// when Redis is down or answered an error (then nothing was written: the function is atomic), or
+// when the connection went before the reply (then the block may or may not have run, as with any
+// lost reply). The outcomes say, per brand, whether a ticket, a comment, a suspension or nothing (a
+// duplicate) was stored. The callback may run before Ingest() returns when the store is
+// disconnected. Close() ends the connection after the replies in flight; the object may be
+// destroyed once Close's callback ran. A state observer (for metrics) hears each change between
+// connected and not, on the loop.
 //
 // The connection is our own libuv stream (unix socket or TCP) with hiredis's reply reader, not
 // hiredis's async context: that one allocates a callback record for every command and a new
@@ -25,6 +27,7 @@
 
 #include <uv.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -65,11 +68,12 @@ class TicketStore {
   }
 
  private:
-  enum class State { kIdle, kConnecting, kConnected, kWaiting, kClosing, kClosed };
+  // kSettingUp: connected, waiting for the answers to AUTH, SELECT and FUNCTION LOAD.
+  enum class State { kIdle, kConnecting, kSettingUp, kConnected, kWaiting, kClosing, kClosed };
   struct Link;  // one connection's handle and requests, freed in its close callback
 
   // One request's replies, oldest first: an ingest block is answered by `replies` replies, of
-  // which only the last (EXEC's) goes to the callback; SELECT and FUNCTION LOAD have none.
+  // which only the last (EXEC's) goes to the callback; the setup steps have none.
   struct Pending {
     size_t replies;
     IngestCallback callback;
@@ -88,6 +92,7 @@ class TicketStore {
   void Send(std::string_view commands, size_t replies, IngestCallback callback);
   void StartWrite();
   void OnReply(const redisReply* reply);
+  void OnSetupReply(const redisReply* reply);
   // Ends the connection: every waiting request fails with `why`, then a reconnect (or, when
   // closing, the end of Close).
   void Drop(const std::string& why);
@@ -114,6 +119,10 @@ class TicketStore {
   IngestCommands block_;     // reused for every request
   std::string storage_key_;  // likewise
   std::vector<IngestOutcome> outcomes_;  // likewise, for every reply
+  // The open connection's setup commands, by name, in the order Redis answers them.
+  std::array<const char*, 3> setup_steps_{};
+  size_t setup_count_ = 0;
+  size_t setup_answered_ = 0;
   // Every connection's replies; it outlives each reader (freeing a reader frees a half-read
   // reply into it, and the destructor runs only once Close() has finished).
   RedisReplyArena reply_arena_;

@@ -7,10 +7,11 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(__file__))
-from postdesk_harness import POSTDESK, Gateway, RawClient, RedisServer, pid_alive  # noqa: E402
+from postdesk_harness import CONFIG, POSTDESK, Gateway, RawClient, RedisServer, free_port, pid_alive  # noqa: E402,E501
 
 TICKET_REPLY = re.compile(r"^2\.0\.0 Ok: ticket (\d+)$")
 
@@ -165,7 +166,9 @@ class SmtpDialogueTest(unittest.TestCase):
             self.assertEqual(smtp.rcpt("größe@in.acme.test")[0], 250)
 
 
-class RedisOutageTest(unittest.TestCase):
+class ExternalRedisTest(unittest.TestCase):
+    """[redis] url: a redis-server of the operator's own, its outages and its password."""
+
     def start_redis(self, port, directory):
         os.makedirs(directory, exist_ok=True)
         return subprocess.Popen(
@@ -204,6 +207,40 @@ class RedisOutageTest(unittest.TestCase):
             self.assertEqual(ticket["subject"], "Printer on fire")
             # The url mode starts no redis-server of its own.
             self.assertIsNone(gw.redis_pid())
+        finally:
+            gw.stop()
+            redis.stop()
+
+
+    def test_redis_password_in_the_url_is_used_everywhere_and_never_printed(self):
+        password = "p@ss:w/rd 1"
+        redis = RedisServer(password=password)
+        url = f"redis://:{urllib.parse.quote(password, safe='')}@127.0.0.1:{redis.port}"
+        gw = Gateway(redis_url=url)
+        try:
+            # The loops' store and the tools (tickets get) both authenticate.
+            code, text = self.send_until(gw, 250)
+            self.assertEqual(code, 250, text)
+            ticket = gw.ticket(int(TICKET_REPLY.match(text.decode()).group(1)))
+            self.assertEqual(ticket["subject"], "Printer on fire")
+            check = subprocess.run([POSTDESK, "check-config", "--config", gw.config],
+                                   capture_output=True, text=True, timeout=30)
+            self.assertEqual(check.returncode, 0, check.stderr)
+            self.assertIn(f"redis redis://:***@127.0.0.1:{redis.port}", check.stdout)
+            self.assertNotIn("p@ss", gw.read_log() + check.stdout)
+
+            # A wrong password stops the start, naming Redis's reason and not the password.
+            wrong = os.path.join(gw.dir, "wrong.toml")
+            with open(wrong, "w") as f:
+                f.write(CONFIG.format(
+                    data_dir=os.path.join(gw.dir, "var2"), port=free_port(), max_size="1MiB",
+                    redis=f'[redis]\nurl = "redis://:guessed@127.0.0.1:{redis.port}"',
+                    limits="", extra="", smtp_extra=""))
+            out = subprocess.run([POSTDESK, "serve", "--config", wrong],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+            self.assertIn(f"redis://:***@127.0.0.1:{redis.port}: AUTH: WRONGPASS", out.stderr)
+            self.assertNotIn("guessed", out.stdout + out.stderr)
         finally:
             gw.stop()
             redis.stop()

@@ -187,12 +187,13 @@ class Gateway:
 class RedisServer:
     """A plain redis-server on a free TCP port, for the [redis] url mode."""
 
-    def __init__(self):
+    def __init__(self, password=None):
         self.dir = tempfile.mkdtemp(prefix="pd-redis-")
         self.port = free_port()
+        auth = ["--requirepass", password] if password else []
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-             "--save", "", "--appendonly", "no"],
+             "--save", "", "--appendonly", "no"] + auth,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
         self.url = f"redis://127.0.0.1:{self.port}"

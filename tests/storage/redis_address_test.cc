@@ -42,5 +42,46 @@ TEST(RedisAddress, BadUrlsSayWhy) {
   EXPECT_FALSE(ParseRedisUrl("redis://").ok());
 }
 
+TEST(RedisAddress, PasswordAloneIsForTheDefaultUserAndNeverPrinted) {
+  Result<RedisAddress> a = ParseRedisUrl("redis://:s3cret@cache.internal:6380/2");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->username, "");
+  EXPECT_EQ(a->password, "s3cret");
+  EXPECT_EQ(a->host, "cache.internal");
+  EXPECT_EQ(a->port, 6380);
+  EXPECT_EQ(a->db, 2);
+  EXPECT_EQ(a->ToString(), "redis://:***@cache.internal:6380/2");
+}
+
+TEST(RedisAddress, AclUserAndAPasswordWithEscapedAndBareSeparators) {
+  // %40 = '@', %2F = '/', %3A = ':'; an unescaped ':' after the first and a bare '@' also hold.
+  Result<RedisAddress> a = ParseRedisUrl("redis://postdesk:p%40ss%2Fw%3Ard:x@y@[::1]");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->username, "postdesk");
+  EXPECT_EQ(a->password, "p@ss/w:rd:x@y");
+  EXPECT_EQ(a->host, "::1");
+  EXPECT_EQ(a->ToString(), "redis://postdesk:***@::1:6379");
+}
+
+TEST(RedisAddress, UnixSocketWithPassword) {
+  Result<RedisAddress> a = ParseRedisUrl("unix://:pw@/run/redis/redis.sock?db=1");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->unix_path, "/run/redis/redis.sock");
+  EXPECT_EQ(a->password, "pw");
+  EXPECT_EQ(a->db, 1);
+  EXPECT_EQ(a->ToString(), "unix://:***@/run/redis/redis.sock?db=1");
+}
+
+TEST(RedisAddress, BadCredentialsSayWhyWithoutThePassword) {
+  EXPECT_EQ(ParseRedisUrl("redis://someone@host").status().message(),
+            "redis url: credentials must be user:password@ or :password@");
+  EXPECT_EQ(ParseRedisUrl("redis://user:@host").status().message(),
+            "redis url: the password is empty");
+  std::string bad_escape = ParseRedisUrl("redis://:hunter%2@host").status().message();
+  EXPECT_EQ(bad_escape, "redis url: '%' in the credentials must be followed by two hex digits");
+  EXPECT_EQ(bad_escape.find("hunter"), std::string::npos);
+  EXPECT_FALSE(ParseRedisUrl("redis://:pw%zz@host").ok());
+}
+
 }  // namespace
 }  // namespace postdesk

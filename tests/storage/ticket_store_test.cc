@@ -17,6 +17,7 @@
 #include "storage/embedded_redis.h"
 #include "storage/suspended_messages.h"
 #include "storage/ticket_reader.h"
+#include "tests/storage/run_loop_until.h"
 
 namespace postdesk {
 namespace {
@@ -43,18 +44,6 @@ std::vector<int64_t> Ids(const std::vector<IngestOutcome>& outcomes) {
   std::vector<int64_t> ids;
   for (const IngestOutcome& o : outcomes) ids.push_back(o.id);
   return ids;
-}
-
-// Runs `loop` until `done` holds or `timeout` passes; false on timeout.
-template <typename Predicate>
-bool RunUntil(uv_loop_t* loop, Predicate done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    uv_run(loop, UV_RUN_NOWAIT);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
 }
 
 class TicketStoreTest : public ::testing::Test {
