@@ -74,6 +74,7 @@ ServerLoop::ServerLoop(uint16_t index, std::shared_ptr<const ServingState> state
   wakeup_async_->data = this;
   uv_timer_init(&loop_, grace_timer_);
   grace_timer_->data = this;
+  spare_connections_.reserve(kMaxSpareConnections);
   store_.SetStateObserver(
       [](bool connected) { Metrics().redis_connections.Add(connected ? 1 : -1); });
 }
@@ -142,11 +143,21 @@ void ServerLoop::OnConnection(uv_stream_t* listener, int status) {
   uint64_t id = (uint64_t{self->index_} << 48) | self->next_connection_++;
   Metrics().connections.Add();
   Metrics().connections_open.Add(1);  // until OnConnectionClosed
-  auto connection = std::make_unique<SmtpConnection>(self, id);
-  SmtpConnection* raw = connection.get();
-  self->connections_.emplace(id, std::move(connection));
-  raw->Accept(listener, self->state_, self->limits_,
-              reinterpret_cast<Listener*>(listener)->implicit_tls);
+  SmtpConnection* connection;
+  if (!self->spare_connections_.empty()) {
+    ConnectionMap::node_type node = std::move(self->spare_connections_.back());
+    self->spare_connections_.pop_back();
+    node.key() = id;
+    connection = node.mapped().get();
+    connection->Reopen(id);
+    self->connections_.insert(std::move(node));
+  } else {
+    auto made = std::make_unique<SmtpConnection>(self, id);
+    connection = made.get();
+    self->connections_.emplace(id, std::move(made));
+  }
+  connection->Accept(listener, self->state_, self->limits_,
+                     reinterpret_cast<Listener*>(listener)->implicit_tls);
 }
 
 void ServerLoop::Deliver(SmtpTransaction* transaction) {
@@ -167,7 +178,10 @@ void ServerLoop::Deliver(SmtpTransaction* transaction) {
 
 void ServerLoop::OnConnectionClosed(uint64_t id) {
   Metrics().connections_open.Add(-1);
-  connections_.erase(id);
+  ConnectionMap::node_type node = connections_.extract(id);
+  if (node && !shutting_down_ && spare_connections_.size() < kMaxSpareConnections) {
+    spare_connections_.push_back(std::move(node));
+  }
   if (shutting_down_) MaybeFinish();
 }
 

@@ -86,7 +86,12 @@ class ServerLoop {
   std::unique_ptr<char[]> read_buffer_;
   TicketStore store_;
   Delivery delivery_;
-  std::unordered_map<uint64_t, std::unique_ptr<SmtpConnection>> connections_;
+  using ConnectionMap = std::unordered_map<uint64_t, std::unique_ptr<SmtpConnection>>;
+  ConnectionMap connections_;
+  // Closed connections, each in its map node, kept for the next accepts: a new connection then
+  // costs no allocation for its object, handles, node or session buffers.
+  static constexpr size_t kMaxSpareConnections = 128;
+  std::vector<ConnectionMap::node_type> spare_connections_;
   uint64_t next_connection_ = 1;
   bool shutting_down_ = false;
   bool finished_ = false;

@@ -28,28 +28,35 @@ std::string PeerAddress(uv_tcp_t* tcp) {
 
 }  // namespace
 
-SmtpConnection::SmtpConnection(ServerLoop* loop, uint64_t id)
-    : loop_(loop), id_(id), tcp_(new uv_tcp_t), timer_(new uv_timer_t) {
-  uv_tcp_init(loop_->loop(), tcp_);
-  uv_timer_init(loop_->loop(), timer_);
-  tcp_->data = this;
-  timer_->data = this;
-  open_handles_ = 2;
-}
+SmtpConnection::SmtpConnection(ServerLoop* loop, uint64_t id) : loop_(loop), id_(0) { Reopen(id); }
 
 SmtpConnection::~SmtpConnection() { assert(open_handles_ == 0); }
 
+void SmtpConnection::Reopen(uint64_t id) {
+  assert(open_handles_ == 0 && !session_ && !tls_ && limits_ == nullptr);
+  id_ = id;
+  // libuv lets a handle's memory be initialised again once its close callback has run.
+  uv_tcp_init(loop_->loop(), &tcp_);
+  uv_timer_init(loop_->loop(), &timer_);
+  tcp_.data = this;
+  timer_.data = this;
+  shutdown_.data = this;
+  open_handles_ = 2;
+  closing_ = false;
+  reading_ = false;
+}
+
 bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const ServingState> state,
                             ConnectionLimits* limits, bool implicit_tls) {
-  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(tcp_)) != 0) {
+  if (uv_accept(listener, stream()) != 0) {
     CloseHandles();
     return false;
   }
   // TCP_NODELAY comes from the listener (server_loop.cc).
-  client_ = PeerAddress(tcp_);
-  std::string hostname = state->config.hostname;
+  client_ = PeerAddress(&tcp_);
   tls_context_ = state->tls;
-  session_ = std::make_unique<SmtpSession>(id_, client_, std::move(state), this);
+  const std::string& hostname = state->config.hostname;  // `state` lives on in the session
+  session_.emplace(id_, client_, std::move(state), this, std::move(spare_buffers_));
   switch (limits->Acquire(client_)) {
     case ConnectionLimits::Verdict::kAccepted:
       limits_ = limits;
@@ -114,7 +121,7 @@ void SmtpConnection::Write(std::string_view bytes) {
 
 void SmtpConnection::WriteToSocket(std::string_view bytes) {
   if (closing_ || bytes.empty()) return;
-  auto* stream = reinterpret_cast<uv_stream_t*>(tcp_);
+  uv_stream_t* stream = this->stream();
   // Most replies fit in the socket buffer: try without a copy first.
   uv_buf_t buf = uv_buf_init(const_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
   int written = uv_try_write(stream, &buf, 1);
@@ -143,7 +150,7 @@ void SmtpConnection::WriteToSocket(std::string_view bytes) {
 void SmtpConnection::SetReading(bool reading) {
   if (closing_ || reading == reading_) return;
   reading_ = reading;
-  auto* stream = reinterpret_cast<uv_stream_t*>(tcp_);
+  uv_stream_t* stream = this->stream();
   if (reading) {
     uv_read_start(stream, &SmtpConnection::OnAlloc, &SmtpConnection::OnRead);
   } else {
@@ -153,7 +160,7 @@ void SmtpConnection::SetReading(bool reading) {
 
 void SmtpConnection::SetTimeout(std::chrono::milliseconds timeout) {
   if (closing_) return;
-  uv_timer_start(timer_, &SmtpConnection::OnTimer, static_cast<uint64_t>(timeout.count()), 0);
+  uv_timer_start(&timer_, &SmtpConnection::OnTimer, static_cast<uint64_t>(timeout.count()), 0);
 }
 
 void SmtpConnection::OnTimer(uv_timer_t* timer) {
@@ -164,19 +171,13 @@ void SmtpConnection::Close() {
   if (closing_) return;
   SetReading(false);
   closing_ = true;
-  uv_timer_stop(timer_);
-  // Shutdown waits for the queued writes (the last reply), then sends FIN.
-  auto* req = new uv_shutdown_t;
-  req->data = this;
-  int rc = uv_shutdown(req, reinterpret_cast<uv_stream_t*>(tcp_), [](uv_shutdown_t* r, int) {
-    auto* self = static_cast<SmtpConnection*>(r->data);
-    delete r;
-    self->CloseHandles();
+  uv_timer_stop(&timer_);
+  // Shutdown waits for the queued writes (the last reply), then sends FIN. Its callback runs
+  // before the handle's close callback, even when Abort() closes the handle meanwhile.
+  int rc = uv_shutdown(&shutdown_, stream(), [](uv_shutdown_t* r, int) {
+    static_cast<SmtpConnection*>(r->data)->CloseHandles();
   });
-  if (rc != 0) {
-    delete req;
-    CloseHandles();
-  }
+  if (rc != 0) CloseHandles();
 }
 
 void SmtpConnection::Abort() {
@@ -187,21 +188,25 @@ void SmtpConnection::Abort() {
 
 void SmtpConnection::CloseHandles() {
   closing_ = true;
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(tcp_), reinterpret_cast<uv_handle_t*>(timer_)}) {
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&tcp_), reinterpret_cast<uv_handle_t*>(&timer_)}) {
     if (!uv_is_closing(h)) uv_close(h, &SmtpConnection::OnHandleClosed);
   }
 }
 
 void SmtpConnection::OnHandleClosed(uv_handle_t* handle) {
   auto* self = static_cast<SmtpConnection*>(handle->data);
-  if (handle->type == UV_TCP) {
-    delete reinterpret_cast<uv_tcp_t*>(handle);
-  } else {
-    delete reinterpret_cast<uv_timer_t*>(handle);
-  }
   if (--self->open_handles_ > 0) return;
   if (self->limits_) self->limits_->Release(self->client_);
-  self->loop_->OnConnectionClosed(self->id_);
+  self->limits_ = nullptr;
+  // The session (closed by now) goes with its configuration and TLS state; its buffers stay.
+  if (self->session_) {
+    self->spare_buffers_ = self->session_->TakeBuffers();
+    self->session_.reset();
+  }
+  self->tls_.reset();
+  self->tls_context_.reset();
+  self->loop_->OnConnectionClosed(self->id_);  // may destroy `self`
 }
 
 bool SmtpConnection::TlsOffered() { return tls_context_ && !tls_; }

@@ -1,10 +1,11 @@
 // SmtpConnection: one accepted TCP connection on a libuv loop, carrying one SmtpSession.
 //
-// Owns its uv_tcp_t and inactivity uv_timer_t (each freed in its close callback) and the
+// Holds its uv_tcp_t and inactivity uv_timer_t (closed before the object goes) and the
 // session. Lives on its loop's thread only. When both handles have closed it tells its
-// ServerLoop, which destroys it: nothing else deletes a connection, so a session may call
-// Close() from inside its own callbacks safely. Socket errors end the session quietly (the
-// client went away); nothing here throws.
+// ServerLoop, which destroys it or keeps it for a later connection (Reopen): nothing else
+// deletes a connection, so a session may call Close() from inside its own callbacks safely. A
+// kept connection keeps its session's buffers (SmtpSession::Buffers) and nothing else of it.
+// Socket errors end the session quietly (the client went away); nothing here throws.
 #ifndef POSTDESK_GATEWAY_SMTP_CONNECTION_H_
 #define POSTDESK_GATEWAY_SMTP_CONNECTION_H_
 
@@ -12,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "gateway/connection_limits.h"
@@ -26,6 +28,8 @@ class SmtpConnection : public SmtpSession::Transport {
  public:
   SmtpConnection(ServerLoop* loop, uint64_t id);
   ~SmtpConnection() override;
+  // Makes a connection whose handles have closed ready for Accept() again, as `id`.
+  void Reopen(uint64_t id);
 
   // Accepts from `listener` and starts the session; false (and closed) on failure.
   // Over `limits`, the client is told 421 4.7.0 and the connection closed.
@@ -34,7 +38,7 @@ class SmtpConnection : public SmtpSession::Transport {
   bool Accept(uv_stream_t* listener, std::shared_ptr<const ServingState> state,
               ConnectionLimits* limits, bool implicit_tls);
 
-  SmtpSession* session() { return session_.get(); }
+  SmtpSession* session() { return session_ ? &*session_ : nullptr; }
   uint64_t id() const { return id_; }
   // Closes the socket now, without waiting for queued replies (end of the shutdown grace).
   void Abort();
@@ -58,14 +62,18 @@ class SmtpConnection : public SmtpSession::Transport {
   void WriteToSocket(std::string_view bytes);
   bool BeginTls();  // false (and the session told) when TLS cannot start
 
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+
   ServerLoop* const loop_;
-  const uint64_t id_;
-  uv_tcp_t* tcp_;
-  uv_timer_t* timer_;
+  uint64_t id_;
+  uv_tcp_t tcp_;
+  uv_timer_t timer_;
+  uv_shutdown_t shutdown_;
   int open_handles_ = 0;
   bool closing_ = false;
   bool reading_ = false;
-  std::unique_ptr<SmtpSession> session_;
+  std::optional<SmtpSession> session_;
+  SmtpSession::Buffers spare_buffers_;             // the last session's, for the next
   std::shared_ptr<const TlsContext> tls_context_;  // null: TLS not configured
   std::unique_ptr<TlsStream> tls_;                 // set once TLS started
   ConnectionLimits* limits_ = nullptr;  // set when a slot was acquired: released at the end

@@ -10,6 +10,7 @@
 #include "gateway/log_format.h"
 #include "gateway/metrics.h"
 #include "parser/email_address.h"
+#include "parser/json_string.h"
 #include "parser/utf8.h"
 
 namespace postdesk {
@@ -94,16 +95,49 @@ const char* SmtpSession::StateName(State state) {
   return "?";
 }
 
-SmtpSession::SmtpSession(uint64_t id, std::string client_ip,
-                         std::shared_ptr<const ServingState> state, Transport* transport)
+SmtpSession::SmtpSession(uint64_t id, std::string_view client_ip,
+                         std::shared_ptr<const ServingState> state, Transport* transport,
+                         Buffers buffers)
     : id_(id),
-      client_ip_(std::move(client_ip)),
+      client_ip_(std::move(buffers.client_ip)),
       serving_(std::move(state)),
       limits_(serving_->config.limits),
-      transport_(transport) {}
+      transport_(transport),
+      pending_(std::move(buffers.pending)),
+      out_(std::move(buffers.out)),
+      helo_(std::move(buffers.helo)),
+      tls_(std::move(buffers.tls)),
+      received_(std::move(buffers.received)),
+      mail_from_(std::move(buffers.mail_from)),
+      recipients_(std::move(buffers.recipients)),
+      transaction_(std::move(buffers.transaction)) {
+  client_ip_.assign(client_ip);
+  for (std::string* s : {&pending_, &out_, &helo_, &tls_, &received_, &mail_from_}) s->clear();
+}
+
+SmtpSession::Buffers SmtpSession::TakeBuffers() {
+  // Enough for the lines and envelopes of ordinary mail; a buffer that held more is freed.
+  constexpr size_t kMaxKeptBytes = 16 * 1024;
+  constexpr size_t kMaxKeptRecipients = 16;
+  Buffers b{std::move(client_ip_), std::move(pending_),    std::move(out_),
+            std::move(helo_),      std::move(tls_),        std::move(received_),
+            std::move(mail_from_), std::move(recipients_), std::move(transaction_)};
+  b.transaction.state.reset();  // a spare must not keep an old configuration alive
+  for (std::string* s : {&b.client_ip, &b.pending, &b.out, &b.helo, &b.tls, &b.received,
+                         &b.mail_from, &b.transaction.id, &b.transaction.client_ip,
+                         &b.transaction.helo, &b.transaction.mail_from, &b.transaction.message}) {
+    if (s->capacity() > kMaxKeptBytes) std::string().swap(*s);
+  }
+  if (b.recipients.size() > kMaxKeptRecipients) std::vector<SmtpRecipient>().swap(b.recipients);
+  if (b.transaction.recipients.size() > kMaxKeptRecipients) {
+    std::vector<SmtpRecipient>().swap(b.transaction.recipients);
+  }
+  recipient_count_ = 0;
+  return b;
+}
 
 void SmtpSession::Start() {
-  Reply("220 " + serving_->config.hostname + " ESMTP Postdesk");
+  Reply({"220 ", serving_->config.hostname, " ESMTP Postdesk"});
   transport_->SetTimeout(limits_.command_timeout);
   Flush();
 }
@@ -120,6 +154,11 @@ void SmtpSession::EnterState(State next) {
 
 void SmtpSession::Reply(std::string_view line) {
   out_.append(line);
+  out_.append("\r\n");
+}
+
+void SmtpSession::Reply(std::initializer_list<std::string_view> parts) {
+  for (std::string_view part : parts) out_.append(part);
   out_.append("\r\n");
 }
 
@@ -290,10 +329,10 @@ void SmtpSession::DoHelo(std::string_view arg) {
     return;
   }
   ResetTransaction();  // RFC 5321 4.1.4: HELO/EHLO reset the state like RSET
-  helo_ = std::string(arg.substr(0, 255));
+  helo_.assign(arg.substr(0, 255));
   esmtp_ = false;
   EnterState(State::kReady);
-  Reply("250 " + serving_->config.hostname);
+  Reply({"250 ", serving_->config.hostname});
 }
 
 void SmtpSession::DoEhlo(std::string_view arg) {
@@ -303,13 +342,14 @@ void SmtpSession::DoEhlo(std::string_view arg) {
     return;
   }
   ResetTransaction();
-  helo_ = std::string(arg.substr(0, 255));
+  helo_.assign(arg.substr(0, 255));
   esmtp_ = true;
   EnterState(State::kReady);
-  const std::string& host = serving_->config.hostname;
-  Reply("250-" + host);
+  Reply({"250-", serving_->config.hostname});
   Reply("250-PIPELINING");
-  Reply("250-SIZE " + std::to_string(limits_.max_message_size));
+  out_.append("250-SIZE ");
+  AppendDecimal(static_cast<int64_t>(limits_.max_message_size), &out_);
+  out_.append("\r\n");
   Reply("250-8BITMIME");
   if (transport_->TlsOffered()) Reply("250-STARTTLS");
   Reply("250-SMTPUTF8");

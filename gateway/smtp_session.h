@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -63,10 +64,23 @@ class SmtpSession {
     kClosed,
   };
 
-  SmtpSession(uint64_t id, std::string client_ip, std::shared_ptr<const ServingState> state,
-              Transport* transport);
+  // What a closed session leaves for the next one on the same connection object (ServerLoop
+  // keeps closed connections for new ones): strings and vectors with their storage, so that a
+  // new session allocates nothing for them. Their contents are stale; a session clears them.
+  struct Buffers {
+    std::string client_ip, pending, out, helo, tls, received, mail_from;
+    std::vector<SmtpRecipient> recipients;
+    SmtpTransaction transaction;
+  };
+
+  SmtpSession(uint64_t id, std::string_view client_ip, std::shared_ptr<const ServingState> state,
+              Transport* transport, Buffers buffers = {});
   SmtpSession(const SmtpSession&) = delete;
   SmtpSession& operator=(const SmtpSession&) = delete;
+
+  // Hands the buffers over once the session is closed, except those that grew past a few
+  // KiB for one large line or message: they are freed rather than kept.
+  Buffers TakeBuffers();
 
   void Start();  // sends the 220 greeting
   // Instead of Start(): answers `reply` (a 421) and closes, e.g. over a connection limit.
@@ -95,6 +109,7 @@ class SmtpSession {
   void HandleLine(std::string_view line);
   void EnterState(State next);
   void Reply(std::string_view line);
+  void Reply(std::initializer_list<std::string_view> parts);  // one line, in parts
   void Flush();
   void Close(std::string_view reason);
   void ResetTransaction();
@@ -121,7 +136,7 @@ class SmtpSession {
   void LogTransaction(const DeliveryOutcome& outcome) const;
 
   const uint64_t id_;
-  const std::string client_ip_;
+  std::string client_ip_;
   std::shared_ptr<const ServingState> serving_;
   const LimitsConfig& limits_;
   Transport* const transport_;

@@ -57,10 +57,23 @@ RedisReplyPtr RedisConnection::Command(const char* format, ...) {
 }
 
 RedisReplyPtr RedisConnection::CommandArgv(std::initializer_list<std::string_view> args) {
-  RedisArgv command;
-  for (std::string_view arg : args) command.Add(arg);
-  return RedisReplyPtr(static_cast<redisReply*>(
-      redisCommandArgv(context_, command.count(), command.argv.data(), command.lens.data())));
+  // On the stack: the outbox sender polls with these on a timer, whatever the traffic.
+  constexpr size_t kMaxArgs = 16;
+  const char* argv[kMaxArgs];
+  size_t lens[kMaxArgs];
+  if (args.size() > kMaxArgs) {
+    RedisArgv command;
+    for (std::string_view arg : args) command.Add(arg);
+    return RedisReplyPtr(static_cast<redisReply*>(
+        redisCommandArgv(context_, command.count(), command.args(), command.lens.data())));
+  }
+  size_t n = 0;
+  for (std::string_view arg : args) {
+    argv[n] = arg.data();
+    lens[n++] = arg.size();
+  }
+  return RedisReplyPtr(
+      static_cast<redisReply*>(redisCommandArgv(context_, static_cast<int>(n), argv, lens)));
 }
 
 Result<std::vector<RedisReplyPtr>> RedisConnection::Pipeline(

@@ -637,5 +637,58 @@ TEST_F(SmtpSessionTest, SecondTransactionCarriesOnlyItsOwnEnvelope) {
   EXPECT_NE(second.message.find("for <x@in.acme.test>"), std::string::npos);
 }
 
+// One dialogue, replies and deliveries, on a session built from `buffers`.
+struct Dialogue {
+  std::vector<std::string> replies;
+  std::vector<SmtpTransaction> delivered;
+};
+Dialogue RunDialogue(SmtpSession::Buffers buffers) {
+  FakeTransport transport;
+  SmtpSession session(9, "192.0.2.1", TestState(), &transport, std::move(buffers));
+  session.Start();
+  session.OnBytes("EHLO client.test\r\nMAIL FROM:<ann@customer.test>\r\n");
+  session.OnBytes("RCPT TO:<support@acme.test>\r\nDATA\r\n");
+  session.OnBytes("Subject: new\r\n\r\nnew session\r\n.\r\n");
+  session.OnDelivered({"250 2.0.0 Ok: ticket 1", "tickets=1"});
+  session.OnBytes("QUIT\r\n");
+  return {transport.TakeLines(), std::move(transport.delivered)};
+}
+
+TEST(SmtpSessionReuse, SessionOnAClosedOnesBuffersBehavesAsAFreshOne) {
+  // A pooled connection (ServerLoop) hands the buffers of its closed session to the next one.
+  // The old session leaves something in every buffer: TLS, a long IPv6 client, an envelope
+  // with recipients, input pipelined after a delivery it never saw the end of.
+  FakeTransport transport;
+  SmtpSession old(1, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff", TestState(), &transport);
+  old.Start();
+  old.OnTlsEstablished("TLSv1.3 TLS_AES_256_GCM_SHA384");
+  old.OnBytes("EHLO old.client.test\r\nMAIL FROM:<old@old.test>\r\n");
+  old.OnBytes("RCPT TO:<support@acme.test>\r\nRCPT TO:<help@acme.test>\r\nDATA\r\n");
+  old.OnBytes("Subject: old\r\n\r\nold\r\n.\r\nMAIL FROM:<pipelined@old.test>\r\nRCPT");
+  old.OnDisconnected("client went away");
+  ASSERT_EQ(old.state(), SmtpSession::State::kClosed);
+  SmtpSession::Buffers buffers = old.TakeBuffers();
+  EXPECT_FALSE(buffers.transaction.state) << "a spare keeps no configuration alive";
+
+  Dialogue reused = RunDialogue(std::move(buffers));
+  Dialogue fresh = RunDialogue({});
+  EXPECT_EQ(reused.replies, fresh.replies);
+  ASSERT_EQ(reused.delivered.size(), 1u);
+  ASSERT_EQ(fresh.delivered.size(), 1u);
+  const SmtpTransaction& a = reused.delivered[0];
+  const SmtpTransaction& b = fresh.delivered[0];
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.client_ip, "192.0.2.1");
+  EXPECT_EQ(a.helo, b.helo);
+  EXPECT_EQ(a.mail_from, "ann@customer.test");
+  ASSERT_EQ(a.recipients.size(), 1u);
+  EXPECT_EQ(a.recipients[0].address, "support@acme.test");
+  // The trace header says plain ESMTP from client.test: nothing of the old TLS or HELO.
+  EXPECT_EQ(a.message.find("old"), std::string::npos) << a.message;
+  EXPECT_EQ(a.message.find("TLS"), std::string::npos) << a.message;
+  EXPECT_NE(a.message.find("with ESMTP id"), std::string::npos) << a.message;
+  EXPECT_EQ(a.message.size(), b.message.size());
+}
+
 }  // namespace
 }  // namespace postdesk
