@@ -237,7 +237,9 @@ void TicketStore::OnReply(const redisReply* reply) {
 }
 
 void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) {
-  if (state_ != State::kConnected) {
+  // While the connection is set up, a message waits behind AUTH, SELECT and FUNCTION LOAD (a
+  // sender right after a start or a reconnect); should one of them fail, it hears so.
+  if (state_ != State::kConnected && state_ != State::kSettingUp) {
     callback(Status::Error("redis unavailable" +
                            (last_error_.empty() ? std::string() : ": " + last_error_)),
              kNoOutcomes);

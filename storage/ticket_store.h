@@ -6,6 +6,7 @@
 // the database and loads the Functions library; it counts as connected once Redis has accepted
 // all three. It reconnects with exponential backoff (100 ms to 5 s) after a failure, by itself,
 // and a refused setup step (a wrong password, say) is such a failure, named in Ingest's error.
+// A message that comes while the setup is answered waits behind it.
 // Ingest() calls its callback exactly once, on the loop: with the outcomes after Redis acknowledged
 // the write (and, with the embedded server's `appendfsync always`, fsynced it), or with an error
 // when Redis is down or answered an error (then nothing was written: the function is atomic), or

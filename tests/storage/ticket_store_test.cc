@@ -276,6 +276,32 @@ TEST_F(TicketStoreTest, RedisDownFailsFastThenReconnectsByItself) {
   EXPECT_EQ(Ids(up.value()), std::vector<int64_t>{2});
 }
 
+TEST_F(TicketStoreTest, MessageThatComesWhileTheConnectionIsSetUpWaitsForIt) {
+  // Redis holds its answers to a new connection's setup (FUNCTION LOAD) for a while: a message
+  // that comes meanwhile, as right after a start, is stored once they come, not refused.
+  redisContext* c = redisConnectUnix(redis_->address().unix_path.c_str());
+  auto* paused = static_cast<redisReply*>(redisCommand(c, "CLIENT PAUSE 1500 ALL"));
+  ASSERT_TRUE(paused && paused->type == REDIS_REPLY_STATUS);
+  freeReplyObject(paused);
+  redisFree(c);
+  TicketStore late(&loop_, redis_->address());
+  late.Start();
+  // Long enough for the unix socket's connect, far shorter than the pause.
+  RunUntil(
+      &loop_, [] { return false; }, std::chrono::milliseconds(200));
+  ASSERT_FALSE(late.connected());
+  std::optional<Status> stored;
+  late.Ingest(Request(), [&](const Status& status, const auto&) { stored = status; });
+  ASSERT_TRUE(RunUntil(
+      &loop_, [&] { return stored.has_value(); }, std::chrono::seconds(10)));
+  EXPECT_TRUE(stored->ok()) << stored->message();
+  EXPECT_TRUE(late.connected());
+  bool closed = false;
+  late.Close([&] { closed = true; });
+  ASSERT_TRUE(RunUntil(
+      &loop_, [&] { return closed; }, std::chrono::seconds(5)));
+}
+
 TEST_F(TicketStoreTest, RequestsInFlightWhenRedisDiesEachHearOnceThatTheReplyWasLost) {
   ASSERT_TRUE(IngestAndWait(Request()).ok());
   // Paused, Redis holds the writes unanswered: three requests are in flight when it dies.
