@@ -15,7 +15,10 @@
 //  - at most one Deliver() is outstanding, and reading is off while it is (backpressure);
 //  - a delivered message is our Received: header (well-formed, CRLF lines) followed by at most
 //    max_message_size bytes, for 1 to max_recipients recipients;
-//  - the output is bounded by the input: < 64 bytes per input byte + 4096.
+//  - the output is bounded by the input: < 64 bytes per input byte + 4096;
+//  - a session built on the buffers that the previous input's session left (as a connection
+//    kept by ServerLoop gives them to its next one) writes and delivers exactly what a fresh
+//    session does (the date in our Received: header aside).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -102,6 +105,7 @@ class CheckingTransport : public SmtpSession::Transport {
     FUZZ_CHECK(!closed_);
     FUZZ_CHECK(!bytes.empty());
     written_ += bytes.size();
+    record_.append(bytes);
     CheckReplyLines(bytes);
     // SmtpConnection::Write reports a failed write to the session from inside Write().
     if (prng_->OneIn(512)) session_->OnDisconnected("write failed");
@@ -125,7 +129,10 @@ class CheckingTransport : public SmtpSession::Transport {
     FUZZ_CHECK(!delivering_);
     FUZZ_CHECK(!tx.recipients.empty());
     FUZZ_CHECK(tx.recipients.size() <= limits_.max_recipients);
-    CheckMessage(tx.message);
+    size_t header_end = CheckMessage(tx.message);
+    record_.append("\n[delivered]").append(tx.helo).append("\n").append(tx.mail_from);
+    for (const SmtpRecipient& r : tx.recipients) record_.append("\n").append(r.address);
+    record_.append("\n").append(tx.message, header_end);
     delivering_ = true;
     fed_while_delivering_ = 0;
   }
@@ -153,6 +160,8 @@ class CheckingTransport : public SmtpSession::Transport {
     if (reading_) FUZZ_CHECK(fed_while_delivering_ <= kMaxHeldWhileDelivering);
   }
   size_t written() const { return written_; }
+  // Everything written and delivered, in order.
+  const std::string& record() const { return record_; }
 
  private:
   bool tls_started_ = false;
@@ -177,7 +186,8 @@ class CheckingTransport : public SmtpSession::Transport {
     FUZZ_CHECK(continued_code_.empty());
   }
 
-  void CheckMessage(std::string_view message) {
+  // Returns where our Received: header ends.
+  size_t CheckMessage(std::string_view message) {
     FUZZ_CHECK(message.substr(0, 15) == "Received: from ");
     // The header ends at the first CRLF that is not followed by folding whitespace.
     size_t end = 0;
@@ -202,6 +212,7 @@ class CheckingTransport : public SmtpSession::Transport {
       data -= 2;
     }
     FUZZ_CHECK(data <= limits_.max_message_size);
+    return end;
   }
 
   const LimitsConfig& limits_;
@@ -212,6 +223,7 @@ class CheckingTransport : public SmtpSession::Transport {
   bool delivering_ = false;
   size_t fed_while_delivering_ = 0;
   size_t written_ = 0;
+  std::string record_;
   size_t lines_ = 0;
   std::string continued_code_;
 };
@@ -225,26 +237,17 @@ void Answer(SmtpSession* session, CheckingTransport* transport, Prng* prng) {
   }
 }
 
-}  // namespace
-}  // namespace postdesk
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  spdlog::set_level(spdlog::level::off);
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using postdesk::CheckingTransport;
-  using postdesk::Prng;
-  using postdesk::SmtpSession;
-  if (size < 5) return 0;
-  const auto& state = postdesk::StateFor(data[0]);
+// One run of the input on a session built on `buffers`; returns the transport's record and
+// leaves the closed session's buffers in `*left`.
+std::string RunSession(const uint8_t* data, size_t size, SmtpSession::Buffers buffers,
+                       SmtpSession::Buffers* left) {
+  const auto& state = StateFor(data[0]);
   Prng prng(static_cast<uint32_t>(data[1]) | static_cast<uint32_t>(data[2]) << 8 |
             static_cast<uint32_t>(data[3]) << 16 | static_cast<uint32_t>(data[4]) << 24);
   std::string_view input(reinterpret_cast<const char*>(data) + 5, size - 5);
 
   CheckingTransport transport(state->config.limits, &prng);
-  SmtpSession session(1, "192.0.2.1", state, &transport);
+  SmtpSession session(1, "192.0.2.1", state, &transport, std::move(buffers));
   transport.set_session(&session);
   session.Start();
   FUZZ_CHECK(transport.written() > 0 || transport.closed());
@@ -254,7 +257,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint32_t event = prng.Next() % 256;
     if (transport.delivering() && (!transport.reading() || event < 64)) {
       // Delivery answers between reads; it must come before more input while reading is off.
-      postdesk::Answer(&session, &transport, &prng);
+      Answer(&session, &transport, &prng);
       continue;
     }
     if (event == 255) {
@@ -279,7 +282,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pos += chunk;
   }
   // Each answer may let pipelined input start the next transaction.
-  while (transport.delivering()) postdesk::Answer(&session, &transport, &prng);
+  while (transport.delivering()) Answer(&session, &transport, &prng);
   switch (prng.Next() % 4) {
     case 0:
       session.OnTimeout();
@@ -299,5 +302,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   session.OnDelivered({"250 2.0.0 Ok: ticket 2", "tickets=2"});
   FUZZ_CHECK(transport.written() < 64 * size + 4096);
   if (transport.closed()) FUZZ_CHECK(session.state() == SmtpSession::State::kClosed);
+  // The connection's handles close after the session has: then it gives up its buffers.
+  session.OnDisconnected("end of input");
+  *left = session.TakeBuffers();
+  return transport.record();
+}
+
+}  // namespace
+}  // namespace postdesk
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  spdlog::set_level(spdlog::level::off);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using postdesk::SmtpSession;
+  if (size < 5) return 0;
+  // What the previous input's session left, as a kept connection holds it for the next one.
+  static SmtpSession::Buffers kept;
+  SmtpSession::Buffers unused;
+  const std::string fresh = postdesk::RunSession(data, size, {}, &unused);
+  const std::string reused = postdesk::RunSession(data, size, std::move(kept), &kept);
+  FUZZ_CHECK(reused == fresh);
   return 0;
 }
