@@ -144,8 +144,11 @@ void ServerLoop::OnConnection(uv_stream_t* listener, int status) {
   Metrics().connections.Add();
   Metrics().connections_open.Add(1);  // until OnConnectionClosed
   SmtpConnection* connection;
+  SmtpSession::Buffers buffers;
   if (!self->spare_connections_.empty()) {
-    ConnectionMap::node_type node = std::move(self->spare_connections_.back());
+    SpareConnection& spare = self->spare_connections_.back();
+    ConnectionMap::node_type node = std::move(spare.node);
+    buffers = std::move(spare.buffers);
     self->spare_connections_.pop_back();
     node.key() = id;
     connection = node.mapped().get();
@@ -157,7 +160,7 @@ void ServerLoop::OnConnection(uv_stream_t* listener, int status) {
     self->connections_.emplace(id, std::move(made));
   }
   connection->Accept(listener, self->state_, self->limits_,
-                     reinterpret_cast<Listener*>(listener)->implicit_tls);
+                     reinterpret_cast<Listener*>(listener)->implicit_tls, std::move(buffers));
 }
 
 void ServerLoop::Deliver(SmtpTransaction* transaction) {
@@ -176,11 +179,11 @@ void ServerLoop::Deliver(SmtpTransaction* transaction) {
   });
 }
 
-void ServerLoop::OnConnectionClosed(uint64_t id) {
+void ServerLoop::OnConnectionClosed(uint64_t id, SmtpSession::Buffers buffers) {
   Metrics().connections_open.Add(-1);
   ConnectionMap::node_type node = connections_.extract(id);
   if (node && !shutting_down_ && spare_connections_.size() < kMaxSpareConnections) {
-    spare_connections_.push_back(std::move(node));
+    spare_connections_.push_back({std::move(node), std::move(buffers)});
   }
   if (shutting_down_) MaybeFinish();
 }

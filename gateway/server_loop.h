@@ -49,7 +49,8 @@ class ServerLoop {
   uv_loop_t* loop() { return &loop_; }
   uv_buf_t read_buffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
   void Deliver(SmtpTransaction* transaction);
-  void OnConnectionClosed(uint64_t id);
+  // `buffers`: the closed session's, kept with the connection for its next session.
+  void OnConnectionClosed(uint64_t id, SmtpSession::Buffers buffers);
 
  private:
   static constexpr unsigned kReadBufferSize = 64 * 1024;
@@ -88,10 +89,15 @@ class ServerLoop {
   Delivery delivery_;
   using ConnectionMap = std::unordered_map<uint64_t, std::unique_ptr<SmtpConnection>>;
   ConnectionMap connections_;
-  // Closed connections, each in its map node, kept for the next accepts: a new connection then
-  // costs no allocation for its object, handles, node or session buffers.
+  // Closed connections, each in its map node and with its session's buffers, kept for the next
+  // accepts: a new connection then costs no allocation for its object, handles, node or
+  // session buffers. An open connection holds no spare buffers (idle ones stay small).
   static constexpr size_t kMaxSpareConnections = 128;
-  std::vector<ConnectionMap::node_type> spare_connections_;
+  struct SpareConnection {
+    ConnectionMap::node_type node;
+    SmtpSession::Buffers buffers;
+  };
+  std::vector<SpareConnection> spare_connections_;
   uint64_t next_connection_ = 1;
   bool shutting_down_ = false;
   bool finished_ = false;

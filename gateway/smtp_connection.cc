@@ -47,7 +47,8 @@ void SmtpConnection::Reopen(uint64_t id) {
 }
 
 bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const ServingState> state,
-                            ConnectionLimits* limits, bool implicit_tls) {
+                            ConnectionLimits* limits, bool implicit_tls,
+                            SmtpSession::Buffers buffers) {
   if (uv_accept(listener, stream()) != 0) {
     CloseHandles();
     return false;
@@ -56,7 +57,7 @@ bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const Serving
   client_ = PeerAddress(&tcp_);
   tls_context_ = state->tls;
   const std::string& hostname = state->config.hostname;  // `state` lives on in the session
-  session_.emplace(id_, client_, std::move(state), this, std::move(spare_buffers_));
+  session_.emplace(id_, client_, std::move(state), this, std::move(buffers));
   switch (limits->Acquire(client_)) {
     case ConnectionLimits::Verdict::kAccepted:
       limits_ = limits;
@@ -200,13 +201,14 @@ void SmtpConnection::OnHandleClosed(uv_handle_t* handle) {
   if (self->limits_) self->limits_->Release(self->client_);
   self->limits_ = nullptr;
   // The session (closed by now) goes with its configuration and TLS state; its buffers stay.
+  SmtpSession::Buffers buffers;
   if (self->session_) {
-    self->spare_buffers_ = self->session_->TakeBuffers();
+    buffers = self->session_->TakeBuffers();
     self->session_.reset();
   }
   self->tls_.reset();
   self->tls_context_.reset();
-  self->loop_->OnConnectionClosed(self->id_);  // may destroy `self`
+  self->loop_->OnConnectionClosed(self->id_, std::move(buffers));  // may destroy `self`
 }
 
 bool SmtpConnection::TlsOffered() { return tls_context_ && !tls_; }

@@ -3,8 +3,9 @@
 // Holds its uv_tcp_t and inactivity uv_timer_t (closed before the object goes) and the
 // session. Lives on its loop's thread only. When both handles have closed it tells its
 // ServerLoop, which destroys it or keeps it for a later connection (Reopen): nothing else
-// deletes a connection, so a session may call Close() from inside its own callbacks safely. A
-// kept connection keeps its session's buffers (SmtpSession::Buffers) and nothing else of it.
+// deletes a connection, so a session may call Close() from inside its own callbacks safely. Its
+// session's buffers (SmtpSession::Buffers) go to the ServerLoop with it, and come back to the
+// next session in Accept().
 // Socket errors end the session quietly (the client went away); nothing here throws.
 #ifndef POSTDESK_GATEWAY_SMTP_CONNECTION_H_
 #define POSTDESK_GATEWAY_SMTP_CONNECTION_H_
@@ -35,8 +36,9 @@ class SmtpConnection : public SmtpSession::Transport {
   // Over `limits`, the client is told 421 4.7.0 and the connection closed.
   // With `implicit_tls` the TLS handshake comes first (port 465 style) and the greeting is
   // sent under TLS.
+  // `buffers`: a closed session's, for this one to reuse.
   bool Accept(uv_stream_t* listener, std::shared_ptr<const ServingState> state,
-              ConnectionLimits* limits, bool implicit_tls);
+              ConnectionLimits* limits, bool implicit_tls, SmtpSession::Buffers buffers = {});
 
   SmtpSession* session() { return session_ ? &*session_ : nullptr; }
   uint64_t id() const { return id_; }
@@ -73,7 +75,6 @@ class SmtpConnection : public SmtpSession::Transport {
   bool closing_ = false;
   bool reading_ = false;
   std::optional<SmtpSession> session_;
-  SmtpSession::Buffers spare_buffers_;             // the last session's, for the next
   std::shared_ptr<const TlsContext> tls_context_;  // null: TLS not configured
   std::unique_ptr<TlsStream> tls_;                 // set once TLS started
   ConnectionLimits* limits_ = nullptr;  // set when a slot was acquired: released at the end
