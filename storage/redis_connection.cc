@@ -28,9 +28,9 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
   redisSetTimeout(c, tv);
   auto connection = std::unique_ptr<RedisConnection>(new RedisConnection(c, address));
   if (!address.password.empty()) {
-    RedisReplyPtr r = address.username.empty()
-                          ? connection->CommandArgv({"AUTH", address.password})
-                          : connection->CommandArgv({"AUTH", address.username, address.password});
+    const RedisArgv auth = AuthCommand(address);
+    RedisReplyPtr r(
+        static_cast<redisReply*>(redisCommandArgv(c, auth.count(), auth.args(), auth.lens.data())));
     if (!r) return Status::Error(connection->LastError());
     if (r->type == REDIS_REPLY_ERROR) {
       return Status::Error("redis " + address.ToString() +

@@ -326,4 +326,12 @@ RedisArgv FunctionLoadCommand() {
   return command;
 }
 
+RedisArgv AuthCommand(const RedisAddress& address) {
+  RedisArgv command;
+  command.Add("AUTH");
+  if (!address.username.empty()) command.Add(address.username);  // an ACL user (Redis 6)
+  command.Add(address.password);
+  return command;
+}
+
 }  // namespace postdesk

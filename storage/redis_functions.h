@@ -56,6 +56,8 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/redis_address.h"
+
 namespace postdesk {
 
 // The streams of the schema above, for the code that writes and reads them.
@@ -84,6 +86,9 @@ struct RedisArgv {
 
 // FUNCTION LOAD REPLACE <kFunctionsLibrary>
 RedisArgv FunctionLoadCommand();
+
+// AUTH [username] password, for an address with a password (the views point into `address`).
+RedisArgv AuthCommand(const RedisAddress& address);
 
 }  // namespace postdesk
 

@@ -130,23 +130,21 @@ void TicketStore::OnConnected(uv_connect_t* request, int status) {
   std::string setup;
   self->setup_count_ = self->setup_answered_ = 0;
   auto step = [self](const char* name) { self->setup_steps_[self->setup_count_++] = name; };
-  if (!address.password.empty()) {
-    if (address.username.empty()) {
-      AppendRespCommand({"AUTH", address.password}, &setup);
-    } else {
-      AppendRespCommand({"AUTH", address.username, address.password}, &setup);
+  auto append = [&setup](const RedisArgv& command) {
+    AppendRespArray(command.argv.size(), &setup);
+    for (size_t i = 0; i < command.argv.size(); ++i) {
+      AppendRespBulk(std::string_view(command.argv[i], command.lens[i]), &setup);
     }
+  };
+  if (!address.password.empty()) {
+    append(AuthCommand(address));
     step("AUTH");
   }
   if (address.db != 0) {
     AppendRespCommand({"SELECT", std::to_string(address.db)}, &setup);
     step("SELECT");
   }
-  const RedisArgv load = FunctionLoadCommand();
-  AppendRespArray(load.argv.size(), &setup);
-  for (size_t i = 0; i < load.argv.size(); ++i) {
-    AppendRespBulk(std::string_view(load.argv[i], load.lens[i]), &setup);
-  }
+  append(FunctionLoadCommand());
   step("FUNCTION LOAD");
   self->Send(setup, self->setup_count_, nullptr);
 }
