@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A scriptable SMTP relay for smtp_client_test.cc: real sockets, real TLS, scripted replies.
+"""A scriptable SMTP relay for tests/gateway/smtp_client*_test.cc: real sockets and TLS,
+scripted replies.
 
 Listens on 127.0.0.1 on a free port and prints the port on stdout. Every connection gets a
 thread. What it sees goes to --log as JSON lines (written before the reply that follows them,
