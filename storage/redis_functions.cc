@@ -5,7 +5,8 @@ namespace postdesk {
 const std::string_view kFunctionsLibrary = R"LUA(#!lua name=postdesk
 -- Postdesk storage functions. Keys: see storage/redis_functions.h.
 
-local EVENTS_MAXLEN = 1000000
+-- Text, not a number: Lua would format a number with printf's %g on every XADD.
+local EVENTS_MAXLEN = '1000000'
 local P = '{pd}:'
 
 local function now_ms()
@@ -73,6 +74,7 @@ local function ingest(keys, args)
     redis.call('DEL', P .. 'suspended:' .. recovered_id)
     redis.call('ZREM', P .. 'suspended', recovered_id)
   end
+  local sender = string.lower(requester_email)
   local raw_uses, body_used = 0, false
   local suspended_ids = {}
 
@@ -89,35 +91,33 @@ local function ingest(keys, args)
   -- write, whatever its size); beside it only what scripts read or change. Fields that are
   -- empty for a new ticket (priority, type, group, assignee) are left out: readers take a
   -- missing field as empty.
-  local function new_ticket(target, followup_of)
+  local function new_ticket(brand, received_at, followup_of)
     local n = redis.call('INCR', keys[1])
     local id = int_text(n)
     local key = P .. 'ticket:' .. id
     local core = '{"id":"' .. id .. '","created_at_ms":"' .. now .. '","message":"' .. message ..
       '","description_body":"' .. storage_key .. '",' ..
       (followup_of and ('"followup_source_id":"' .. followup_of .. '",') or '') .. ticket_json .. '}'
-    local fields = {'status', 'new', 'brand', target.brand, 'received_at', target.received_at,
-      'requester_email', requester_email, 'tags', '[]', 'updated_at_ms', now, 'version', '1',
-      'core', core}
-    redis.call('HSET', key, unpack(fields))
+    redis.call('HSET', key, 'status', 'new', 'brand', brand, 'received_at',
+      received_at, 'requester_email', requester_email, 'tags', '[]', 'updated_at_ms', now,
+      'version', '1', 'core', core)
     raw_uses = raw_uses + 1
     add_comment(key)
-    local requester = string.lower(requester_email)
-    if requester ~= '' then
-      redis.call('ZADD', P .. 'requester:' .. requester .. ':tickets', now, id)
+    if sender ~= '' then
+      redis.call('ZADD', P .. 'requester:' .. sender .. ':tickets', now, id)
     end
     event(keys[2], 'ticket.created', id, '0', '')
     return n
   end
 
-  local function suspend(target, cause, reason)
+  local function suspend(brand, received_at, cause, reason)
     raw_uses = raw_uses + 1
     local n = redis.call('INCR', P .. 'suspended:next_id')
     local id = int_text(n)
     suspended_ids[#suspended_ids + 1] = id
     local key = P .. 'suspended:' .. id
     redis.call('HSET', key, 'id', id, 'cause', cause, 'reason', reason,
-      'brand', target.brand, 'received_at', target.received_at,
+      'brand', brand, 'received_at', received_at,
       'sender', requester_email, 'sender_name', requester_name,
       'subject', subject, 'message', message, 'created_at_ms', now,
       'transaction', transaction)
@@ -127,13 +127,11 @@ local function ingest(keys, args)
     return n
   end
 
-  local sender = string.lower(requester_email)
   local rate_limit = tonumber(rate_limit_text)
   local outcomes = {}
   for t = 0, target_count - 1 do
     local base = 17 + 5 * t
-    local target = {brand = args[base], received_at = args[base + 1]}
-    local brand = target.brand
+    local brand, received_at = args[base], args[base + 1]
     local cause, reason, thread_text = args[base + 2], args[base + 3], args[base + 4]
     local thread = tonumber(thread_text)
     local dedupe_key = nil
@@ -166,7 +164,7 @@ local function ingest(keys, args)
       end
       local outcome
       if cause ~= '' then
-        outcome = {'suspended', suspend(target, cause, reason), cause}
+        outcome = {'suspended', suspend(brand, received_at, cause, reason), cause}
       else
         local thread_key = P .. 'ticket:' .. thread_text
         local status = thread > 0 and redis.call('HGET', thread_key, 'status')
@@ -183,7 +181,7 @@ local function ingest(keys, args)
           outcome = {'comment', thread}
         else
           local followup = status == 'closed' and thread_text or nil
-          outcome = {'ticket', new_ticket(target, followup), followup and thread or 0}
+          outcome = {'ticket', new_ticket(brand, received_at, followup), followup and thread or 0}
         end
         if dedupe_key then
           redis.call('SET', dedupe_key, int_text(outcome[2]), 'PX', dedupe_window_ms)
