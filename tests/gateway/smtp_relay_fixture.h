@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "gateway/smtp_client.h"
+#include "tests/gateway/tls_test_files.h"
 
 extern char** environ;
 
@@ -288,35 +289,6 @@ class ScriptedRelay {
   std::string log_;
   uint16_t port_ = 0;
   Child child_;
-};
-
-// A throwaway self-signed certificate, made with the openssl tool once per test binary.
-class TlsFiles {
- public:
-  static const TlsFiles& Get() {
-    static TlsFiles files;
-    return files;
-  }
-  std::string cert, key;
-  std::string other_cert;  // of another key: verifying the relay against it fails
-
- private:
-  TlsFiles() {
-    std::string dir = MakeTempDir();
-    cert = dir + "/cert.pem";
-    key = dir + "/key.pem";
-    other_cert = dir + "/other.pem";
-    Make(cert, key);
-    Make(other_cert, dir + "/other-key.pem");
-  }
-  static void Make(const std::string& cert_file, const std::string& key_file) {
-    std::string command =
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-        "-days 2 -subj /CN=relay.test -addext subjectAltName=IP:127.0.0.1,DNS:localhost "
-        "-keyout " +
-        key_file + " -out " + cert_file + " >/dev/null 2>&1";
-    if (std::system(command.c_str()) != 0) std::abort();
-  }
 };
 
 // A libuv loop for one test; closing it checks that no handle was left open.

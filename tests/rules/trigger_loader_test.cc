@@ -29,8 +29,8 @@ Json NotifyTarget() { return Act("notification_target", Json::array({"target-1",
 Json Valid(const std::string& title = "Valid") {
   return Json{{"title", title},
               {"active", true},
-              {"conditions", Json{{"all", Json::array({Cond("status", "is", "open")})},
-                                  {"any", Json::array()}}},
+              {"conditions",
+               Json{{"all", Json::array({Cond("status", "is", "open")})}, {"any", Json::array()}}},
               {"actions", Json::array({NotifyTarget()})}};
 }
 
@@ -76,13 +76,14 @@ std::string ActionError(const Json& broken) {
   return LoadError(Wrap(Json::array({Valid("First"), Vip(Json::array(), Json::array({broken}))})));
 }
 
-constexpr char kConditionPlace[] = R"(triggers.json: trigger 2 "VIP" (id 900): conditions.all[1]: )";
+constexpr char kConditionPlace[] =
+    R"(triggers.json: trigger 2 "VIP" (id 900): conditions.all[1]: )";
 constexpr char kActionPlace[] = R"(triggers.json: trigger 2 "VIP" (id 900): actions[0]: )";
 
 ::testing::AssertionResult StartsWith(const std::string& text, std::string_view prefix) {
   if (text.compare(0, prefix.size(), prefix) == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not start with \"" << prefix
-                                       << "\"";
+  return ::testing::AssertionFailure()
+         << "\"" << text << "\" does not start with \"" << prefix << "\"";
 }
 
 ::testing::AssertionResult Contains(const std::string& text, std::string_view part) {
@@ -121,9 +122,8 @@ TEST(TriggerLoader, IdDefaultsToThePositionInTheFile) {
   with_id["id"] = 360001234;
   Json string_id = Valid("string id");
   string_id["id"] = "abc";
-  Result<std::vector<Trigger>> triggers =
-      ParseTriggers(Wrap(Json::array({Valid("first"), with_id, string_id, Valid("fourth")})),
-                    "triggers.json");
+  Result<std::vector<Trigger>> triggers = ParseTriggers(
+      Wrap(Json::array({Valid("first"), with_id, string_id, Valid("fourth")})), "triggers.json");
   ASSERT_TRUE(triggers.ok()) << triggers.status().message();
   ASSERT_EQ(triggers->size(), 4u);
   EXPECT_EQ(triggers.value()[0].id, "1");
@@ -372,15 +372,15 @@ TEST(TriggerLoader, RefusesUnknownOperator) {
 }
 
 TEST(TriggerLoader, RefusesAnOperatorThatDoesNotFitTheField) {
-  EXPECT_EQ(ConditionError(Cond("brand_id", "less_than", "acme")),
-            std::string(kConditionPlace) +
-                "operator \"less_than\" does not apply to field \"brand_id\"");
+  EXPECT_EQ(
+      ConditionError(Cond("brand_id", "less_than", "acme")),
+      std::string(kConditionPlace) + "operator \"less_than\" does not apply to field \"brand_id\"");
   // Facts no action changes take no change operator; tags take only includes / not_includes.
   EXPECT_TRUE(StartsWith(ConditionError(Cond("received_at", "changed", nullptr)), kConditionPlace));
   EXPECT_TRUE(StartsWith(ConditionError(Cond("hour_of_day", "contains", "1")), kConditionPlace));
   EXPECT_TRUE(StartsWith(ConditionError(Cond("current_tags", "is", "vip")), kConditionPlace));
-  EXPECT_TRUE(StartsWith(ConditionError(Cond("comment_is_public", "less_than", true)),
-                         kConditionPlace));
+  EXPECT_TRUE(
+      StartsWith(ConditionError(Cond("comment_is_public", "less_than", true)), kConditionPlace));
   EXPECT_TRUE(StartsWith(ConditionError(Cond("subject", "less_than", "b")), kConditionPlace));
   EXPECT_TRUE(StartsWith(ConditionError(Cond("update_type", "value", "Create")), kConditionPlace));
 }
@@ -392,11 +392,12 @@ TEST(TriggerLoader, RefusesUnknownValues) {
   EXPECT_TRUE(StartsWith(ConditionError(Cond("type", "is", "bug")), kConditionPlace));
   EXPECT_TRUE(StartsWith(ConditionError(Cond("update_type", "is", "Delete")), kConditionPlace));
   EXPECT_TRUE(StartsWith(ConditionError(Cond("sender_type", "is", "robot")), kConditionPlace));
-  EXPECT_TRUE(StartsWith(ConditionError(Cond("comment_is_public", "is", "maybe")), kConditionPlace));
+  EXPECT_TRUE(
+      StartsWith(ConditionError(Cond("comment_is_public", "is", "maybe")), kConditionPlace));
   EXPECT_TRUE(StartsWith(ConditionError(Cond("hour_of_day", "is", "ten")), kConditionPlace));
   EXPECT_TRUE(StartsWith(ConditionError(Cond("hour_of_day", "is", 9.5)), kConditionPlace));
-  EXPECT_TRUE(StartsWith(ConditionError(Cond("subject_includes_word", "includes", "!!")),
-                         kConditionPlace));
+  EXPECT_TRUE(
+      StartsWith(ConditionError(Cond("subject_includes_word", "includes", "!!")), kConditionPlace));
   EXPECT_TRUE(StartsWith(ConditionError(Cond("subject", "is", Json{{"a", 1}})), kConditionPlace));
 }
 
@@ -414,16 +415,17 @@ TEST(TriggerLoader, RefusesARegexThatDoesNotCompile) {
 TEST(TriggerLoader, RefusesAnUnknownPlaceholder) {
   std::string error = ActionError(
       Act("notification_user", Json::array({"requester_id", "Hi", "Ticket {{ticket.titel}}"})));
-  EXPECT_TRUE(StartsWith(error, std::string(kActionPlace) + "action \"notification_user\": body: "));
+  EXPECT_TRUE(
+      StartsWith(error, std::string(kActionPlace) + "action \"notification_user\": body: "));
   EXPECT_TRUE(Contains(error, "unknown placeholder {{ticket.titel}}"));
-  EXPECT_TRUE(Contains(ActionError(Act("notification_user",
-                                       Json::array({"requester_id", "{{ticket.nope}}", "B"}))),
-                       "subject: unknown placeholder {{ticket.nope}}"));
+  EXPECT_TRUE(Contains(
+      ActionError(Act("notification_user", Json::array({"requester_id", "{{ticket.nope}}", "B"}))),
+      "subject: unknown placeholder {{ticket.nope}}"));
   EXPECT_TRUE(Contains(ActionError(Act("notification_target", Json::array({"t", "{{nope}}"}))),
                        "message: unknown placeholder {{nope}}"));
-  EXPECT_TRUE(StartsWith(ActionError(Act("notification_target",
-                                         Json::array({"t", "{{ticket.title | upcase}}"}))),
-                         kActionPlace));
+  EXPECT_TRUE(StartsWith(
+      ActionError(Act("notification_target", Json::array({"t", "{{ticket.title | upcase}}"}))),
+      kActionPlace));
 }
 
 TEST(TriggerLoader, MessageOf8192CharactersLoadsAndOneMoreIsRefused) {
@@ -431,18 +433,18 @@ TEST(TriggerLoader, MessageOf8192CharactersLoadsAndOneMoreIsRefused) {
     std::string at_limit;
     for (int i = 0; i < 8192; ++i) at_limit += unit;
     EXPECT_TRUE(Loads(Wrap(Json::array(
-        {Vip(Json::array(), Json::array({Act("notification_target", Json::array({"t", at_limit}))}))}))));
+        {Vip(Json::array(),
+             Json::array({Act("notification_target", Json::array({"t", at_limit}))}))}))));
     EXPECT_TRUE(Loads(Wrap(Json::array({Vip(
         Json::array(),
         Json::array({Act("notification_user", Json::array({"requester_id", "S", at_limit}))}))}))));
     std::string over = at_limit + unit;
-    std::string error =
-        ActionError(Act("notification_target", Json::array({"t", over})));
-    EXPECT_TRUE(StartsWith(error, std::string(kActionPlace) + "action \"notification_target\": message: "));
+    std::string error = ActionError(Act("notification_target", Json::array({"t", over})));
+    EXPECT_TRUE(
+        StartsWith(error, std::string(kActionPlace) + "action \"notification_target\": message: "));
     EXPECT_TRUE(Contains(error, "8192"));
-    EXPECT_TRUE(Contains(ActionError(Act("notification_user",
-                                         Json::array({"requester_id", "S", over}))),
-                         "body: "));
+    EXPECT_TRUE(Contains(
+        ActionError(Act("notification_user", Json::array({"requester_id", "S", over}))), "body: "));
   }
 }
 
@@ -455,18 +457,18 @@ TEST(TriggerLoader, RefusesBrokenActions) {
   EXPECT_EQ(ActionError(Act("explode", true)),
             std::string(kActionPlace) + "unknown action field \"explode\"");
   EXPECT_TRUE(StartsWith(ActionError(Act("notification_user", "requester_id")), kActionPlace));
-  EXPECT_TRUE(StartsWith(ActionError(Act("notification_user", Json::array({"", "S", "B"}))),
-                         kActionPlace));
-  EXPECT_TRUE(StartsWith(ActionError(Act("notification_target", Json::array({"t"}))),
-                         kActionPlace));
-  EXPECT_TRUE(StartsWith(ActionError(Act("notification_user",
-                                         Json::array({"requester_id", 5, "B"}))),
-                         kActionPlace));
+  EXPECT_TRUE(
+      StartsWith(ActionError(Act("notification_user", Json::array({"", "S", "B"}))), kActionPlace));
+  EXPECT_TRUE(
+      StartsWith(ActionError(Act("notification_target", Json::array({"t"}))), kActionPlace));
+  EXPECT_TRUE(StartsWith(
+      ActionError(Act("notification_user", Json::array({"requester_id", 5, "B"}))), kActionPlace));
   EXPECT_TRUE(StartsWith(ActionError(Act("suspend_sender", false)), kActionPlace));
   for (const Json& wait : {Json(0), Json(-5), Json(30 * 86400 + 1), Json("soon")}) {
     EXPECT_TRUE(StartsWith(ActionError(Act("wait", wait)), kActionPlace)) << wait.dump();
   }
-  EXPECT_TRUE(Loads(Wrap(Json::array({Vip(Json::array(), Json::array({Act("wait", 30 * 86400)}))}))));
+  EXPECT_TRUE(
+      Loads(Wrap(Json::array({Vip(Json::array(), Json::array({Act("wait", 30 * 86400)}))}))));
   EXPECT_TRUE(StartsWith(ActionError(Json{{"value", "x"}}), kActionPlace));
   EXPECT_TRUE(StartsWith(ActionError(Json("status")), kActionPlace));
 }
@@ -479,9 +481,8 @@ TEST(TriggerLoader, ErrorsNameTheAnyList) {
 }
 
 TEST(TriggerLoader, ErrorsNameTheSource) {
-  Result<std::shared_ptr<const TriggerSet>> set =
-      LoadTriggerSet(Wrap(Json::array({Vip(Json::array({Cond("foo", "is", 1)}))})),
-                     "/etc/postdesk/vip.json");
+  Result<std::shared_ptr<const TriggerSet>> set = LoadTriggerSet(
+      Wrap(Json::array({Vip(Json::array({Cond("foo", "is", 1)}))})), "/etc/postdesk/vip.json");
   ASSERT_FALSE(set.ok());
   EXPECT_TRUE(StartsWith(set.status().message(), "/etc/postdesk/vip.json: trigger 1 \"VIP\""));
 }
@@ -558,20 +559,20 @@ TEST(TriggerLoader, DeeplyNestedValuesAreRefusedWithoutRecursing) {
   EXPECT_TRUE(StartsWith(
       LoadError(head + R"("actions": [{"field": "status", "value": )" + Nested(kDepth) + "}]}]}"),
       R"(triggers.json: trigger 1 "VIP" (id 900): actions[0]: )"));
-  EXPECT_TRUE(StartsWith(
-      LoadError(head + R"("actions": [{"field": "notification_user", "value": [)" +
-                Nested(kDepth) + R"(, "S", "B"]}]}]})"),
-      R"(triggers.json: trigger 1 "VIP" (id 900): actions[0]: )"));
+  EXPECT_TRUE(
+      StartsWith(LoadError(head + R"("actions": [{"field": "notification_user", "value": [)" +
+                           Nested(kDepth) + R"(, "S", "B"]}]}]})"),
+                 R"(triggers.json: trigger 1 "VIP" (id 900): actions[0]: )"));
   EXPECT_TRUE(StartsWith(
       LoadError(head + R"("conditions": {"all": [{"field": "status", "operator": "is", "value": )" +
                 Nested(kDepth) + R"(}]}, "actions": []}]})"),
       R"(triggers.json: trigger 1 "VIP" (id 900): conditions.all[0]: )"));
   // Nesting in keys the loader ignores is harmless, and the kept action JSON leaves it out.
-  Result<std::vector<Trigger>> extra = ParseTriggers(
-      head + R"("extra": )" + Nested(kDepth) +
-          R"(, "actions": [{"field": "status", "value": "open", "extra": )" + Nested(kDepth) +
-          "}]}]}",
-      "triggers.json");
+  Result<std::vector<Trigger>> extra =
+      ParseTriggers(head + R"("extra": )" + Nested(kDepth) +
+                        R"(, "actions": [{"field": "status", "value": "open", "extra": )" +
+                        Nested(kDepth) + "}]}]}",
+                    "triggers.json");
   ASSERT_TRUE(extra.ok()) << extra.status().message();
   EXPECT_EQ(Json::parse(extra.value()[0].actions[0].json), Act("status", "open"));
   EXPECT_FALSE(ParseTriggerActions("[" + Nested(kDepth) + "]").ok());
@@ -580,10 +581,12 @@ TEST(TriggerLoader, DeeplyNestedValuesAreRefusedWithoutRecursing) {
 TEST(TriggerLoader, OneBrokenTriggerRefusesTheWholeSet) {
   Json triggers = Json::array();
   for (int i = 0; i < 50; ++i) triggers.push_back(Valid("ok " + std::to_string(i)));
-  triggers.push_back(Vip(Json::array({Cond("status", "is", "open"), Cond("subject", "regex", "(")})));
+  triggers.push_back(
+      Vip(Json::array({Cond("status", "is", "open"), Cond("subject", "regex", "(")})));
   for (int i = 0; i < 50; ++i) triggers.push_back(Valid("ok " + std::to_string(i)));
   std::string error = LoadError(Wrap(triggers));
-  EXPECT_TRUE(StartsWith(error, R"(triggers.json: trigger 51 "VIP" (id 900): conditions.all[1]: )"));
+  EXPECT_TRUE(
+      StartsWith(error, R"(triggers.json: trigger 51 "VIP" (id 900): conditions.all[1]: )"));
 }
 
 }  // namespace

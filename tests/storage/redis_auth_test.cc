@@ -57,10 +57,7 @@ class RedisAuthTest : public ::testing::Test {
 
   void TearDown() override {
     if (store_) {
-      bool closed = false;
-      store_->Close([&] { closed = true; });
-      EXPECT_TRUE(RunUntil(
-          &loop_, [&] { return closed; }, std::chrono::seconds(5)));
+      EXPECT_TRUE(CloseAndWait(&loop_, *store_));
       store_.reset();
     }
     uv_run(&loop_, UV_RUN_DEFAULT);

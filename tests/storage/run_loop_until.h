@@ -1,6 +1,7 @@
 // RunUntil: drives a libuv loop from a test until a condition holds, for the storage tests that
-// talk to a real Redis through a loop (TicketStore). Runs on the test's thread; a false return
-// means the condition did not hold within the timeout.
+// talk to a real Redis through a loop (TicketStore); CloseAndWait closes such a client and runs
+// the loop until it says it is closed. Run on the test's thread; a false return means the
+// condition did not hold within the timeout.
 #ifndef POSTDESK_TESTS_STORAGE_RUN_LOOP_UNTIL_H_
 #define POSTDESK_TESTS_STORAGE_RUN_LOOP_UNTIL_H_
 
@@ -20,6 +21,16 @@ bool RunUntil(uv_loop_t* loop, Predicate done, std::chrono::milliseconds timeout
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
+}
+
+// `closable`: anything with Close(callback), such as TicketStore.
+template <typename Closable>
+bool CloseAndWait(uv_loop_t* loop, Closable& closable,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  bool closed = false;
+  closable.Close([&] { closed = true; });
+  return RunUntil(
+      loop, [&] { return closed; }, timeout);
 }
 
 }  // namespace postdesk

@@ -61,9 +61,7 @@ class TicketStoreTest : public ::testing::Test {
 
   void TearDown() override {
     if (store_) {
-      bool closed = false;
-      store_->Close([&] { closed = true; });
-      EXPECT_TRUE(RunUntil(&loop_, [&] { return closed; }, std::chrono::seconds(5)));
+      EXPECT_TRUE(CloseAndWait(&loop_, *store_));
       store_.reset();
       uv_run(&loop_, UV_RUN_DEFAULT);
       EXPECT_EQ(uv_loop_close(&loop_), 0);
@@ -296,10 +294,7 @@ TEST_F(TicketStoreTest, MessageThatComesWhileTheConnectionIsSetUpWaitsForIt) {
       &loop_, [&] { return stored.has_value(); }, std::chrono::seconds(10)));
   EXPECT_TRUE(stored->ok()) << stored->message();
   EXPECT_TRUE(late.connected());
-  bool closed = false;
-  late.Close([&] { closed = true; });
-  ASSERT_TRUE(RunUntil(
-      &loop_, [&] { return closed; }, std::chrono::seconds(5)));
+  ASSERT_TRUE(CloseAndWait(&loop_, late));
 }
 
 TEST_F(TicketStoreTest, RequestsInFlightWhenRedisDiesEachHearOnceThatTheReplyWasLost) {
