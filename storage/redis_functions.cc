@@ -29,12 +29,20 @@ local function int_text(n)
   return string.format('%d', n)
 end
 
--- An event names the comment it added (its index in the comments list) and the status before
--- it, so that a worker reading it later still sees this update, not a later one. Nothing more:
--- every field costs the stream and every reader.
-local function event(events_key, kind, ticket, comment_index, previous_status)
+-- A comment's event names the comment it added (its index in the comments list) and the status
+-- before it, so that a worker reading it later still sees this update, not a later one. A new
+-- ticket's event names only the ticket: its comment is the first and there was no status
+-- before (storage/trigger_queue.cc). Nothing more: every field costs the stream, the AOF and
+-- every reader.
+local function created_event(events_key, ticket)
   redis.call('XADD', events_key, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
-    'type', kind, 'ticket', ticket, 'comment', comment_index, 'previous_status', previous_status)
+    'type', 'ticket.created', 'ticket', ticket)
+end
+
+local function comment_event(events_key, ticket, comment_index, previous_status)
+  redis.call('XADD', events_key, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
+    'type', 'ticket.comment_added', 'ticket', ticket, 'comment', comment_index,
+    'previous_status', previous_status)
 end
 
 -- postdesk_ingest: one message in. It runs inside MULTI ... EXEC after the SETs of the raw
@@ -89,7 +97,7 @@ local function ingest(keys, args)
   -- followup_of: the closed ticket's id as text, or nil. A ticket's fields that never change
   -- after this are one JSON member, `core` (one field costs the hash as much as another to
   -- write, whatever its size); beside it only what scripts read or change. Fields that are
-  -- empty for a new ticket (priority, type, group, assignee) are left out: readers take a
+  -- empty for a new ticket (priority, type, group, assignee, tags) are left out: readers take a
   -- missing field as empty.
   local function new_ticket(brand, received_at, followup_of)
     local n = redis.call('INCR', keys[1])
@@ -98,15 +106,14 @@ local function ingest(keys, args)
     local core = '{"id":"' .. id .. '","created_at_ms":"' .. now .. '","message":"' .. message ..
       '","description_body":"' .. storage_key .. '",' ..
       (followup_of and ('"followup_source_id":"' .. followup_of .. '",') or '') .. ticket_json .. '}'
-    redis.call('HSET', key, 'status', 'new', 'brand', brand, 'received_at',
-      received_at, 'requester_email', requester_email, 'tags', '[]', 'updated_at_ms', now,
-      'version', '1', 'core', core)
+    redis.call('HSET', key, 'status', 'new', 'brand', brand, 'received_at', received_at,
+      'requester_email', requester_email, 'updated_at_ms', now, 'version', '1', 'core', core)
     raw_uses = raw_uses + 1
     add_comment(key)
     if sender ~= '' then
       redis.call('ZADD', P .. 'requester:' .. sender .. ':tickets', now, id)
     end
-    event(keys[2], 'ticket.created', id, '0', '')
+    created_event(keys[2], id)
     return n
   end
 
@@ -177,7 +184,7 @@ local function ingest(keys, args)
           redis.call('HSET', thread_key, 'updated_at_ms', now,
             'status', reopen and 'open' or status)
           redis.call('HINCRBY', thread_key, 'version', '1')
-          event(keys[2], 'ticket.comment_added', thread_text, int_text(index), status)
+          comment_event(keys[2], thread_text, int_text(index), status)
           outcome = {'comment', thread}
         else
           local followup = status == 'closed' and thread_text or nil

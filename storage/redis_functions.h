@@ -3,8 +3,9 @@
 // Every key starts with the hash tag "{pd}", so that one function call touches one cluster slot
 // and the same code runs on Redis Cluster (design.md, "Storage"):
 //   {pd}:ticket:next_id            INCR counter of ticket ids
-//   {pd}:ticket:<id>               hash: status priority type group assignee tags(JSON)
-//                                  brand received_at requester_email updated_at_ms version
+//   {pd}:ticket:<id>               hash: status priority type group assignee tags(JSON;
+//                                  these five absent while empty) brand received_at
+//                                  requester_email updated_at_ms version
 //                                  (+1 on every write, for the workers), and core: a JSON
 //                                  object of the fields that never change (id created_at_ms
 //                                  subject requester_name via transaction message
@@ -28,9 +29,9 @@
 //                                  and normalise their line ends (StoredText, ticket_reader.h)
 //   {pd}:requester:<email>:tickets sorted set of ticket ids by creation time (ms)
 //   {pd}:events                    stream read by the trigger workers: type (ticket.created,
-//                                  ticket.comment_added, ticket.delayed) ticket comment
-//                                  previous_status (delayed: ticket actions trigger); consumer
-//                                  group "triggers"
+//                                  ticket.comment_added, ticket.delayed) ticket, then for
+//                                  comment_added: comment previous_status; for delayed:
+//                                  actions trigger; consumer group "triggers"
 //   {pd}:applied:<entry>           an events entry whose trigger result is written; expires
 //   {pd}:outbox                    stream of notifications: ticket brand kind recipient
 //                                  recipient_name subject body trigger event received_at

@@ -124,8 +124,10 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
   std::string key = "{pd}:ticket:" + std::to_string(id);
   // Two round trips: the ticket with the comment this update added, then the texts (the
   // description and the comment's body) with the requester's earlier tickets.
+  // A new ticket's event names no comment: its comment is the first. A delayed action's names
+  // none either, and reads the latest.
   std::string index = Field(entry.fields, "comment");
-  if (index.empty()) index = "-1";
+  if (index.empty()) index = type == "ticket.created" ? "0" : "-1";
   std::string comments_key = key + ":comments";
   RedisArgv hgetall, lindex;
   for (std::string_view arg : {std::string_view("HGETALL"), std::string_view(key)}) {
