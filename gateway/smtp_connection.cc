@@ -174,7 +174,7 @@ void SmtpConnection::Close() {
   closing_ = true;
   uv_timer_stop(&timer_);
   // When every reply is already in the kernel, close() alone sends them and then the FIN:
-  // shutdown() first would be one more system call per connection (one in 24 with a new
+  // shutdown() first would be one more system call per connection (one in 25 with a new
   // connection per message), and it fails anyway when the client has closed after its QUIT.
   if (uv_stream_get_write_queue_size(stream()) == 0) {
     CloseHandles();
