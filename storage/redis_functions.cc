@@ -29,20 +29,14 @@ local function int_text(n)
   return string.format('%d', n)
 end
 
--- A comment's event names the comment it added (its index in the comments list) and the status
--- before it, so that a worker reading it later still sees this update, not a later one. A new
--- ticket's event names only the ticket: its comment is the first and there was no status
--- before (storage/trigger_queue.cc). Nothing more: every field costs the stream, the AOF and
--- every reader.
-local function created_event(events_key, ticket)
-  redis.call('XADD', events_key, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
-    'type', 'ticket.created', 'ticket', ticket)
-end
-
-local function comment_event(events_key, ticket, comment_index, previous_status)
-  redis.call('XADD', events_key, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
-    'type', 'ticket.comment_added', 'ticket', ticket, 'comment', comment_index,
-    'previous_status', previous_status)
+-- One entry on the events stream, its field/value pairs as given. A comment's event names the
+-- comment it added (its index in the comments list) and the status before it, so that a worker
+-- reading it later still sees this update, not a later one. A new ticket's event names only
+-- the ticket: its comment is the first and there was no status before
+-- (storage/trigger_queue.cc). Nothing more: every field costs the stream, the AOF and every
+-- reader.
+local function event(events_key, ...)
+  redis.call('XADD', events_key, 'MAXLEN', '~', EVENTS_MAXLEN, '*', ...)
 end
 
 -- postdesk_ingest: one message in. It runs inside MULTI ... EXEC after the SETs of the raw
@@ -113,7 +107,7 @@ local function ingest(keys, args)
     if sender ~= '' then
       redis.call('ZADD', P .. 'requester:' .. sender .. ':tickets', now, id)
     end
-    created_event(keys[2], id)
+    event(keys[2], 'type', 'ticket.created', 'ticket', id)
     return n
   end
 
@@ -184,7 +178,8 @@ local function ingest(keys, args)
           redis.call('HSET', thread_key, 'updated_at_ms', now,
             'status', reopen and 'open' or status)
           redis.call('HINCRBY', thread_key, 'version', '1')
-          comment_event(keys[2], thread_text, int_text(index), status)
+          event(keys[2], 'type', 'ticket.comment_added', 'ticket', thread_text,
+            'comment', int_text(index), 'previous_status', status)
           outcome = {'comment', thread}
         else
           local followup = status == 'closed' and thread_text or nil
@@ -274,8 +269,8 @@ local function release_delayed(keys, args)
     tonumber(args[1]))
   for _, member in ipairs(due) do
     local job = cjson.decode(member)
-    redis.call('XADD', keys[2], 'MAXLEN', '~', EVENTS_MAXLEN, '*', 'type', 'ticket.delayed',
-      'ticket', job.ticket, 'actions', job.actions, 'trigger', job.trigger)
+    event(keys[2], 'type', 'ticket.delayed', 'ticket', job.ticket, 'actions', job.actions,
+      'trigger', job.trigger)
     redis.call('ZREM', keys[1], member)
   end
   return #due
