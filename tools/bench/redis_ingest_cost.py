@@ -21,6 +21,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RAW = b"X" * 2300  # the raw message with our Received: header, as smtp-source's are
+WARM = 300  # blocks before instrumentation starts
 
 
 def resp(*args):
@@ -74,10 +75,10 @@ def main():
                 break
             time.sleep(0.1)
         cli(sock, "-x", "FUNCTION", "LOAD", "REPLACE", stdin=library)
-        cli(sock, "--pipe", stdin=b"".join(block(i) for i in range(300)))
+        cli(sock, "--pipe", stdin=b"".join(block(i) for i in range(WARM)))
         subprocess.run(["callgrind_control", "-i", "on", str(server.pid)],
                        capture_output=True, check=True)
-        blocks = b"".join(block(i) for i in range(300, 300 + options.count))
+        blocks = b"".join(block(i) for i in range(WARM, WARM + options.count))
         cli(sock, "--pipe", stdin=blocks)
         subprocess.run(["callgrind_control", "-i", "off", str(server.pid)],
                        capture_output=True, check=True)
@@ -85,8 +86,8 @@ def main():
     finally:
         server.terminate()
         server.wait()
-    if tickets != 300 + options.count:
-        sys.exit("expected %d tickets, Redis holds %d" % (300 + options.count, tickets))
+    if tickets != WARM + options.count:
+        sys.exit("expected %d tickets, Redis holds %d" % (WARM + options.count, tickets))
     totals = subprocess.run(["callgrind_annotate", out], capture_output=True, text=True).stdout
     match = re.search(r"([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", totals)
     total = int(match.group(1).replace(",", ""))
