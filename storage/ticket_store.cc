@@ -147,6 +147,9 @@ void TicketStore::OnConnected(uv_connect_t* request, int status) {
   append(FunctionLoadCommand());
   step("FUNCTION LOAD");
   self->Send(setup, self->setup_count_, nullptr);
+  // Written now, alone: what comes meanwhile waits in out_ until the setup is answered.
+  self->StartWrite();
+  self->setup_unanswered_ = self->link_ == link;
 }
 
 // The setup's replies are the connection's first; an error ends the connection (and the next
@@ -163,15 +166,16 @@ void TicketStore::OnSetupReply(const redisReply* reply) {
     return;
   }
   if (setup_answered_ < setup_count_) return;
+  setup_unanswered_ = false;
   if (state_ == State::kSettingUp) {
     state_ = State::kConnected;
     ReportState(true);
     if (backoff_ms_ != 0) spdlog::info("redis {}: connected again", address_.ToString());
     backoff_ms_ = 0;
     last_error_.clear();
-  } else if (state_ == State::kClosing && pending_head_ == pending_.size()) {
-    Drop("closed");
   }
+  StartWrite();  // what waited behind the setup; when closing, the link goes after its replies
+  if (state_ == State::kClosing && pending_head_ == pending_.size()) Drop("closed");
 }
 
 void TicketStore::OnAllocate(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buffer) {
@@ -235,8 +239,9 @@ void TicketStore::OnReply(const redisReply* reply) {
 }
 
 void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) {
-  // While the connection is set up, a message waits behind AUTH, SELECT and FUNCTION LOAD (a
-  // sender right after a start or a reconnect); should one of them fail, it hears so.
+  // While the connection is set up, a message waits for AUTH, SELECT and FUNCTION LOAD to be
+  // accepted (a sender right after a start or a reconnect); should one of them fail, it hears
+  // so.
   if (state_ != State::kConnected && state_ != State::kSettingUp) {
     callback(Status::Error("redis unavailable" +
                            (last_error_.empty() ? std::string() : ": " + last_error_)),
@@ -266,7 +271,7 @@ void TicketStore::OnFlush(uv_check_t* check) {
 // One write at a time: what is sent meanwhile gathers in out_ and goes in the next one. The two
 // buffers trade places, so both keep their capacity.
 void TicketStore::StartWrite() {
-  if (write_in_flight_ || out_.empty() || link_ == nullptr) return;
+  if (write_in_flight_ || out_.empty() || link_ == nullptr || setup_unanswered_) return;
   writing_.swap(out_);
   out_.clear();
   uv_buf_t buffer = uv_buf_init(writing_.data(), static_cast<unsigned int>(writing_.size()));
@@ -299,6 +304,12 @@ void TicketStore::Drop(const std::string& why) {
   uv_close(&link->h.handle, &TicketStore::OnLinkClosed);  // cancels its connect and write
   write_in_flight_ = false;
   out_.clear();
+  // Requests held behind a setup that failed never went out: Redis is unavailable to them, as
+  // to those that come after the drop.
+  const std::string lost = setup_unanswered_
+                               ? "redis unavailable: " + why
+                               : std::string("redis: connection lost before the reply");
+  setup_unanswered_ = false;
   if (reader_) {
     redisReaderFree(reader_);  // and a half-read reply, into the arena
     reader_ = nullptr;
@@ -320,7 +331,7 @@ void TicketStore::Drop(const std::string& why) {
   pending_head_ = 0;
   for (size_t i = head; i < waiting.size(); ++i) {
     if (waiting[i].callback) {
-      waiting[i].callback(Status::Error("redis: connection lost before the reply"), kNoOutcomes);
+      waiting[i].callback(Status::Error(lost), kNoOutcomes);
     }
   }
   MaybeFinishClose();  // once the link's handle has closed, when closing

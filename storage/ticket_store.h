@@ -6,7 +6,9 @@
 // the database and loads the Functions library; it counts as connected once Redis has accepted
 // all three. It reconnects with exponential backoff (100 ms to 5 s) after a failure, by itself,
 // and a refused setup step (a wrong password, say) is such a failure, named in Ingest's error.
-// A message that comes while the setup is answered waits behind it.
+// A message that comes while the setup is answered is held until Redis has accepted every
+// step, so that nothing runs behind a refused one (a failed SELECT would leave it in database
+// 0); should one fail, the message hears its reason as "redis unavailable: ...".
 // Ingest() calls its callback exactly once, on the loop: with the outcomes after Redis acknowledged
 // the write (and, with the embedded server's `appendfsync always`, fsynced it), or with an error
 // when Redis is down or answered an error (then nothing was written: the function is atomic), or
@@ -124,6 +126,7 @@ class TicketStore {
   std::array<const char*, 3> setup_steps_{};
   size_t setup_count_ = 0;
   size_t setup_answered_ = 0;
+  bool setup_unanswered_ = false;  // the setup is written: out_ waits for its answers
   // Every connection's replies; it outlives each reader (freeing a reader frees a half-read
   // reply into it, and the destructor runs only once Close() has finished).
   RedisReplyArena reply_arena_;

@@ -167,6 +167,19 @@ TEST_F(RedisAuthTest, TicketStoreWithAWrongPasswordNeverCountsAsConnectedAndSays
   EXPECT_EQ(IngestError(), "");
 }
 
+TEST_F(RedisAuthTest, MessageQueuedBehindARefusedPasswordHearsTheReason) {
+  // Paused, Redis holds the store's AUTH unanswered while the message queues behind it.
+  ASSERT_EQ(Status(admin_->CommandArgv({"CLIENT", "PAUSE", "1000", "ALL"})), "OK");
+  StartStore(Address("", "guessed-wrong"));
+  // Long enough for the unix socket's connect, far shorter than the pause.
+  RunUntil(
+      &loop_, [] { return false; }, std::chrono::milliseconds(200));
+  ASSERT_FALSE(store_->connected());
+  EXPECT_EQ(IngestError().rfind("redis unavailable: AUTH: WRONGPASS", 0), 0u);
+  EXPECT_FALSE(ever_connected_);
+  EXPECT_EQ(admin_->CommandArgv({"EXISTS", "{pd}:ticket:1"})->integer, 0);
+}
+
 TEST_F(RedisAuthTest, TicketStoreWithoutAPasswordNamesTheRefusedStep) {
   StartStore(redis_->address());
   std::string error = IngestErrorOnceItNames("NOAUTH");

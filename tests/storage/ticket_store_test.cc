@@ -112,6 +112,22 @@ class TicketStoreTest : public ::testing::Test {
     return value;
   }
 
+  // Starts `store` while Redis is paused for a second, so that its setup goes unanswered, and
+  // ingests a message meanwhile: the message's result.
+  Status IngestWhileTheSetupIsHeld(TicketStore& store) {
+    Command("CLIENT PAUSE 1000 ALL");
+    store.Start();
+    // Long enough for the unix socket's connect, far shorter than the pause.
+    RunUntil(
+        &loop_, [] { return false; }, std::chrono::milliseconds(200));
+    EXPECT_FALSE(store.connected());
+    std::optional<Status> stored;
+    store.Ingest(Request(), [&](const Status& status, const auto&) { stored = status; });
+    EXPECT_TRUE(RunUntil(
+        &loop_, [&] { return stored.has_value(); }, std::chrono::seconds(10)));
+    return stored.value_or(Status::Error("timed out"));
+  }
+
   // How many keys match `pattern` (raw messages and bodies are named by storage keys).
   long long KeyCount(const char* pattern) {
     redisContext* c = redisConnectUnix(redis_->address().unix_path.c_str());
@@ -277,24 +293,23 @@ TEST_F(TicketStoreTest, RedisDownFailsFastThenReconnectsByItself) {
 TEST_F(TicketStoreTest, MessageThatComesWhileTheConnectionIsSetUpWaitsForIt) {
   // Redis holds its answers to a new connection's setup (FUNCTION LOAD) for a while: a message
   // that comes meanwhile, as right after a start, is stored once they come, not refused.
-  redisContext* c = redisConnectUnix(redis_->address().unix_path.c_str());
-  auto* paused = static_cast<redisReply*>(redisCommand(c, "CLIENT PAUSE 1500 ALL"));
-  ASSERT_TRUE(paused && paused->type == REDIS_REPLY_STATUS);
-  freeReplyObject(paused);
-  redisFree(c);
   TicketStore late(&loop_, redis_->address());
-  late.Start();
-  // Long enough for the unix socket's connect, far shorter than the pause.
-  RunUntil(
-      &loop_, [] { return false; }, std::chrono::milliseconds(200));
-  ASSERT_FALSE(late.connected());
-  std::optional<Status> stored;
-  late.Ingest(Request(), [&](const Status& status, const auto&) { stored = status; });
-  ASSERT_TRUE(RunUntil(
-      &loop_, [&] { return stored.has_value(); }, std::chrono::seconds(10)));
-  EXPECT_TRUE(stored->ok()) << stored->message();
+  Status stored = IngestWhileTheSetupIsHeld(late);
+  EXPECT_TRUE(stored.ok()) << stored.message();
   EXPECT_TRUE(late.connected());
   ASSERT_TRUE(CloseAndWait(&loop_, late));
+}
+
+TEST_F(TicketStoreTest, MessageBehindARefusedSelectIsStoredInNoDatabase) {
+  // SELECT of a database the server lacks fails, and Redis would run what follows in database
+  // 0: the message must not have gone out behind it.
+  RedisAddress address = redis_->address();
+  address.db = 99;
+  TicketStore store(&loop_, address);
+  Status stored = IngestWhileTheSetupIsHeld(store);
+  EXPECT_EQ(stored.message().rfind("redis unavailable: SELECT: ERR", 0), 0u) << stored.message();
+  EXPECT_EQ(KeyCount("*"), 0);
+  ASSERT_TRUE(CloseAndWait(&loop_, store));
 }
 
 TEST_F(TicketStoreTest, RequestsInFlightWhenRedisDiesEachHearOnceThatTheReplyWasLost) {
