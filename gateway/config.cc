@@ -1,27 +1,27 @@
 #include "gateway/config.h"
 
 #include <arpa/inet.h>
+#include <hiredis/hiredis.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
 
-#include <hiredis/hiredis.h>
-#include <toml++/toml.h>
-
 #include "gateway/notify_config.h"
 #include "gateway/toml_table_reader.h"
-#include "storage/redis_address.h"
-#include "storage/redis_connection.h"
 #include "parser/email_address.h"
 #include "rules/default_triggers.h"
 #include "rules/trigger_loader.h"
+#include "storage/redis_address.h"
+#include "storage/redis_connection.h"
 
 namespace postdesk {
 namespace {
@@ -289,6 +289,11 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
       {"redis",
        [](TableReader& r, Config* c) {
          RETURN_IF_ERROR(r.String("url", &c->redis_url));
+         RETURN_IF_ERROR(r.String("password_file", &c->redis_password_file));
+         if (!c->redis_password_file.empty() && c->redis_url.empty()) {
+           return Status::Error(r.Name("password_file") +
+                                ": needs url (the embedded redis-server takes no password)");
+         }
          return r.Finish();
        }},
       {"triggers",
@@ -399,11 +404,34 @@ Result<std::string> RandomSecret() {
   return secret;
 }
 
+// A secret file as systemd's LoadCredential= and container secrets provide it: one line, at
+// most kMaxPasswordBytes (Redis takes longer ones, but a larger file is not a password).
+Result<std::string> ReadPasswordFile(const std::string& path) {
+  constexpr size_t kMaxPasswordBytes = 4096;
+  const std::string name = "[redis].password_file " + path;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Error(name + ": " + std::strerror(errno));
+  std::string text(kMaxPasswordBytes + 2, '\0');  // room for a line break after the longest
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return Status::Error(name + ": " + std::strerror(errno));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() >= 1 && text.back() == '\n') text.pop_back();
+  if (text.size() >= 1 && text.back() == '\r') text.pop_back();
+  if (text.size() > kMaxPasswordBytes) {
+    return Status::Error(name + ": longer than " + std::to_string(kMaxPasswordBytes) + " bytes");
+  }
+  if (text.empty()) return Status::Error(name + ": is empty");
+  if (text.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    return Status::Error(name + ": holds more than one line");
+  }
+  return text;
+}
+
 // Nodes that share a Redis must share the token key, or a reply that reaches another node than
 // the one that sent the notification threads nowhere: the first node to ask stores one there
 // (SET NX GET, atomically), and every node uses it.
 Status SharedTokenSecret(Config* config) {
-  Result<RedisAddress> address = ParseRedisUrl(config->redis_url);
+  Result<RedisAddress> address = ExternalRedisAddress(*config);
   if (!address.ok()) return address.status();
   Result<std::unique_ptr<RedisConnection>> redis =
       RedisConnection::Connect(address.value(), std::chrono::seconds(2));
@@ -427,6 +455,31 @@ Status SharedTokenSecret(Config* config) {
 }
 
 }  // namespace
+
+Result<RedisAddress> ExternalRedisAddress(const Config& config) {
+  Result<RedisAddress> address = ParseRedisUrl(config.redis_url);
+  if (!address.ok()) {
+    // ParseRedisUrl's errors start "redis url: "; named as the key here.
+    std::string_view why = address.status().message();
+    if (why.substr(0, 11) == "redis url: ") why.remove_prefix(11);
+    return Status::Error("[redis].url: " + std::string(why));
+  }
+  if (config.redis_password_file.empty()) {
+    if (!address->username.empty() && address->password.empty()) {
+      return Status::Error(
+          "[redis].url: the user needs a password (user:password@, or [redis] "
+          "password_file)");
+    }
+    return address;
+  }
+  if (!address->password.empty()) {
+    return Status::Error("[redis].password_file: the url has a password too; give it one way");
+  }
+  Result<std::string> password = ReadPasswordFile(config.redis_password_file);
+  if (!password.ok()) return password.status();
+  address->password = std::move(password).value();
+  return address;
+}
 
 Status ResolveTokenSecret(Config* config) {
   if (!config->classification.token_secret.empty()) return Status::Ok();

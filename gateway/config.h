@@ -21,6 +21,7 @@
 
 #include "parser/result.h"
 #include "rules/trigger.h"
+#include "storage/redis_address.h"
 
 namespace postdesk {
 
@@ -129,6 +130,7 @@ struct Config {
   std::string hostname;  // default: the machine's host name
   size_t loops = 0;      // event loops; 0 = one per core
   std::string redis_url;  // empty: start the embedded redis-server under data_dir
+  std::string redis_password_file;  // [redis] password_file: the AUTH password, read at use
   std::string tls_cert;   // PEM certificate chain; with tls_key, enables STARTTLS
   std::string tls_key;    // PEM private key
   std::optional<ListenAddress> http_listen;  // [http] listen: /metrics and /healthz; unset: none
@@ -155,6 +157,12 @@ enum class ConfigParts { kAll, kWithoutTriggers };
 Result<Config> LoadConfigFile(const std::string& path, ConfigParts parts = ConfigParts::kAll);
 // Reads [triggers] file (and the defaults) into config->triggers.set; a broken set fails whole.
 Status LoadConfiguredTriggers(Config* config);
+
+// The server of [redis] url (which must be set), with the password of [redis] password_file
+// when one is named: the file is read at each call (a start, a tool's run), its trailing line
+// break dropped. Fails naming the key: a malformed url, an unreadable, empty or multi-line file,
+// or a password given both ways.
+Result<RedisAddress> ExternalRedisAddress(const Config& config);
 
 // Fills config->classification.token_secret when the configuration has none (32 random bytes
 // as hex, made the first time): with the embedded Redis from data_dir/token.key (mode 0600);

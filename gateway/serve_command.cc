@@ -90,6 +90,7 @@ void Reload(SignalContext* context) {
       !same_listen(old_config.listen_tls, new_config.listen_tls) ||
       old_config.loops != new_config.loops || old_config.data_dir != new_config.data_dir ||
       old_config.redis_url != new_config.redis_url ||
+      old_config.redis_password_file != new_config.redis_password_file ||
       old_config.http_listen.has_value() != new_config.http_listen.has_value() ||
       (old_config.http_listen && (old_config.http_listen->host != new_config.http_listen->host ||
                                   old_config.http_listen->port != new_config.http_listen->port)) ||
@@ -154,9 +155,9 @@ int ServeCommand(const Args& args) {
     embedded = std::move(started).value();
     redis = embedded->address();
   } else {
-    Result<RedisAddress> parsed = ParseRedisUrl(state->config.redis_url);
+    Result<RedisAddress> parsed = ExternalRedisAddress(state->config);
     if (!parsed.ok()) {
-      std::fprintf(stderr, "postdesk: %s: [redis] url: %s\n", state->config.source.c_str(),
+      std::fprintf(stderr, "postdesk: %s: %s\n", state->config.source.c_str(),
                    parsed.status().message().c_str());
       return 1;
     }

@@ -138,8 +138,8 @@ int CheckConfigCommand(const Args& args) {
   if (!config.ok()) return Fail(config.status().message());
   std::string redis = "embedded";
   if (!config->redis_url.empty()) {
-    Result<RedisAddress> parsed = ParseRedisUrl(config->redis_url);
-    if (!parsed.ok()) return Fail(*config_path + ": [redis] " + parsed.status().message());
+    Result<RedisAddress> parsed = ExternalRedisAddress(config.value());
+    if (!parsed.ok()) return Fail(*config_path + ": " + parsed.status().message());
     redis = parsed->ToString();  // without the password
   }
   AddressTable table(config->brands);

@@ -14,7 +14,7 @@ Result<AdminRedis> OpenRedis(const Config& config) {
       address = redis.embedded->address();
     }
   } else {
-    Result<RedisAddress> parsed = ParseRedisUrl(config.redis_url);
+    Result<RedisAddress> parsed = ExternalRedisAddress(config);
     if (!parsed.ok()) return parsed.status();
     address = parsed.value();
   }

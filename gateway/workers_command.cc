@@ -66,9 +66,9 @@ int WorkersCommand(const Args& args) {
   if (config->redis_url.empty()) {
     redis.unix_path = EmbeddedRedis::SocketPath(config->data_dir);
   } else {
-    Result<RedisAddress> parsed = ParseRedisUrl(config->redis_url);
+    Result<RedisAddress> parsed = ExternalRedisAddress(config.value());
     if (!parsed.ok()) {
-      std::fprintf(stderr, "postdesk: [redis] url: %s\n", parsed.status().message().c_str());
+      std::fprintf(stderr, "postdesk: %s\n", parsed.status().message().c_str());
       return 1;
     }
     redis = parsed.value();

@@ -36,12 +36,15 @@ bool PercentDecode(std::string_view text, std::string* out) {
   return true;
 }
 
-// "user:password" or ":password"; a user without a password is refused (AUTH needs one). The
-// separator is the first ':', so that a password may hold one unescaped.
+// "user:password", ":password", or "user" alone (its password given elsewhere). The separator
+// is the first ':', so that a password may hold one unescaped.
 Status ParseCredentials(std::string_view userinfo, RedisAddress* address) {
   size_t colon = userinfo.find(':');
   if (colon == std::string_view::npos) {
-    return Status::Error("redis url: credentials must be user:password@ or :password@");
+    if (userinfo.empty() || !PercentDecode(userinfo, &address->username)) {
+      return Status::Error("redis url: credentials must be user:password@, :password@ or user@");
+    }
+    return Status::Ok();
   }
   if (!PercentDecode(userinfo.substr(0, colon), &address->username) ||
       !PercentDecode(userinfo.substr(colon + 1), &address->password)) {

@@ -3,8 +3,10 @@
 // Forms: "redis://[[user]:password@]host[:port][/db]" and
 // "unix://[[user]:password@]/absolute/path.sock[?db=N]". The credentials are those of Redis's AUTH
 // (a password alone for the default user, or an ACL user and its password); in them '%' escapes a
-// byte as in RFC 3986 section 2.1, so that a password may hold ':', '@' or '/'. Pure parsing; the
-// error names what is wrong with the URL, never the password.
+// byte as in RFC 3986 section 2.1, so that a password may hold ':', '@' or '/'. A user alone
+// ("user@") parses with an empty password, which the caller must supply (gateway/config.h:
+// [redis] password_file) or refuse: without one no AUTH is sent. Pure parsing; the error names
+// what is wrong with the URL, never the password.
 #ifndef POSTDESK_STORAGE_REDIS_ADDRESS_H_
 #define POSTDESK_STORAGE_REDIS_ADDRESS_H_
 

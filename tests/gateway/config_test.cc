@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 namespace postdesk {
@@ -148,6 +149,77 @@ TEST(Config, MissingFileIsAClearError) {
   Result<Config> c = LoadConfigFile("/nonexistent/postdesk.toml");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().message(), "/nonexistent/postdesk.toml: cannot open the configuration file");
+}
+
+// A config with [redis] url and password_file, and that file's content when given.
+class RedisPasswordFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "pd-pw-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    path_ = dir_ + "/redis-password";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Result<RedisAddress> AddressWith(const std::string& url, const std::string* content) {
+    if (content) std::ofstream(path_, std::ios::binary) << *content;
+    Result<Config> c = ParseConfig(std::string(kMinimal) + "[redis]\nurl = \"" + url +
+                                       "\"\npassword_file = \"" + path_ + "\"\n",
+                                   "t.toml");
+    if (!c.ok()) return c.status();
+    return ExternalRedisAddress(c.value());
+  }
+  std::string ErrorWith(const std::string& content) {
+    Result<RedisAddress> a = AddressWith("redis://10.0.0.5", &content);
+    return a.ok() ? "" : a.status().message();
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(RedisPasswordFileTest, PasswordIsTheFileWithoutItsLineBreak) {
+  for (std::string content : {"s3cret pass\n", "s3cret pass\r\n", "s3cret pass"}) {
+    Result<RedisAddress> a = AddressWith("redis://postdesk@10.0.0.5:6380/2", &content);
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    EXPECT_EQ(a->password, "s3cret pass");
+    EXPECT_EQ(a->username, "postdesk");
+    EXPECT_EQ(a->ToString(), "redis://postdesk:***@10.0.0.5:6380/2");
+  }
+}
+
+TEST_F(RedisPasswordFileTest, MissingEmptyLongOrMultiLineFileIsRefusedByName) {
+  Result<RedisAddress> missing = AddressWith("redis://10.0.0.5", nullptr);
+  EXPECT_EQ(missing.status().message(),
+            "[redis].password_file " + path_ + ": No such file or directory");
+  const std::string name = "[redis].password_file " + path_;
+  EXPECT_EQ(ErrorWith("\n"), name + ": is empty");
+  EXPECT_EQ(ErrorWith("one\ntwo\n"), name + ": holds more than one line");
+  EXPECT_EQ(ErrorWith(std::string("nul\0inside", 10)), name + ": holds more than one line");
+  EXPECT_EQ(ErrorWith(std::string(4096, 'p') + "\n"), "");
+  EXPECT_EQ(ErrorWith(std::string(4097, 'p')), name + ": longer than 4096 bytes");
+  EXPECT_EQ(ErrorWith(std::string(100000, 'p')), name + ": longer than 4096 bytes");
+}
+
+TEST_F(RedisPasswordFileTest, PasswordInTheUrlAndAFileIsRefused) {
+  std::string content = "other\n";
+  EXPECT_EQ(AddressWith("redis://:inline@10.0.0.5", &content).status().message(),
+            "[redis].password_file: the url has a password too; give it one way");
+}
+
+TEST(Config, RedisPasswordFileNeedsAUrlAndABadUrlIsNamed) {
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[redis]\npassword_file = \"/run/pw\"\n"),
+            "t.toml: [redis].password_file: needs url (the embedded redis-server takes no "
+            "password)");
+  Result<Config> c = ParseConfig(std::string(kMinimal) + "[redis]\nurl = \"redis://x:0\"\n", "t");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(ExternalRedisAddress(c.value()).status().message(),
+            "[redis].url: port must be 1-65535");
+  c = ParseConfig(std::string(kMinimal) + "[redis]\nurl = \"redis://someone@host\"\n", "t");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(ExternalRedisAddress(c.value()).status().message(),
+            "[redis].url: the user needs a password (user:password@, or [redis] password_file)");
 }
 
 TEST(ConfigUnits, SizesAndDurations) {

@@ -1,6 +1,7 @@
 """End to end: the real postdesk binary, a real redis-server, and real clients (smtplib, swaks)."""
 import os
 import re
+import shutil
 import smtplib
 import subprocess
 import sys
@@ -184,6 +185,19 @@ class ExternalRedisTest(unittest.TestCase):
                 return code, text
             time.sleep(0.1)
 
+    def assert_authenticates_without_printing(self, gw, redis, secret):
+        """The loops' store and the tools (tickets get, check-config) all authenticate, and
+        neither the log nor check-config shows the password."""
+        code, text = self.send_until(gw, 250)
+        self.assertEqual(code, 250, text)
+        ticket = gw.ticket(int(TICKET_REPLY.match(text.decode()).group(1)))
+        self.assertEqual(ticket["subject"], "Printer on fire")
+        check = subprocess.run([POSTDESK, "check-config", "--config", gw.config],
+                               capture_output=True, text=True, timeout=30)
+        self.assertEqual(check.returncode, 0, check.stderr)
+        self.assertIn(f"redis redis://:***@127.0.0.1:{redis.port}", check.stdout)
+        self.assertNotIn(secret, gw.read_log() + check.stdout)
+
     def test_redis_stop_gives_451_and_its_start_250_without_a_restart(self):
         redis = RedisServer()
         gw = Gateway(redis_url=redis.url)
@@ -218,16 +232,7 @@ class ExternalRedisTest(unittest.TestCase):
         url = f"redis://:{urllib.parse.quote(password, safe='')}@127.0.0.1:{redis.port}"
         gw = Gateway(redis_url=url)
         try:
-            # The loops' store and the tools (tickets get) both authenticate.
-            code, text = self.send_until(gw, 250)
-            self.assertEqual(code, 250, text)
-            ticket = gw.ticket(int(TICKET_REPLY.match(text.decode()).group(1)))
-            self.assertEqual(ticket["subject"], "Printer on fire")
-            check = subprocess.run([POSTDESK, "check-config", "--config", gw.config],
-                                   capture_output=True, text=True, timeout=30)
-            self.assertEqual(check.returncode, 0, check.stderr)
-            self.assertIn(f"redis redis://:***@127.0.0.1:{redis.port}", check.stdout)
-            self.assertNotIn("p@ss", gw.read_log() + check.stdout)
+            self.assert_authenticates_without_printing(gw, redis, "p@ss")
 
             # A wrong password stops the start, naming Redis's reason and not the password.
             wrong = os.path.join(gw.dir, "wrong.toml")
@@ -244,6 +249,30 @@ class ExternalRedisTest(unittest.TestCase):
         finally:
             gw.stop()
             redis.stop()
+
+
+    def test_redis_password_from_a_file_is_used_by_the_gateway_and_the_tools(self):
+        password = "from a secret file"
+        redis = RedisServer(password=password)
+        secrets = tempfile.mkdtemp(prefix="pd-secret-")
+        path = os.path.join(secrets, "redis-password")
+        with open(path, "w") as f:
+            f.write(password + "\n")  # as `echo` and most secret stores write it
+        gw = Gateway(redis_url=f"redis://127.0.0.1:{redis.port}", redis_password_file=path)
+        try:
+            self.assert_authenticates_without_printing(gw, redis, "secret file")
+
+            # Gone, the file stops the next start (and check-config), naming it.
+            os.remove(path)
+            check = subprocess.run([POSTDESK, "check-config", "--config", gw.config],
+                                   capture_output=True, text=True, timeout=30)
+            self.assertEqual(check.returncode, 1, check.stdout)
+            self.assertIn(f"[redis].password_file {path}: No such file or directory",
+                          check.stderr)
+        finally:
+            gw.stop()
+            redis.stop()
+            shutil.rmtree(secrets, ignore_errors=True)
 
 
 class ConnectionLimitTest(unittest.TestCase):

@@ -72,9 +72,17 @@ TEST(RedisAddress, UnixSocketWithPassword) {
   EXPECT_EQ(a->ToString(), "unix://:***@/run/redis/redis.sock?db=1");
 }
 
+TEST(RedisAddress, UserAloneLeavesThePasswordToTheCaller) {
+  Result<RedisAddress> a = ParseRedisUrl("redis://post%40desk@host:6380");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->username, "post@desk");
+  EXPECT_EQ(a->password, "");
+  EXPECT_EQ(a->port, 6380);
+}
+
 TEST(RedisAddress, BadCredentialsSayWhyWithoutThePassword) {
-  EXPECT_EQ(ParseRedisUrl("redis://someone@host").status().message(),
-            "redis url: credentials must be user:password@ or :password@");
+  EXPECT_EQ(ParseRedisUrl("redis://@host").status().message(),
+            "redis url: credentials must be user:password@, :password@ or user@");
   EXPECT_EQ(ParseRedisUrl("redis://user:@host").status().message(),
             "redis url: the password is empty");
   std::string bad_escape = ParseRedisUrl("redis://:hunter%2@host").status().message();
