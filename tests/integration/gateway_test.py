@@ -205,6 +205,9 @@ class ExternalRedisTest(unittest.TestCase):
         try:
             code, text = self.send_until(gw, 250)
             self.assertEqual(code, 250, text)
+            # This server has no AOF: the start says what that risks.
+            self.assertIn(f"redis redis://127.0.0.1:{redis.port}: appendonly is no: a restart of "
+                          "Redis loses acknowledged mail", gw.read_log())
             # Redis stops: mail is refused for now (the sender keeps it), other sessions go on.
             redis.proc.terminate()
             redis.proc.wait(timeout=10)
