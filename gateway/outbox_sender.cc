@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -24,7 +25,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// The outbox is read every kPollInterval while notifications come, and half as often after each
+// read that finds nothing, down to kIdlePollInterval: an idle gateway asks Redis three times a
+// second instead of fifty, and a notification after a quiet spell waits at most that long.
 constexpr auto kPollInterval = milliseconds(20);
+constexpr auto kIdlePollInterval = milliseconds(320);
 constexpr auto kClaimInterval = std::chrono::seconds(1);
 constexpr size_t kMaxJobs = 1000;  // notifications held in memory at once
 constexpr size_t kBatch = 64;
@@ -76,8 +81,7 @@ class OutboxSender::Worker {
     poll_.data = this;
     uv_async_init(&loop_, &wakeup_, [](uv_async_t* a) { static_cast<Worker*>(a->data)->OnWakeup(); });
     wakeup_.data = this;
-    uv_timer_start(&poll_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->Poll(); }, 0,
-                   kPollInterval.count());
+    StartPolling(milliseconds(0));
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
   }
@@ -112,8 +116,18 @@ class OutboxSender::Worker {
     return settings_;
   }
 
+  // Polls after `first`, then every interval_.
+  void StartPolling(milliseconds first) {
+    uv_timer_start(
+        &poll_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->Poll(); }, first.count(),
+        interval_.count());
+  }
+
+  // Stopping: Poll checks at the quick interval whether the deliveries in flight are done.
   void OnWakeup() {
-    if (stopping_) Poll();
+    if (!stopping_) return;
+    interval_ = kPollInterval;
+    StartPolling(milliseconds(0));
   }
 
   // Every poll: reconnect if needed, take new work while there is room, start what is due.
@@ -125,9 +139,16 @@ class OutboxSender::Worker {
       return;
     }
     if (!queue_ && !Connect()) return;
+    const size_t known = jobs_.size();
     if (!Fetch()) {
       queue_.reset();
       return;
+    }
+    auto interval =
+        jobs_.size() > known ? kPollInterval : std::min(interval_ * 2, kIdlePollInterval);
+    if (interval != interval_) {
+      interval_ = interval;
+      StartPolling(interval);  // from now: a repeat set alone would wait out the old interval
     }
     auto now = Clock::now();
     for (auto it = jobs_.begin(); it != jobs_.end();) {
@@ -478,6 +499,7 @@ class OutboxSender::Worker {
   OutboxCounters* counters_;
   uv_loop_t loop_;
   uv_timer_t poll_;
+  milliseconds interval_ = kPollInterval;  // poll_'s repeat
   uv_async_t wakeup_;
   std::atomic<bool> stopping_{false};
   bool shut_down_ = false;

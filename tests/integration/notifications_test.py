@@ -5,6 +5,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import signal
 import smtplib
 import subprocess
@@ -373,6 +374,25 @@ class NotificationTest(unittest.TestCase):
         self.assertEqual(note["To"].addresses[0].addr_spec, "zoe@customer.test")
         self.assertEqual(note["Auto-Submitted"], "auto-generated")
 
+    def test_idle_outbox_asks_redis_a_few_times_a_second_and_still_delivers(self):
+        relay = Relay()
+        self.start(notify_config(relay.port), relay)
+        sock = os.path.join(self.gw.dir, "var", "redis.sock")
+
+        def cli(*args):
+            return subprocess.run(["redis-cli", "-s", sock, *args], capture_output=True,
+                                  text=True, timeout=10, check=True).stdout
+
+        cli("CONFIG", "RESETSTAT")
+        time.sleep(2)
+        stats = cli("INFO", "commandstats")
+        reads = int(re.search(r"cmdstat_xreadgroup:calls=(\d+)", stats).group(1))
+        # Two trigger workers block 250 ms per read (16 in 2 s); the outbox, polled every 20 ms
+        # whatever came, made 100 more. Backed off when idle it makes a handful.
+        self.assertLess(reads, 50, stats)
+        # A notification after the quiet spell is still sent.
+        send(self.gw.port, "Printer on fire after a quiet spell")
+        self.assertTrue(self.relay.wait_for(1), self.gw.read_log())
 
 if __name__ == "__main__":
     unittest.main()
