@@ -294,6 +294,18 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
            return Status::Error(r.Name("password_file") +
                                 ": needs url (the embedded redis-server takes no password)");
          }
+         std::string fsync;
+         RETURN_IF_ERROR(r.String("appendfsync", &fsync));
+         if (!fsync.empty() && !c->redis_url.empty()) {
+           return Status::Error(r.Name("appendfsync") +
+                                ": for the embedded redis-server only; with url, set it in that "
+                                "server's redis.conf");
+         }
+         if (!fsync.empty() && fsync != "always" && fsync != "everysec") {
+           return Status::Error(r.Name("appendfsync") + ": \"" + fsync +
+                                "\" is neither \"always\" nor \"everysec\"");
+         }
+         if (fsync == "everysec") c->redis_fsync = EmbeddedFsync::kEverySecond;
          return r.Finish();
        }},
       {"triggers",

@@ -21,6 +21,7 @@
 
 #include "parser/result.h"
 #include "rules/trigger.h"
+#include "storage/embedded_redis.h"
 #include "storage/redis_address.h"
 
 namespace postdesk {
@@ -131,6 +132,9 @@ struct Config {
   size_t loops = 0;      // event loops; 0 = one per core
   std::string redis_url;  // empty: start the embedded redis-server under data_dir
   std::string redis_password_file;  // [redis] password_file: the AUTH password, read at use
+  // [redis] appendfsync for the embedded server: "always" (unset) or "everysec", the explicit
+  // trade of up to a second of acknowledged mail for fewer waits on the disk.
+  EmbeddedFsync redis_fsync = EmbeddedFsync::kAlways;
   std::string tls_cert;   // PEM certificate chain; with tls_key, enables STARTTLS
   std::string tls_key;    // PEM private key
   std::optional<ListenAddress> http_listen;  // [http] listen: /metrics and /healthz; unset: none

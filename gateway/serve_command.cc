@@ -92,6 +92,7 @@ void Reload(SignalContext* context) {
       old_config.loops != new_config.loops || old_config.data_dir != new_config.data_dir ||
       old_config.redis_url != new_config.redis_url ||
       old_config.redis_password_file != new_config.redis_password_file ||
+      old_config.redis_fsync != new_config.redis_fsync ||
       old_config.http_listen.has_value() != new_config.http_listen.has_value() ||
       (old_config.http_listen && (old_config.http_listen->host != new_config.http_listen->host ||
                                   old_config.http_listen->port != new_config.http_listen->port)) ||
@@ -166,13 +167,19 @@ int ServeCommand(const Args& args) {
   std::unique_ptr<EmbeddedRedis> embedded;
   RedisAddress redis;
   if (state->config.redis_url.empty()) {
-    Result<std::unique_ptr<EmbeddedRedis>> started = EmbeddedRedis::Start(state->config.data_dir);
+    Result<std::unique_ptr<EmbeddedRedis>> started =
+        EmbeddedRedis::Start(state->config.data_dir, state->config.redis_fsync);
     if (!started.ok()) {
       std::fprintf(stderr, "postdesk: %s\n", started.status().message().c_str());
       return 1;
     }
     embedded = std::move(started).value();
     redis = embedded->address();
+    if (state->config.redis_fsync == EmbeddedFsync::kEverySecond) {
+      spdlog::warn(
+          "[redis] appendfsync = \"everysec\": a crash of this machine can lose up to a second "
+          "of mail already acknowledged with 250");
+    }
   } else {
     Result<RedisAddress> parsed = ExternalRedisAddress(state->config);
     if (!parsed.ok()) {

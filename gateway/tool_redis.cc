@@ -8,7 +8,8 @@ Result<AdminRedis> OpenRedis(const Config& config) {
   if (config.redis_url.empty()) {
     address.unix_path = EmbeddedRedis::SocketPath(config.data_dir);
     if (!RedisAnswers(address, std::chrono::milliseconds(500))) {
-      Result<std::unique_ptr<EmbeddedRedis>> started = EmbeddedRedis::Start(config.data_dir);
+      Result<std::unique_ptr<EmbeddedRedis>> started =
+          EmbeddedRedis::Start(config.data_dir, config.redis_fsync);
       if (!started.ok()) return started.status();
       redis.embedded = std::move(started).value();
       address = redis.embedded->address();

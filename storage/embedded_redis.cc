@@ -53,6 +53,7 @@ RedisAddress EmbeddedRedis::address() const {
 }
 
 Result<std::unique_ptr<EmbeddedRedis>> EmbeddedRedis::Start(const std::string& data_dir,
+                                                            EmbeddedFsync fsync,
                                                             std::chrono::milliseconds timeout) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
@@ -105,7 +106,7 @@ Result<std::unique_ptr<EmbeddedRedis>> EmbeddedRedis::Start(const std::string& d
       "--appendonly",
       "yes",
       "--appendfsync",
-      "always",
+      fsync == EmbeddedFsync::kAlways ? "always" : "everysec",
       // The dataset only grows (tickets and raw messages are kept), so a rewrite of the AOF
       // reclaims little, while each one writes the whole dataset again: at Redis's default
       // (every doubling) that was a quarter of the throughput in a long run. Rewriting when the

@@ -3,7 +3,9 @@
 //
 // The child listens only on a unix socket under data_dir (no TCP port), keeps its data there,
 // and logs AOF with `appendfsync always`, so that a 250 reply follows an fsync as Postfix's does
-// (and rewrites it only when it has grown fivefold: the data is append-mostly).
+// (and rewrites it only when it has grown fivefold: the data is append-mostly). `everysec` is
+// the operator's explicit trade ([redis] appendfsync): up to a second of acknowledged mail lost
+// if the machine crashes, for fewer waits on the disk.
 // It runs in its own process group (a terminal's Ctrl-C reaches only postdesk, which drains and
 // then stops it) and dies with its parent (PR_SET_PDEATHSIG), so a crashed gateway leaves no
 // orphan. The owner holds an flock on data_dir/postdesk.lock for the child's lifetime, so that a
@@ -24,6 +26,9 @@
 
 namespace postdesk {
 
+// When the server's AOF reaches the disk: before each reply, or once a second.
+enum class EmbeddedFsync { kAlways, kEverySecond };
+
 class EmbeddedRedis {
  public:
   // Where the embedded server of `data_dir` listens (whether or not it runs).
@@ -34,7 +39,8 @@ class EmbeddedRedis {
   // still answering after `timeout`, if redis-server is not installed, or if it does not answer
   // within `timeout`.
   static Result<std::unique_ptr<EmbeddedRedis>> Start(
-      const std::string& data_dir, std::chrono::milliseconds timeout = std::chrono::seconds(15));
+      const std::string& data_dir, EmbeddedFsync fsync = EmbeddedFsync::kAlways,
+      std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
   ~EmbeddedRedis();  // Stop()
   EmbeddedRedis(const EmbeddedRedis&) = delete;

@@ -222,6 +222,21 @@ TEST(Config, RedisPasswordFileNeedsAUrlAndABadUrlIsNamed) {
             "[redis].url: the user needs a password (user:password@, or [redis] password_file)");
 }
 
+TEST(Config, RedisAppendfsyncIsAlwaysOrEverysecForTheEmbeddedServerOnly) {
+  Result<Config> c = ParseConfig(kMinimal, "t");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->redis_fsync, EmbeddedFsync::kAlways);
+  c = ParseConfig(std::string(kMinimal) + "[redis]\nappendfsync = \"everysec\"\n", "t");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->redis_fsync, EmbeddedFsync::kEverySecond);
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[redis]\nappendfsync = \"no\"\n"),
+            "t.toml: [redis].appendfsync: \"no\" is neither \"always\" nor \"everysec\"");
+  EXPECT_EQ(
+      ErrorOf(std::string(kMinimal) + "[redis]\nurl = \"redis://h\"\nappendfsync = \"always\"\n"),
+      "t.toml: [redis].appendfsync: for the embedded redis-server only; with url, set it in "
+      "that server's redis.conf");
+}
+
 TEST(ConfigUnits, SizesAndDurations) {
   EXPECT_EQ(ParseSize("25MiB").value(), 25u * 1024 * 1024);
   EXPECT_EQ(ParseSize("10MB").value(), 10u * 1000 * 1000);

@@ -3,6 +3,7 @@ that got its 250, and the gateway comes back on the same data_dir without reusin
 import os
 import re
 import smtplib
+import subprocess
 import sys
 import threading
 import time
@@ -161,6 +162,31 @@ class DurabilityTest(unittest.TestCase):
               f"of load, {unanswered} final dots unanswered at the kill; all {len(acked)} read "
               f"back in {verify_seconds:.1f} s; next ticket {new_id} > {max(ids)}",
               file=sys.stderr)
+
+
+class EverySecondTradeTest(unittest.TestCase):
+    """[redis] appendfsync = "everysec": design.md's explicit, documented trade."""
+
+    def test_everysec_is_the_embedded_servers_setting_and_said_at_start(self):
+        gw = Gateway(redis_keys='appendfsync = "everysec"')
+        try:
+            self.assertIn('[redis] appendfsync = "everysec": a crash of this machine can lose up '
+                          'to a second of mail already acknowledged with 250', gw.read_log())
+            sock = os.path.join(gw.dir, "var", "redis.sock")
+            setting = subprocess.run(["redis-cli", "-s", sock, "CONFIG", "GET", "appendfsync"],
+                                     capture_output=True, text=True, timeout=10, check=True)
+            self.assertEqual(setting.stdout.split(), ["appendfsync", "everysec"])
+            with smtplib.SMTP("127.0.0.1", gw.port, timeout=30) as smtp:
+                smtp.ehlo("client.test")
+                smtp.mail("zoe@customer.test")
+                self.assertEqual(smtp.rcpt("support@acme.test")[0], 250)
+                code, text = smtp.data(message("Printer on fire", "zoe@customer.test").as_bytes())
+            self.assertEqual(code, 250, text)
+            m = TICKET_REPLY.match(text.decode())
+            self.assertTrue(m, text)
+            self.assertEqual(gw.ticket(int(m.group(1)))["subject"], "Printer on fire")
+        finally:
+            gw.stop()
 
 
 if __name__ == "__main__":

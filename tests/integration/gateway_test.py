@@ -261,7 +261,8 @@ class ExternalRedisTest(unittest.TestCase):
         path = os.path.join(secrets, "redis-password")
         with open(path, "w") as f:
             f.write(password + "\n")  # as `echo` and most secret stores write it
-        gw = Gateway(redis_url=f"redis://127.0.0.1:{redis.port}", redis_password_file=path)
+        gw = Gateway(redis_url=f"redis://127.0.0.1:{redis.port}",
+                     redis_keys=f'password_file = "{path}"')
         try:
             self.assert_authenticates_without_printing(gw, redis, "secret file")
 

@@ -99,13 +99,14 @@ class Gateway:
     """A running `postdesk serve` on a fresh data_dir."""
 
     def __init__(self, redis_url=None, max_size="1MiB", limits="", extra="", smtp_extra="",
-                 redis_password_file=None):
+                 redis_keys=""):
+        """redis_keys: more lines for [redis] beside the url."""
         self.dir = tempfile.mkdtemp(prefix="pd-it-")
         self.port = free_port()
         self.config = os.path.join(self.dir, "postdesk.toml")
-        redis = f'[redis]\nurl = "{redis_url}"' if redis_url else ""
-        if redis_password_file:
-            redis += f'\npassword_file = "{redis_password_file}"'
+        redis_lines = ([f'url = "{redis_url}"'] if redis_url else []) + (
+            [redis_keys] if redis_keys else [])
+        redis = "[redis]\n" + "\n".join(redis_lines) if redis_lines else ""
         with open(self.config, "w") as f:
             f.write(CONFIG.format(data_dir=os.path.join(self.dir, "var"), port=self.port,
                                   redis=redis, max_size=max_size, limits=limits,

@@ -94,6 +94,26 @@ TEST_F(RedisServerCheckTest, ServerThatRefusesConfigSaysItCouldNotCheck) {
       << problems->at(0);
 }
 
+TEST(EmbeddedRedisFsync, EverySecondWhenAskedIsWhatTheCheckFindsToo) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "pd-fsync-XXXXXX").string();
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  {
+    Result<std::unique_ptr<EmbeddedRedis>> redis =
+        EmbeddedRedis::Start(pattern, EmbeddedFsync::kEverySecond);
+    ASSERT_TRUE(redis.ok()) << redis.status().message();
+    Result<std::unique_ptr<RedisConnection>> c = RedisConnection::Connect(redis.value()->address());
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    RedisReplyPtr r = c.value()->CommandArgv({"CONFIG", "GET", "appendfsync"});
+    ASSERT_TRUE(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+    EXPECT_EQ(std::string(r->element[1]->str, r->element[1]->len), "everysec");
+    Result<std::vector<std::string>> problems = CheckRedisServer(*c.value());
+    ASSERT_TRUE(problems.ok());
+    ASSERT_EQ(problems->size(), 1u);
+    EXPECT_EQ(problems->at(0).rfind("appendfsync is everysec:", 0), 0u) << problems->at(0);
+  }
+  std::filesystem::remove_all(pattern);
+}
+
 TEST(RedisMajorVersion, ReadsTheServerSectionsVersionLine) {
   EXPECT_EQ(RedisMajorVersion("# Server\r\nredis_version:7.0.15\r\nredis_git_sha1:0\r\n"), 7);
   EXPECT_EQ(RedisMajorVersion("# Server\r\nredis_git_sha1:0\r\nredis_version:6.2.6\r\n"), 6);
