@@ -112,24 +112,6 @@ void Reload(SignalContext* context) {
                TriggerSetOf(new_config)->triggers().size(), context->current->tls ? "on" : "off");
 }
 
-// An operator's Redis that does not keep what the gateway acknowledges is logged at start, each
-// setting that falls short once; false (after saying why) for one too old to serve at all. A
-// Redis that refuses the connection is left to the loops' stores, which report and retry.
-bool WarnOfRedisSettings(const RedisAddress& redis) {
-  Result<std::unique_ptr<RedisConnection>> connection =
-      RedisConnection::Connect(redis, std::chrono::seconds(2));
-  if (!connection.ok()) return true;
-  Result<std::vector<std::string>> problems = CheckRedisServer(*connection.value());
-  if (!problems.ok()) {
-    std::fprintf(stderr, "postdesk: %s\n", problems.status().message().c_str());
-    return false;
-  }
-  for (const std::string& problem : problems.value()) {
-    spdlog::warn("redis {}: {}", redis.ToString(), problem);
-  }
-  return true;
-}
-
 }  // namespace
 
 int ServeCommand(const Args& args) {
@@ -190,7 +172,8 @@ int ServeCommand(const Args& args) {
     redis = parsed.value();
     if (!RedisAnswers(redis, std::chrono::seconds(2))) {
       spdlog::warn("redis {} does not answer yet: mail gets 451 until it does", redis.ToString());
-    } else if (!WarnOfRedisSettings(redis)) {
+    } else if (Status usable = WarnOfRedisServerProblems(redis); !usable.ok()) {
+      std::fprintf(stderr, "postdesk: %s\n", usable.message().c_str());
       return 1;
     }
   }

@@ -10,6 +10,7 @@
 #include "gateway/signal_watch.h"
 #include "gateway/trigger_worker_setup.h"
 #include "storage/embedded_redis.h"
+#include "storage/redis_server_check.h"
 
 namespace postdesk {
 namespace {
@@ -72,6 +73,11 @@ int WorkersCommand(const Args& args) {
       return 1;
     }
     redis = parsed.value();
+    // The workers' writes (a trigger's changes, the notifications) carry the same promise.
+    if (Status usable = WarnOfRedisServerProblems(redis); !usable.ok()) {
+      std::fprintf(stderr, "postdesk: %s\n", usable.message().c_str());
+      return 1;
+    }
   }
   std::unique_ptr<TriggerWorkers> workers = StartTriggerWorkers(config.value(), redis, threads);
 

@@ -1,6 +1,7 @@
 #include "storage/redis_server_check.h"
 
 #include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
 #include <map>
@@ -82,6 +83,18 @@ Result<std::vector<std::string>> CheckRedisServer(RedisConnection& redis) {
                        "maxmemory-policy noeviction)");
   }
   return problems;
+}
+
+Status WarnOfRedisServerProblems(const RedisAddress& address) {
+  Result<std::unique_ptr<RedisConnection>> connection =
+      RedisConnection::Connect(address, std::chrono::seconds(2));
+  if (!connection.ok()) return Status::Ok();
+  Result<std::vector<std::string>> problems = CheckRedisServer(*connection.value());
+  if (!problems.ok()) return problems.status();
+  for (const std::string& problem : problems.value()) {
+    spdlog::warn("redis {}: {}", address.ToString(), problem);
+  }
+  return Status::Ok();
 }
 
 }  // namespace postdesk

@@ -12,7 +12,7 @@ import urllib.parse
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(__file__))
-from postdesk_harness import CONFIG, POSTDESK, Gateway, RawClient, RedisServer, free_port, pid_alive  # noqa: E402,E501
+from postdesk_harness import CONFIG, POSTDESK, Gateway, RawClient, RedisServer, free_port, pid_alive, wait_for  # noqa: E402,E501
 
 TICKET_REPLY = re.compile(r"^2\.0\.0 Ok: ticket (\d+)$")
 
@@ -205,9 +205,20 @@ class ExternalRedisTest(unittest.TestCase):
         try:
             code, text = self.send_until(gw, 250)
             self.assertEqual(code, 250, text)
-            # This server has no AOF: the start says what that risks.
-            self.assertIn(f"redis redis://127.0.0.1:{redis.port}: appendonly is no: a restart of "
-                          "Redis loses acknowledged mail", gw.read_log())
+            # This server has no AOF: the start says what that risks, as workers alone do.
+            warning = (f"redis redis://127.0.0.1:{redis.port}: appendonly is no: a restart of "
+                       "Redis loses acknowledged mail")
+            self.assertIn(warning, gw.read_log())
+            workers_log = os.path.join(gw.dir, "workers.log")
+            with open(workers_log, "w") as out:
+                workers = subprocess.Popen([POSTDESK, "workers", "--config", gw.config,
+                                            "--threads", "1"], stdout=out, stderr=subprocess.STDOUT)
+            try:
+                self.assertTrue(wait_for(lambda: warning in open(workers_log).read()),
+                                open(workers_log).read())
+            finally:
+                workers.terminate()
+                self.assertEqual(workers.wait(timeout=10), 0)
             # Redis stops: mail is refused for now (the sender keeps it), other sessions go on.
             redis.proc.terminate()
             redis.proc.wait(timeout=10)
