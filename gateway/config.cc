@@ -561,6 +561,16 @@ Status LoadConfiguredTriggers(Config* config) {
     }
     Result<std::vector<Trigger>> loaded = ParseTriggers(text, file);
     if (!loaded.ok()) return loaded.status();
+    // The file's ids are its own (ParseTriggers); here they must not take a default's.
+    for (size_t i = 0; i < loaded->size(); ++i) {
+      const Trigger& trigger = loaded.value()[i];
+      for (const Trigger& other : all) {
+        if (other.id != trigger.id) continue;
+        return Status::Error(file + ": trigger " + std::to_string(i + 1) + " \"" + trigger.title +
+                             "\" (id " + trigger.id + "): the id of the default trigger \"" +
+                             other.title + "\"; give it another");
+      }
+    }
     for (Trigger& trigger : loaded.value()) all.push_back(std::move(trigger));
   }
   GroupNames group_names;

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "parser/email_address.h"
@@ -223,9 +225,20 @@ class Loader {
     if (!list->is_array()) return Fail("\"triggers\" must be a list");
     std::vector<Trigger> triggers;
     triggers.reserve(list->size());
+    // A trigger's id names it in the ticket's audit, in its notifications and in the actions a
+    // "wait" left for later, so two triggers must not share one (explicit, or the position
+    // that stands in for a missing one).
+    std::unordered_map<std::string, size_t> first_with_id;
     for (size_t i = 0; i < list->size(); ++i) {
       Result<Trigger> trigger = OneTrigger((*list)[i], i);
       if (!trigger.ok()) return trigger.status();
+      auto [it, fresh] = first_with_id.emplace(trigger->id, i);
+      if (!fresh) {
+        const Trigger& first = triggers[it->second];
+        return Fail("trigger " + std::to_string(i + 1) + " \"" + trigger->title + "\" (id " +
+                    trigger->id + "): the id of trigger " + std::to_string(it->second + 1) + " \"" +
+                    first.title + "\" too; give each trigger its own \"id\"");
+      }
       triggers.push_back(std::move(trigger).value());
     }
     return triggers;

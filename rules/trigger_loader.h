@@ -6,7 +6,8 @@
 // {"field", "value"}; other keys Zendesk adds (url, created_at, raw_title...) are ignored.
 //
 // A set is all or nothing (design.md, "Triggers"): an unknown field, operator or placeholder, a
-// value a field cannot take, a regex that does not compile or a message over 8,192 characters
+// value a field cannot take, a regex that does not compile, a message over 8,192 characters or
+// two triggers with one id (a missing id is the trigger's position in the file)
 // fails the whole load with a Status that names the source, the trigger and the place, e.g.
 //   triggers.json: trigger 3 "VIP" (id 900): conditions.all[1]: unknown field "foo"
 // Inactive triggers are checked too, so that activating one later cannot break a running set.

@@ -237,6 +237,22 @@ TEST(Config, RedisAppendfsyncIsAlwaysOrEverysecForTheEmbeddedServerOnly) {
       "that server's redis.conf");
 }
 
+TEST(Config, TriggerFileMayNotTakeADefaultTriggersId) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "pd-trig-XXXXXX").string();
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  const std::string path = pattern + "/triggers.json";
+  std::ofstream(path) << R"([{"id": "default-notify-requester-received", "title": "Mine",
+                              "conditions": {"all": []}, "actions": []}])";
+  Config config;
+  config.triggers.file = path;
+  EXPECT_TRUE(LoadConfiguredTriggers(&config).ok());  // without the defaults the id is free
+  config.triggers.defaults = true;
+  EXPECT_EQ(LoadConfiguredTriggers(&config).message(),
+            path + R"(: trigger 1 "Mine" (id default-notify-requester-received): the id of the )"
+                   R"(default trigger "Notify requester of received request"; give it another)");
+  std::filesystem::remove_all(pattern);
+}
+
 TEST(ConfigUnits, SizesAndDurations) {
   EXPECT_EQ(ParseSize("25MiB").value(), 25u * 1024 * 1024);
   EXPECT_EQ(ParseSize("10MB").value(), 10u * 1000 * 1000);

@@ -132,6 +132,24 @@ TEST(TriggerLoader, IdDefaultsToThePositionInTheFile) {
   EXPECT_EQ(triggers.value()[3].id, "4");
 }
 
+// Found by fuzz/trigger_fuzzer: two triggers with one id both fired, and the audit, the
+// notifications and delayed actions named the same trigger for both.
+TEST(TriggerLoader, TwoTriggersWithOneIdAreRefused) {
+  Json first = Valid("first");
+  first["id"] = "900";
+  Json again = Valid("again");
+  again["id"] = 900;  // a number, as Zendesk exports it, is the same id
+  EXPECT_EQ(LoadError(Wrap(Json::array({first, again}))),
+            R"(triggers.json: trigger 2 "again" (id 900): the id of trigger 1 "first" too; give )"
+            R"(each trigger its own "id")");
+  // A missing id is the position, which an explicit id may take.
+  Json third = Valid("third");
+  third["id"] = 3;
+  EXPECT_EQ(LoadError(Wrap(Json::array({Valid("no id"), third, Valid("no id either")}))),
+            R"(triggers.json: trigger 3 "no id either" (id 3): the id of trigger 2 "third" too; )"
+            R"(give each trigger its own "id")");
+}
+
 TEST(TriggerLoader, ParseTriggersKeepsInactiveTriggersAndTheSetDropsThem) {
   Json off = Valid("off");
   off["active"] = false;
