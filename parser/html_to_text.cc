@@ -150,6 +150,16 @@ class TextWriter {
   void Text(std::string_view text) {
     if (text.empty()) return;
     Flush();
+    // A run longer than the room left is cut one byte past the limit (which makes full() true),
+    // finishing the character there: the limit holds to within a character whatever the run.
+    // The space or line breaks just flushed may have passed it already.
+    const size_t used = out_->size() - start_;
+    if (used > max_) return;
+    if (text.size() - 1 > max_ - used) {
+      size_t keep = max_ - used + 1;
+      while (keep < text.size() && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80) ++keep;
+      text = text.substr(0, keep);
+    }
     out_->append(text);
     trailing_newlines_ = 0;
   }

@@ -21,7 +21,8 @@
 namespace postdesk {
 
 // Appends the text of `html` to `out`. Stops once more than `max_output_bytes` have been
-// appended, at a character boundary, and then returns true (the text was cut).
+// appended, and then returns true (the text was cut): at most the white space before a piece
+// and one character past the limit, at a character boundary, however long the input's runs.
 bool HtmlToText(std::string_view html, std::string* out, size_t max_output_bytes = SIZE_MAX);
 
 }  // namespace postdesk

@@ -72,5 +72,26 @@ TEST(HtmlToText, OutputCapCutsAtACharacterBoundary) {
   EXPECT_TRUE(IsValidUtf8(out));
 }
 
+// Found by fuzz/header_fuzzer: the cap was checked between pieces only, so one long run of text
+// was appended whole however far past the limit it went (here 10,000 bytes for a cap of 100).
+TEST(HtmlToText, LongRunOfTextIsCutAtTheCapToo) {
+  std::string out = "kept ";
+  EXPECT_TRUE(HtmlToText("<p>" + std::string(10000, 'a'), &out, 100));
+  EXPECT_EQ(out, "kept " + std::string(101, 'a'));
+  std::string accents;
+  for (int i = 0; i < 5000; ++i) accents += "\xC3\xA9";  // é, two bytes each
+  out.clear();
+  EXPECT_TRUE(HtmlToText(accents, &out, 100));
+  EXPECT_EQ(out.size(), 102u);  // one byte past the cap, then the rest of that character
+  EXPECT_TRUE(IsValidUtf8(out));
+  out.clear();
+  EXPECT_FALSE(HtmlToText(std::string(100, 'a'), &out, 100));  // exactly the cap: not cut
+  EXPECT_EQ(out.size(), 100u);
+  // At the cap, the space before the next run passes it: the run is not appended at all.
+  out.clear();
+  EXPECT_TRUE(HtmlToText(std::string(100, 'a') + " " + std::string(50, 'b'), &out, 100));
+  EXPECT_EQ(out, std::string(100, 'a') + " ");
+}
+
 }  // namespace
 }  // namespace postdesk
