@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/temp_dir.h"
+
 namespace postdesk {
 namespace {
 
@@ -155,9 +157,7 @@ TEST(Config, MissingFileIsAClearError) {
 class RedisPasswordFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "pd-pw-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = MakeTempDir("pd-pw");
     path_ = dir_ + "/redis-password";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -238,8 +238,7 @@ TEST(Config, RedisAppendfsyncIsAlwaysOrEverysecForTheEmbeddedServerOnly) {
 }
 
 TEST(Config, TriggerFileMayNotTakeADefaultTriggersId) {
-  std::string pattern = (std::filesystem::temp_directory_path() / "pd-trig-XXXXXX").string();
-  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  const std::string pattern = MakeTempDir("pd-trig");
   const std::string path = pattern + "/triggers.json";
   std::ofstream(path) << R"([{"id": "default-notify-requester-received", "title": "Mine",
                               "conditions": {"all": []}, "actions": []}])";

@@ -35,6 +35,7 @@
 
 #include "gateway/smtp_client.h"
 #include "tests/gateway/tls_test_files.h"
+#include "tests/temp_dir.h"
 
 extern char** environ;
 
@@ -46,12 +47,6 @@ using Clock = std::chrono::steady_clock;
 
 inline constexpr char kSmtpSink[] = "/usr/sbin/smtp-sink";
 inline constexpr char kRelayScript[] = POSTDESK_SOURCE_DIR "/tests/gateway/smtp_test_server.py";
-
-inline std::string MakeTempDir() {
-  std::string dir = (std::filesystem::temp_directory_path() / "pd-smtpc-XXXXXX").string();
-  if (!mkdtemp(dir.data())) std::abort();
-  return dir;
-}
 
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -159,7 +154,7 @@ class SmtpSink {
   static bool Available() { return access(kSmtpSink, X_OK) == 0; }
 
   bool Start(const std::vector<std::string>& flags) {
-    dir_ = MakeTempDir();
+    dir_ = MakeTempDir("pd-smtpc");
     chmod(dir_.c_str(), 0777);  // smtp-sink run by root drops to nobody, who writes the dumps
     port_ = FreePort();
     std::vector<std::string> argv = {kSmtpSink};
@@ -249,7 +244,7 @@ class SmtpSink {
 class ScriptedRelay {
  public:
   bool Start(const std::vector<std::string>& flags) {
-    log_ = MakeTempDir() + "/relay.jsonl";
+    log_ = MakeTempDir("pd-smtpc") + "/relay.jsonl";
     std::vector<std::string> argv = {"/usr/bin/python3", kRelayScript, "--log", log_};
     argv.insert(argv.end(), flags.begin(), flags.end());
     if (!child_.Start(argv, "")) return false;

@@ -6,11 +6,10 @@
 #ifndef POSTDESK_TESTS_GATEWAY_TLS_TEST_FILES_H_
 #define POSTDESK_TESTS_GATEWAY_TLS_TEST_FILES_H_
 
-#include <stdlib.h>
-
 #include <cstdlib>
-#include <filesystem>
 #include <string>
+
+#include "tests/temp_dir.h"
 
 namespace postdesk {
 
@@ -25,8 +24,7 @@ class TlsFiles {
 
  private:
   TlsFiles() {
-    std::string dir = (std::filesystem::temp_directory_path() / "pd-tls-XXXXXX").string();
-    if (!mkdtemp(dir.data())) std::abort();
+    std::string dir = MakeTempDir("pd-tls");
     cert = dir + "/cert.pem";
     key = dir + "/key.pem";
     other_cert = dir + "/other.pem";

@@ -14,6 +14,7 @@
 #include "storage/redis_connection.h"
 #include "storage/ticket_store.h"
 #include "tests/storage/run_loop_until.h"
+#include "tests/temp_dir.h"
 
 namespace postdesk {
 namespace {
@@ -39,9 +40,7 @@ IngestRequest Request() {
 class RedisAuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "pd-auth-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = MakeTempDir("pd-auth");
     Result<std::unique_ptr<EmbeddedRedis>> redis = EmbeddedRedis::Start(dir_);
     ASSERT_TRUE(redis.ok()) << redis.status().message();
     redis_ = std::move(redis).value();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "storage/embedded_redis.h"
+#include "tests/temp_dir.h"
 
 namespace postdesk {
 namespace {
@@ -17,9 +18,7 @@ namespace {
 class RedisServerCheckTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "pd-check-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = MakeTempDir("pd-check");
     Result<std::unique_ptr<EmbeddedRedis>> redis = EmbeddedRedis::Start(dir_);
     ASSERT_TRUE(redis.ok()) << redis.status().message();
     redis_ = std::move(redis).value();
@@ -95,8 +94,7 @@ TEST_F(RedisServerCheckTest, ServerThatRefusesConfigSaysItCouldNotCheck) {
 }
 
 TEST(EmbeddedRedisFsync, EverySecondWhenAskedIsWhatTheCheckFindsToo) {
-  std::string pattern = (std::filesystem::temp_directory_path() / "pd-fsync-XXXXXX").string();
-  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  const std::string pattern = MakeTempDir("pd-fsync");
   {
     Result<std::unique_ptr<EmbeddedRedis>> redis =
         EmbeddedRedis::Start(pattern, EmbeddedFsync::kEverySecond);

@@ -18,16 +18,12 @@
 #include "storage/suspended_messages.h"
 #include "storage/ticket_reader.h"
 #include "tests/storage/run_loop_until.h"
+#include "tests/temp_dir.h"
 
 namespace postdesk {
 namespace {
 
-std::string TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "pd-store-XXXXXX").string();
-  char* dir = mkdtemp(pattern.data());
-  EXPECT_NE(dir, nullptr);
-  return pattern;
-}
+std::string TempDir() { return MakeTempDir("pd-store"); }
 
 NewTicketTarget Target(std::string brand, std::string received_at, std::string cause = "",
                        int64_t thread_ticket = 0) {

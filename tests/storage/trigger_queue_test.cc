@@ -16,6 +16,7 @@
 #include "storage/ingest_request.h"
 #include "storage/redis_functions.h"
 #include "storage/trigger_workers.h"
+#include "tests/temp_dir.h"
 
 namespace postdesk {
 namespace {
@@ -36,9 +37,7 @@ constexpr char kUrgentTriggers[] = R"({"triggers": [
 class TriggerQueueTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "pd-trig-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = MakeTempDir("pd-trig");
     Result<std::unique_ptr<EmbeddedRedis>> redis = EmbeddedRedis::Start(dir_);
     ASSERT_TRUE(redis.ok()) << redis.status().message();
     redis_ = std::move(redis).value();
