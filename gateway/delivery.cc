@@ -140,6 +140,9 @@ void Delivery::GiveBack(std::unique_ptr<Job> job) {
   for (std::string* text : {&job->request.description, &job->parsed.description}) {
     if (text->capacity() > kMaxKeptTextBytes) std::string().swap(*text);
   }
+  // The raw message is not reused (the next one is moved in), so it goes now, whatever its
+  // size: a burst of large messages must not stay pinned in the spares.
+  std::string().swap(job->request.raw);
   spare_jobs_.push_back(std::move(job));
 }
 

@@ -1,4 +1,5 @@
 // postdesk: the SMTP ingestion gateway's one binary. Dispatches to a subcommand.
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -29,11 +30,19 @@ constexpr char kUsage[] =
     "\n"
     "Run 'postdesk COMMAND --help' for a command's options.\n";
 
+constexpr int kMmapThresholdBytes = 256 * 1024;
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // A client that disconnects must cost an EPIPE, not the process.
   signal(SIGPIPE, SIG_IGN);
+  // A large message's buffers come from mmap and go back to the system when it is stored. By
+  // default glibc raises this threshold to the size of every mapped block freed, after which a
+  // burst of 10 MB messages is served from the heap and its memory stays: measured, 288 MB
+  // still resident after eight 10 MB senders stopped, 9 MB with the threshold fixed (README,
+  // Performance). Fixing it also stops glibc raising the trim threshold with it.
+  mallopt(M_MMAP_THRESHOLD, kMmapThresholdBytes);
   // Logs go to stderr: stdout is for the JSON that the tools print.
   spdlog::set_default_logger(spdlog::stderr_color_mt("postdesk"));
   postdesk::InstallLogFormat(postdesk::LogFormat::kText);  // [log] format may change it

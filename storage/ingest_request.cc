@@ -2,7 +2,6 @@
 
 #include <hiredis/hiredis.h>
 
-#include <cassert>
 #include <cstdio>
 #include <iterator>
 #include <random>
@@ -112,17 +111,20 @@ void IngestCommands::Build(const IngestRequest& r, std::string_view storage_key)
 
   text_.clear();
   count_ = 0;
+  splice_count_ = 0;
   auto end_command = [this] { ends_[count_++] = text_.size(); };
+  // SET KEY VALUE, the value spliced when it is large.
+  auto set = [&](std::string_view key, std::string_view value) {
+    AppendRespArray(3, &text_);
+    AppendRespBulk("SET", &text_);
+    AppendRespBulk(key, &text_);
+    if (AppendRespBulkOrSplice(value, &text_, &splices_[splice_count_])) ++splice_count_;
+    end_command();
+  };
   AppendRespCommand({"MULTI"}, &text_);
   end_command();
-  if (!recovering) {
-    AppendRespCommand({"SET", raw_key_, r.raw}, &text_);
-    end_command();
-  }
-  if (!r.description_span) {
-    AppendRespCommand({"SET", body_key_, r.description}, &text_);
-    end_command();
-  }
+  if (!recovering) set(raw_key_, r.raw);
+  if (!r.description_span) set(body_key_, r.description);
 
   // The argument order is the script's (postdesk_ingest in redis_functions.cc). Numbers this
   // short fit std::string's own buffer: no allocation.
@@ -171,15 +173,20 @@ void IngestCommands::Build(const IngestRequest& r, std::string_view storage_key)
   end_command();
 }
 
-std::string_view IngestCommands::command(size_t i) const {
-  assert(i < count_);
-  const size_t begin = i == 0 ? 0 : ends_[i - 1];
-  return std::string_view(text_).substr(begin, ends_[i] - begin);
-}
-
 std::vector<std::string> IngestCommands::commands() const {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < count_; ++i) out.emplace_back(command(i));
+  std::vector<std::string> out(count_);
+  size_t begin = 0;
+  size_t splice = 0;
+  for (size_t i = 0; i < count_; ++i) {
+    // The splices within this command, their places made relative to its start.
+    RespSplice within[kMaxSplices];
+    size_t n = 0;
+    for (; splice < splice_count_ && splices_[splice].at <= ends_[i]; ++splice) {
+      within[n++] = {splices_[splice].at - begin, splices_[splice].value};
+    }
+    AppendSpliced(std::string_view(text_).substr(begin, ends_[i] - begin), within, n, &out[i]);
+    begin = ends_[i];
+  }
   return out;
 }
 

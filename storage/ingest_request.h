@@ -15,6 +15,7 @@
 
 #include "parser/message.h"
 #include "parser/result.h"
+#include "storage/resp_command.h"
 
 struct redisReply;
 
@@ -93,9 +94,11 @@ void AssignNewStorageKey(std::string* key);
 // Only EXEC's reply matters (ParseIngestExecReply); the others are +OK and +QUEUED. MULTI makes
 // the block one atomic step, as design.md's storage asks: all of it is stored, or none. The
 // large values go with SET so that the script never holds them (redis_functions.cc says why).
-// The commands are RESP text (storage/resp_command.h), back to back in one buffer, for hiredis's
-// *FormattedCommand calls. Build() may be called again for the next request: the buffers keep
-// their capacity, so a loop that reuses one IngestCommands allocates nothing here once warm.
+// The commands are RESP text (storage/resp_command.h), back to back in one buffer, except that
+// a raw message or description of kRespSpliceBytes or more is not copied there: splices() say
+// where their bytes belong, and they are read from the request until the block is sent (a
+// gathered write). Build() may be called again for the next request: the buffers keep their
+// capacity, so a loop that reuses one IngestCommands allocates nothing here once warm.
 class IngestCommands {
  public:
   IngestCommands() = default;
@@ -103,18 +106,25 @@ class IngestCommands {
     Build(request, storage_key);
   }
 
+  // `request` must outlive the use of splices() (its raw message and description stay there).
   void Build(const IngestRequest& request, std::string_view storage_key);
 
   size_t size() const { return count_; }
-  std::string_view command(size_t i) const;   // valid until the next Build()
-  std::string_view text() const { return text_; }  // every command, back to back
-  std::vector<std::string> commands() const;  // copies, for RedisConnection::PipelineFormatted
+  // Every command, back to back, without the spliced values; valid until the next Build().
+  std::string_view text() const { return text_; }
+  const RespSplice* splices() const { return splices_; }
+  size_t splice_count() const { return splice_count_; }
+  // Each command whole (spliced values put in): copies, for RedisConnection::PipelineFormatted.
+  std::vector<std::string> commands() const;
 
  private:
   static constexpr size_t kMaxCommands = 5;
+  static constexpr size_t kMaxSplices = 2;  // the raw message and the description
   std::string text_;
   size_t ends_[kMaxCommands] = {};  // where each command ends in text_
   size_t count_ = 0;
+  RespSplice splices_[kMaxSplices] = {};
+  size_t splice_count_ = 0;
   std::string raw_key_, body_key_, comment_, ticket_;  // scratch, reused by Build()
 };
 

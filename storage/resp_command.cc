@@ -1,5 +1,6 @@
 #include "storage/resp_command.h"
 
+#include <cassert>
 #include <charconv>
 
 namespace postdesk {
@@ -32,6 +33,28 @@ void AppendRespBulk(std::string_view argument, std::string* out) {
 void AppendRespCommand(std::initializer_list<std::string_view> arguments, std::string* out) {
   AppendRespArray(arguments.size(), out);
   for (std::string_view a : arguments) AppendRespBulk(a, out);
+}
+
+bool AppendRespBulkOrSplice(std::string_view argument, std::string* out, RespSplice* splice) {
+  if (argument.size() < kRespSpliceBytes) {
+    AppendRespBulk(argument, out);
+    return false;
+  }
+  AppendFrame('$', argument.size(), out);
+  *splice = {out->size(), argument};
+  out->append("\r\n");
+  return true;
+}
+
+void AppendSpliced(std::string_view text, const RespSplice* splices, size_t count,
+                   std::string* out) {
+  size_t done = 0;
+  for (size_t i = 0; i < count; ++i) {
+    assert(splices[i].at >= done && splices[i].at <= text.size());
+    out->append(text.substr(done, splices[i].at - done)).append(splices[i].value);
+    done = splices[i].at;
+  }
+  out->append(text.substr(done));
 }
 
 }  // namespace postdesk

@@ -146,7 +146,7 @@ void TicketStore::OnConnected(uv_connect_t* request, int status) {
   }
   append(FunctionLoadCommand());
   step("FUNCTION LOAD");
-  self->Send(setup, self->setup_count_, nullptr);
+  self->Send(setup, {}, self->setup_count_, nullptr);
   // Written now, alone: what comes meanwhile waits in out_ until the setup is answered.
   self->StartWrite();
   self->setup_unanswered_ = self->link_ == link;
@@ -251,10 +251,13 @@ void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) 
   AssignNewStorageKey(&storage_key_);
   block_.Build(request, storage_key_);
   // Every command of the block is answered in order; only EXEC's reply has a caller waiting.
-  Send(block_.text(), block_.size(), std::move(callback));
+  Send(block_.text(), {block_.splices(), block_.splice_count()}, block_.size(),
+       std::move(callback));
 }
 
-void TicketStore::Send(std::string_view commands, size_t replies, IngestCallback callback) {
+void TicketStore::Send(std::string_view commands, std::span<const RespSplice> splices,
+                       size_t replies, IngestCallback callback) {
+  for (const RespSplice& s : splices) out_splices_.push_back({out_.size() + s.at, s.value});
   out_.append(commands);
   pending_.push_back({replies, std::move(callback)});
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(flush_))) {
@@ -269,13 +272,26 @@ void TicketStore::OnFlush(uv_check_t* check) {
 }
 
 // One write at a time: what is sent meanwhile gathers in out_ and goes in the next one. The two
-// buffers trade places, so both keep their capacity.
+// buffers trade places, so both keep their capacity; so do the splice lists. A spliced value
+// (a large raw message) is sent from its request, as one more piece of the write.
 void TicketStore::StartWrite() {
   if (write_in_flight_ || out_.empty() || link_ == nullptr || setup_unanswered_) return;
   writing_.swap(out_);
   out_.clear();
-  uv_buf_t buffer = uv_buf_init(writing_.data(), static_cast<unsigned int>(writing_.size()));
-  if (int rc = uv_write(&link_->write, &link_->h.stream, &buffer, 1, &TicketStore::OnWritten);
+  writing_splices_.swap(out_splices_);
+  out_splices_.clear();
+  pieces_.clear();
+  size_t done = 0;
+  for (const RespSplice& s : writing_splices_) {
+    pieces_.push_back(uv_buf_init(writing_.data() + done, static_cast<unsigned>(s.at - done)));
+    pieces_.push_back(
+        uv_buf_init(const_cast<char*>(s.value.data()), static_cast<unsigned>(s.value.size())));
+    done = s.at;
+  }
+  pieces_.push_back(
+      uv_buf_init(writing_.data() + done, static_cast<unsigned>(writing_.size() - done)));
+  if (int rc = uv_write(&link_->write, &link_->h.stream, pieces_.data(),
+                        static_cast<unsigned>(pieces_.size()), &TicketStore::OnWritten);
       rc != 0) {
     Drop(std::string("write failed: ") + uv_strerror(rc));
     return;
@@ -304,6 +320,7 @@ void TicketStore::Drop(const std::string& why) {
   uv_close(&link->h.handle, &TicketStore::OnLinkClosed);  // cancels its connect and write
   write_in_flight_ = false;
   out_.clear();
+  out_splices_.clear();
   // Requests held behind a setup that failed never went out: Redis is unavailable to them, as
   // to those that come after the drop.
   const std::string lost = setup_unanswered_

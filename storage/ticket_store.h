@@ -23,8 +23,10 @@
 // hiredis's async context: that one allocates a callback record for every command and a new
 // output buffer after every write. Here the commands of one loop iteration go into one buffer
 // and out in one write once the iteration's I/O callbacks have run (so that Redis takes them in
-// one read and one fsync), replies are built in a RedisReplyArena, and the FIFO of waiting
-// callbacks reuses its storage: a warm loop stores a message without a heap allocation.
+// one read and one fsync), a large raw message is written from the request itself (a gathered
+// write: the request must stay unchanged until its callback runs), replies are built in a
+// RedisReplyArena, and the FIFO of waiting callbacks reuses its storage: a warm loop stores a
+// message without a heap allocation.
 #ifndef POSTDESK_STORAGE_TICKET_STORE_H_
 #define POSTDESK_STORAGE_TICKET_STORE_H_
 
@@ -34,6 +36,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +45,7 @@
 #include "storage/ingest_request.h"
 #include "storage/redis_address.h"
 #include "storage/redis_reply_arena.h"
+#include "storage/resp_command.h"
 
 struct redisReader;
 struct redisReply;
@@ -61,7 +65,10 @@ class TicketStore {
   TicketStore& operator=(const TicketStore&) = delete;
 
   void Start();
+  // `request` must stay where it is, unchanged, until `callback` has run: a large raw message
+  // or description is written from there. A temporary would not, hence the deleted overload.
   void Ingest(const IngestRequest& request, IngestCallback callback);
+  void Ingest(const IngestRequest&& request, IngestCallback callback) = delete;
   void Close(std::function<void()> done);
 
   bool connected() const { return state_ == State::kConnected; }
@@ -91,8 +98,10 @@ class TicketStore {
   static void OnFlush(uv_check_t* check);
 
   void Connect();
-  // Queues one request's RESP text, answered by `replies` replies.
-  void Send(std::string_view commands, size_t replies, IngestCallback callback);
+  // Queues one request's RESP text, with the values `splices` put in, answered by `replies`
+  // replies.
+  void Send(std::string_view commands, std::span<const RespSplice> splices, size_t replies,
+            IngestCallback callback);
   void StartWrite();
   void OnReply(const redisReply* reply);
   void OnSetupReply(const redisReply* reply);
@@ -115,6 +124,9 @@ class TicketStore {
   uint64_t backoff_ms_ = 0;
   std::string out_;      // commands not yet written
   std::string writing_;  // the bytes of the write in flight
+  std::vector<RespSplice> out_splices_;      // values that belong in out_
+  std::vector<RespSplice> writing_splices_;  // and in writing_
+  std::vector<uv_buf_t> pieces_;             // the write in flight, piece by piece
   bool write_in_flight_ = false;
   std::unique_ptr<char[]> read_buffer_;
   std::vector<Pending> pending_;  // oldest first, from pending_head_

@@ -87,7 +87,8 @@ class RedisAuthTest : public ::testing::Test {
   // Ingest's error once the store has tried (and failed) at least once; "" when it stored.
   std::string IngestError() {
     std::optional<std::string> error;
-    store_->Ingest(Request(), [&](const postdesk::Status& status, const auto&) {
+    const IngestRequest request = Request();
+    store_->Ingest(request, [&](const postdesk::Status& status, const auto&) {
       error = status.ok() ? "" : status.message();
     });
     EXPECT_TRUE(RunUntil(

@@ -1,4 +1,5 @@
-// The RESP writers produce what hiredis would: the same bytes as redisFormatCommandArgv.
+// The RESP writers produce what hiredis would: the same bytes as redisFormatCommandArgv, once
+// spliced values are put back in.
 #include "storage/resp_command.h"
 
 #include <gtest/gtest.h>
@@ -46,6 +47,25 @@ TEST(RespCommand, CommandsAppendBackToBack) {
   AppendRespCommand({"MULTI"}, &buffer);
   AppendRespCommand({"GET", "k"}, &buffer);
   EXPECT_EQ(buffer, "kept" + Hiredis({"MULTI"}) + Hiredis({"GET", "k"}));
+}
+
+// A value from kRespSpliceBytes on stays where it is; put back in, the bytes are hiredis's.
+TEST(RespCommand, LargeArgumentIsSplicedSmallOneCopied) {
+  const std::string small(kRespSpliceBytes - 1, 's');
+  const std::string large(kRespSpliceBytes, 'L');
+  std::string text;
+  RespSplice splices[2];
+  AppendRespArray(4, &text);
+  AppendRespBulk("SET", &text);
+  EXPECT_FALSE(AppendRespBulkOrSplice(small, &text, &splices[0]));
+  EXPECT_TRUE(AppendRespBulkOrSplice(large, &text, &splices[0]));
+  EXPECT_TRUE(AppendRespBulkOrSplice(large, &text, &splices[1]));
+  EXPECT_EQ(splices[0].value.data(), large.data());  // not a copy
+  const std::string expected = Hiredis({"SET", small, large, large});
+  EXPECT_EQ(text.size(), expected.size() - 2 * large.size());
+  std::string whole;
+  AppendSpliced(text, splices, 2, &whole);
+  EXPECT_EQ(whole, expected);
 }
 
 }  // namespace

@@ -118,7 +118,8 @@ class TicketStoreTest : public ::testing::Test {
         &loop_, [] { return false; }, std::chrono::milliseconds(200));
     EXPECT_FALSE(store.connected());
     std::optional<Status> stored;
-    store.Ingest(Request(), [&](const Status& status, const auto&) { stored = status; });
+    const IngestRequest request = Request();
+    store.Ingest(request, [&](const Status& status, const auto&) { stored = status; });
     EXPECT_TRUE(RunUntil(
         &loop_, [&] { return stored.has_value(); }, std::chrono::seconds(10)));
     return stored.value_or(Status::Error("timed out"));
@@ -170,6 +171,34 @@ TEST_F(TicketStoreTest, StoredTicketReadsBackWithEveryField) {
   Result<std::string> raw = reader.GetRawMessage(1);
   ASSERT_TRUE(raw.ok());
   EXPECT_EQ(raw.value(), Request().raw);
+}
+
+// Large messages are written from their requests (spliced into the block's text): several in
+// one write, each beside small ones, are stored byte for byte and each under its own ticket.
+TEST_F(TicketStoreTest, LargeMessagesInOneWriteAreEachStoredWhole) {
+  std::vector<IngestRequest> requests(4, Request());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    IngestRequest& r = requests[i];
+    r.message_id = "m" + std::to_string(i) + "@customer.test";
+    if (i % 2 == 1) continue;  // small
+    r.raw = "Subject: big " + std::to_string(i) + "\r\n\r\n";
+    while (r.raw.size() < 3 * kRespSpliceBytes) r.raw += std::to_string(i) + " line\r\n";
+    r.description.assign(2 * kRespSpliceBytes, static_cast<char>('a' + i));
+  }
+  std::vector<std::optional<Status>> stored(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    store_->Ingest(requests[i], [&, i](const Status& status, const auto&) { stored[i] = status; });
+  }
+  ASSERT_TRUE(RunUntil(
+      &loop_, [&] { return stored.back().has_value(); }, std::chrono::seconds(10)));
+  TicketReader reader = Reader();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_TRUE(stored[i].has_value() && stored[i]->ok()) << i;
+    EXPECT_EQ(reader.GetRawMessage(static_cast<int64_t>(i + 1)).value(), requests[i].raw) << i;
+    EXPECT_EQ(reader.GetTicket(static_cast<int64_t>(i + 1)).value()["description"],
+              requests[i].description)
+        << i;
+  }
 }
 
 // 16 MiB does not fit a socket buffer: the write goes out as the socket drains (the adapter
@@ -314,8 +343,9 @@ TEST_F(TicketStoreTest, RequestsInFlightWhenRedisDiesEachHearOnceThatTheReplyWas
   Command("CLIENT PAUSE 10000 WRITE");
   std::vector<std::string> heard(3);
   std::vector<int> calls(3, 0);
+  const IngestRequest request = Request();
   for (size_t i = 0; i < 3; ++i) {
-    store_->Ingest(Request(),
+    store_->Ingest(request,
                    [&, i](const Status& status, const std::vector<IngestOutcome>& outcomes) {
                      ++calls[i];
                      heard[i] = status.ok() ? "ok" : status.message();
@@ -345,8 +375,9 @@ TEST_F(TicketStoreTest, CloseWaitsForTheRepliesInFlight) {
   ASSERT_TRUE(IngestAndWait(Request()).ok());
   Command("CLIENT PAUSE 300 WRITE");
   std::vector<std::string> events;
+  const IngestRequest request = Request();
   for (int i = 0; i < 3; ++i) {
-    store_->Ingest(Request(), [&](const Status& status, const std::vector<IngestOutcome>& o) {
+    store_->Ingest(request, [&](const Status& status, const std::vector<IngestOutcome>& o) {
       events.push_back(status.ok() ? "ticket " + std::to_string(o.at(0).id) : status.message());
     });
   }
@@ -356,7 +387,7 @@ TEST_F(TicketStoreTest, CloseWaitsForTheRepliesInFlight) {
     closed = true;
   });
   // A request after Close() is refused at once; the three before it are answered first.
-  store_->Ingest(Request(), [&](const Status& status, const std::vector<IngestOutcome>&) {
+  store_->Ingest(request, [&](const Status& status, const std::vector<IngestOutcome>&) {
     events.push_back(status.ok() ? "ok" : "refused");
   });
   ASSERT_TRUE(RunUntil(
