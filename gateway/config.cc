@@ -27,6 +27,9 @@ namespace postdesk {
 namespace {
 
 constexpr std::chrono::milliseconds kMinimumTimeout{1000};
+// Redis takes a value of at most 512 MB (proto-max-bulk-len's default); the rest is room for
+// our Received: header.
+constexpr size_t kMaxMessageSizeBytes = 500u * 1024 * 1024;
 
 Result<ListenAddress> ParseListen(std::string_view text) {
   ListenAddress out;
@@ -126,6 +129,12 @@ Status ReadLimits(TableReader& limits, LimitsConfig* out) {
   RETURN_IF_ERROR(limits.Duration("shutdown_grace", &out->shutdown_grace));
   if (out->max_message_size < 1024) {
     return Status::Error(limits.Name("max_message_size") + ": must be at least 1KiB");
+  }
+  // Redis refuses a larger value and drops the connection: every such message would hear 451
+  // and come back for ever.
+  if (out->max_message_size > kMaxMessageSizeBytes) {
+    return Status::Error(limits.Name("max_message_size") +
+                         ": at most 500MiB (Redis stores a value of at most 512MB)");
   }
   return limits.Finish();
 }

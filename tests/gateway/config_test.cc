@@ -90,6 +90,11 @@ TEST(Config, WrongValuesAreRefusedByName) {
             "t.toml: [limits].max_recipients: must be between 100 and 100000");
   EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[limits]\ndata_timeout = \"10 minutes\"\n"),
             "t.toml: [limits].data_timeout: unknown unit \" minutes\" (use ms, s, m, h, d)");
+  // Redis would refuse such a message (and drop its connection) at every retry.
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[limits]\nmax_message_size = \"600MiB\"\n"),
+            "t.toml: [limits].max_message_size: at most 500MiB (Redis stores a value of at most "
+            "512MB)");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[limits]\nmax_message_size = \"500MiB\"\n"), "");
 }
 
 TEST(Config, HttpAndLogSectionsAreReadAndDefaultToNoServerAndInfoText) {
