@@ -2,13 +2,14 @@
 """Redis's instructions per stored message, under callgrind.
 
 Starts a scratch redis-server under valgrind's callgrind (AOF on, appendfsync always, as the
-embedded one), loads the Functions library from storage/redis_functions.cc, and pipelines
-ingest blocks shaped as TicketStore sends them for smtp-source's 2 KiB messages (MULTI, SET of
-the raw message, FCALL postdesk_ingest, EXEC; captured with MONITOR): 300 to warm up, then
---count with instrumentation on. Prints the instructions per message; the callgrind file
+embedded one), loads the gateway's Functions library, and pipelines the ingest blocks that
+TicketStore sends for generated 2 KiB messages (MULTI, SET of the raw message, FCALL
+postdesk_ingest, EXEC), both written by the gateway's own code (build/tools/bench/ingest_blocks,
+built with -DPOSTDESK_BUILD_BENCHMARKS=ON): 300 to warm up, then --count with instrumentation
+on. Prints the instructions per message; the callgrind file
 stays for callgrind_annotate. Needs valgrind, redis-server and redis-cli.
 
-  tools/bench/redis_ingest_cost.py [--count 1000] [--no-aof]
+  tools/bench/redis_ingest_cost.py [--count 1000] [--no-aof] [--size BYTES] [--unique-senders]
 """
 
 import argparse
@@ -20,32 +21,18 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RAW = b"X" * 2300  # the raw message with our Received: header, as smtp-source's are
 WARM = 300  # blocks before instrumentation starts
 
 
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else a.encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
-
-
-def block(i):
-    key = "k%d" % i
-    span = '"269,2050"'
-    fcall = resp(
-        "FCALL", "postdesk_ingest", "4", "{pd}:ticket:next_id", "{pd}:events",
-        "{pd}:message:" + key, "{pd}:body:" + key, key, "",
-        '"author_email":"bench@load.test","author_name":"","public":true,"via":"email",'
-        '"message_id":"%d@vm","body_span":%s' % (i, span),
-        '"subject":"","requester_name":"","via":"email","transaction":"d.%d",'
-        '"description_span":%s' % (i, span),
-        "bench@load.test", "", "%d@vm" % i, "d.%d" % i,
-        "1000000", "3600000", "3600000", "604800000", "1209600000", "0", "", "1",
-        "acme", "support@acme.test", "", "", "0")
-    return resp("MULTI") + resp("SET", "{pd}:message:" + key, RAW) + fcall + resp("EXEC")
+def blocks(options, first, count, function_load=False):
+    """The gateway's own ingest blocks for messages first..first+count-1 (ingest_blocks.cc),
+    after its FUNCTION LOAD when asked."""
+    return subprocess.run(
+        [options.ingest_blocks, "--config", options.config, "--to", options.to,
+         "--first", str(first), "--count", str(count), "--size", str(options.size),
+         "--unique-senders", "yes" if options.unique_senders else "no",
+         "--function-load", "yes" if function_load else "no"],
+        capture_output=True, check=True).stdout
 
 
 def cli(sock, *args, stdin=None):
@@ -57,10 +44,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--no-aof", action="store_true")
+    parser.add_argument("--size", type=int, default=2048, help="body bytes per message")
+    parser.add_argument("--unique-senders", action="store_true",
+                        help="a sender per message, as postdesk-blast's (default: one, as smtp-source's)")
+    parser.add_argument("--config", default=os.path.join(ROOT, "tools/bench/peers.toml"))
+    parser.add_argument("--to", default="support@acme.test", help="a support address of --config")
+    parser.add_argument("--ingest-blocks",
+                        default=os.path.join(ROOT, "build/tools/bench/ingest_blocks"))
     options = parser.parse_args()
 
-    source = open(os.path.join(ROOT, "storage/redis_functions.cc")).read()
-    library = re.search(r'R"LUA\((.*?)\)LUA"', source, re.S).group(1).encode()
     work = tempfile.mkdtemp(prefix="pd-redis-cost-")
     sock = os.path.join(work, "redis.sock")
     out = os.path.join(work, "callgrind.out")
@@ -74,12 +66,11 @@ def main():
             if os.path.exists(sock) and cli(sock, "PING").strip() == b"PONG":
                 break
             time.sleep(0.1)
-        cli(sock, "-x", "FUNCTION", "LOAD", "REPLACE", stdin=library)
-        cli(sock, "--pipe", stdin=b"".join(block(i) for i in range(WARM)))
+        cli(sock, "--pipe", stdin=blocks(options, 0, WARM, function_load=True))
         subprocess.run(["callgrind_control", "-i", "on", str(server.pid)],
                        capture_output=True, check=True)
-        blocks = b"".join(block(i) for i in range(WARM, WARM + options.count))
-        cli(sock, "--pipe", stdin=blocks)
+        measured = blocks(options, WARM, options.count)
+        cli(sock, "--pipe", stdin=measured)
         subprocess.run(["callgrind_control", "-i", "off", str(server.pid)],
                        capture_output=True, check=True)
         tickets = int(cli(sock, "GET", "{pd}:ticket:next_id"))
