@@ -3,15 +3,16 @@
 //
 // Input layout: byte 0 picks the limits (message size, line length, error limit); bytes 1-4 seed
 // a PRNG that schedules the run: how the rest is split into reads, when deliveries are answered
-// (250 or 451), and when a timeout, a shutdown, a write failure or a disconnect happens. The
-// rest is what the client sends. Seeds in smtp_session_fuzzer/ are 5 control bytes, then a
-// dialogue.
+// (250 or 451), and when a timeout, a shutdown, a write failure, a disconnect or a change of
+// stress happens. The rest is what the client sends. Seeds in smtp_session_fuzzer/ are 5 control
+// bytes, then a dialogue.
 //
 // Every property violation aborts (libFuzzer reports it as a crash):
 //  - every Write() is whole reply lines: 3 digits, ' ' or '-', text without CR or LF, CRLF, and
 //    the lines of a multi-line reply share their code (RFC 5321 4.2.1);
 //  - the first line written is a 220 greeting (RFC 5321 4.3.1);
 //  - nothing is written, delivered or closed after Close(); Close() is called at most once;
+//  - the news of stress (OnStress) never writes or closes;
 //  - at most one Deliver() is outstanding, and reading is off while it is (backpressure);
 //  - a delivered message is our Received: header (well-formed, CRLF lines) followed by at most
 //    max_message_size bytes, for 1 to max_recipients recipients;
@@ -139,6 +140,7 @@ class CheckingTransport : public SmtpSession::Transport {
 
   // TLS is offered once; the handshake never completes here, so everything after STARTTLS
   // must be discarded by the session (CVE-2011-0411), which the reply checks would notice.
+  bool UnderStress() override { return under_stress_; }
   bool TlsOffered() override { return !tls_started_; }
   void StartTls() override {
     FUZZ_CHECK(!closed_);
@@ -147,6 +149,7 @@ class CheckingTransport : public SmtpSession::Transport {
   }
 
   bool closed() const { return closed_; }
+  void ToggleStress() { under_stress_ = !under_stress_; }
   bool reading() const { return reading_; }
   bool delivering() const { return delivering_; }
   void Delivered() { delivering_ = false; }
@@ -165,6 +168,7 @@ class CheckingTransport : public SmtpSession::Transport {
 
  private:
   bool tls_started_ = false;
+  bool under_stress_ = false;
   void CheckReplyLines(std::string_view bytes) {
     size_t pos = 0;
     while (pos < bytes.size()) {
@@ -271,6 +275,13 @@ std::string RunSession(const uint8_t* data, size_t size, SmtpSession::Buffers bu
     if (event == 253) {
       session.OnDisconnected("client closed the connection");
       break;
+    }
+    if (event == 252) {  // stress begins or ends; its news only re-arms a timer
+      transport.ToggleStress();
+      const size_t written = transport.written();
+      session.OnStress();
+      FUZZ_CHECK(transport.written() == written && !transport.closed());
+      continue;
     }
     // Mostly small reads, to split commands, CRLFs and dots; sometimes big ones.
     uint32_t r = prng.Next();

@@ -127,6 +127,13 @@ Status ReadLimits(TableReader& limits, LimitsConfig* out) {
   RETURN_IF_ERROR(limits.Duration("command_timeout", &out->command_timeout, kMinimumTimeout));
   RETURN_IF_ERROR(limits.Duration("data_timeout", &out->data_timeout, kMinimumTimeout));
   RETURN_IF_ERROR(limits.Duration("shutdown_grace", &out->shutdown_grace));
+  out->stress_connections = std::max<size_t>(1, out->max_connections * 4 / 5);
+  RETURN_IF_ERROR(limits.Count("stress_connections", 1, static_cast<int64_t>(out->max_connections),
+                               &out->stress_connections));
+  RETURN_IF_ERROR(
+      limits.Duration("stress_command_timeout", &out->stress_command_timeout, kMinimumTimeout));
+  // Stress never lengthens a wait: a short command_timeout (a test's "2s") stays the bound.
+  out->stress_command_timeout = std::min(out->stress_command_timeout, out->command_timeout);
   if (out->max_message_size < 1024) {
     return Status::Error(limits.Name("max_message_size") + ": must be at least 1KiB");
   }

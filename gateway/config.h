@@ -50,6 +50,11 @@ struct LimitsConfig {
   std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};  // RFC 5321 4.5.3.2.7
   std::chrono::milliseconds data_timeout{std::chrono::minutes(10)};    // RFC 5321 4.5.3.2.6
   std::chrono::milliseconds shutdown_grace{std::chrono::seconds(30)};  // SIGTERM: in-flight work
+  // From this many connections at once the gateway is under stress, and a session waiting for
+  // a command gets stress_command_timeout (design.md; Postfix's stress timeouts). Unset in a
+  // file: four fifths of max_connections.
+  size_t stress_connections = 8000;
+  std::chrono::milliseconds stress_command_timeout{std::chrono::seconds(10)};
   bool operator==(const LimitsConfig&) const = default;
 };
 

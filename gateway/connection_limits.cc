@@ -14,6 +14,7 @@ ConnectionLimits::Verdict ConnectionLimits::Acquire(const std::string& client) {
   }
   ++count;
   ++total_;
+  UpdateStress();
   return Verdict::kAccepted;
 }
 
@@ -24,6 +25,14 @@ void ConnectionLimits::Release(const std::string& client) {
   if (it == per_client_.end()) return;
   if (--it->second == 0) per_client_.erase(it);
   --total_;
+  UpdateStress();
+}
+
+void ConnectionLimits::UpdateStress() {
+  const bool stressed = total_ >= stress_at_;
+  if (stressed == stressed_.load(std::memory_order_relaxed)) return;
+  stressed_.store(stressed, std::memory_order_relaxed);
+  if (observer_) observer_(stressed);
 }
 
 size_t ConnectionLimits::total() const {

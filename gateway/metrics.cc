@@ -390,6 +390,11 @@ GatewayMetrics* BuildGatewayMetrics() {
       r.AddCounter("postdesk_connections_refused_total", refused, "reason", "server_full");
   m->refused_client_full =
       r.AddCounter("postdesk_connections_refused_total", refused, "reason", "client_full");
+  m->under_stress = r.AddGauge(
+      "postdesk_under_stress",
+      "1 while [limits] stress_connections or more connections are open (shorter timeouts).");
+  m->stress_episodes =
+      r.AddCounter("postdesk_stress_episodes_total", "Times the gateway came under stress.");
   for (size_t i = 0; i < kTransactionVerdicts; ++i) {
     m->transactions[i] = r.AddCounter(
         "postdesk_transactions_total",

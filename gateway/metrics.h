@@ -178,6 +178,8 @@ struct GatewayMetrics {
   MetricsRegistry::Gauge connections_open;
   MetricsRegistry::Counter refused_server_full;
   MetricsRegistry::Counter refused_client_full;
+  MetricsRegistry::Gauge under_stress;  // 1 while at [limits] stress_connections or more
+  MetricsRegistry::Counter stress_episodes;
   std::array<MetricsRegistry::Counter, kTransactionVerdicts> transactions;
   // By suspension cause; "other" for a cause this build does not know.
   std::vector<std::pair<std::string, MetricsRegistry::Counter>> suspended;

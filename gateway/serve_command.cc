@@ -97,7 +97,8 @@ void Reload(SignalContext* context) {
       (old_config.http_listen && (old_config.http_listen->host != new_config.http_listen->host ||
                                   old_config.http_listen->port != new_config.http_listen->port)) ||
       old_config.limits.max_connections != new_config.limits.max_connections ||
-      old_config.limits.max_connections_per_ip != new_config.limits.max_connections_per_ip) {
+      old_config.limits.max_connections_per_ip != new_config.limits.max_connections_per_ip ||
+      old_config.limits.stress_connections != new_config.limits.stress_connections) {
     spdlog::warn(
         "SIGHUP: listen addresses, loops, data_dir, [redis], [http] and connection "
         "limits change only with a restart; the running values stay");

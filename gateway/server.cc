@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "gateway/metrics.h"
+
 namespace postdesk {
 
 Result<std::unique_ptr<Server>> Server::Start(std::shared_ptr<const ServingState> state,
@@ -9,8 +11,9 @@ Result<std::unique_ptr<Server>> Server::Start(std::shared_ptr<const ServingState
   size_t count = state->config.loops;
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
   auto server = std::unique_ptr<Server>(new Server);
-  server->limits_ = std::make_unique<ConnectionLimits>(state->config.limits.max_connections,
-                                                       state->config.limits.max_connections_per_ip);
+  const LimitsConfig& limits = state->config.limits;
+  server->limits_ = std::make_unique<ConnectionLimits>(
+      limits.max_connections, limits.max_connections_per_ip, limits.stress_connections);
   for (size_t i = 0; i < count; ++i) {
     auto loop = std::make_unique<ServerLoop>(static_cast<uint16_t>(i), state, redis,
                                              server->limits_.get());
@@ -25,6 +28,21 @@ Result<std::unique_ptr<Server>> Server::Start(std::shared_ptr<const ServingState
     }
     server->loops_.push_back(std::move(loop));
   }
+  // The loops and the server outlive the limits' use: the threads are joined before they go.
+  server->limits_->SetStressObserver([raw = server.get(), at = limits.stress_connections,
+                                      timeout = limits.stress_command_timeout](bool stressed) {
+    Metrics().under_stress.Add(stressed ? 1 : -1);
+    if (!stressed) {
+      spdlog::info("stress over: fewer than {} connections open", at);
+      return;
+    }
+    Metrics().stress_episodes.Add();
+    spdlog::warn(
+        "under stress: {} connections open ([limits] stress_connections); sessions "
+        "waiting for a command now wait at most {} ms",
+        at, timeout.count());
+    for (auto& loop : raw->loops_) loop->StressBegan();
+  });
   for (auto& loop : server->loops_) {
     ServerLoop* raw = loop.get();
     server->threads_.emplace_back([raw] { raw->Run(); });

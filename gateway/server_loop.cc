@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "gateway/metrics.h"
 
@@ -123,16 +124,30 @@ void ServerLoop::UpdateState(std::shared_ptr<const ServingState> state) {
   if (async_open_) uv_async_send(wakeup_async_);
 }
 
+void ServerLoop::StressBegan() {
+  std::lock_guard<std::mutex> lock(async_mu_);
+  stress_began_ = true;
+  if (async_open_) uv_async_send(wakeup_async_);
+}
+
 void ServerLoop::OnWakeup(uv_async_t* async) {
   auto* self = static_cast<ServerLoop*>(async->data);
   std::shared_ptr<const ServingState> next;
   bool shutdown;
+  bool stress;
   {
     std::lock_guard<std::mutex> lock(self->async_mu_);
     next = std::move(self->next_state_);
     shutdown = self->shutdown_requested_;
+    stress = std::exchange(self->stress_began_, false);
   }
   if (next) self->state_ = std::move(next);
+  // Unless it is over again by now (the news may be late).
+  if (stress && self->limits_->under_stress()) {
+    for (auto& [id, connection] : self->connections_) {
+      if (connection->session()) connection->session()->OnStress();
+    }
+  }
   if (shutdown) self->BeginShutdown();
 }
 

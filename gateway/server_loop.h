@@ -3,9 +3,9 @@
 // (TicketStore) and Delivery. A Server runs one per core (design.md, "Scale").
 //
 // Construction and Listen() happen on the main thread before Run(); Run() is the thread's body
-// and returns when the loop has drained after Shutdown(). Shutdown() and UpdateState() are the
-// only methods that may be called from another thread. Every other method runs on the loop's
-// thread.
+// and returns when the loop has drained after Shutdown(). Shutdown(), UpdateState() and
+// StressBegan() are the only methods that may be called from another thread. Every other method
+// runs on the loop's thread.
 #ifndef POSTDESK_GATEWAY_SERVER_LOOP_H_
 #define POSTDESK_GATEWAY_SERVER_LOOP_H_
 
@@ -45,6 +45,9 @@ class ServerLoop {
   // Thread-safe. New sessions use `state` (a reloaded configuration); sessions in progress
   // keep the one they started with.
   void UpdateState(std::shared_ptr<const ServingState> state);
+  // Thread-safe. The process came under stress (ConnectionLimits): every session of this loop
+  // that waits for a command hears so (SmtpSession::OnStress).
+  void StressBegan();
 
   uv_loop_t* loop() { return &loop_; }
   uv_buf_t read_buffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
@@ -76,6 +79,7 @@ class ServerLoop {
   std::mutex async_mu_;       // guards the three below: other threads ask, the loop acts
   bool async_open_ = true;
   bool shutdown_requested_ = false;
+  bool stress_began_ = false;
   std::shared_ptr<const ServingState> next_state_;
   uv_timer_t* grace_timer_;     // owned; freed in its close callback
   // A listening socket; `tcp` first, so that a uv_stream_t* of it is a Listener*.

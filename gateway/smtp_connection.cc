@@ -222,6 +222,8 @@ bool SmtpConnection::TlsOffered() { return tls_context_ && !tls_; }
 
 void SmtpConnection::StartTls() { BeginTls(); }
 
+bool SmtpConnection::UnderStress() { return limits_ && limits_->under_stress(); }
+
 bool SmtpConnection::BeginTls() {
   Result<std::unique_ptr<TlsStream>> stream = TlsStream::Create(tls_context_);
   if (!stream.ok()) {

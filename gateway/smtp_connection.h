@@ -53,6 +53,7 @@ class SmtpConnection : public SmtpSession::Transport {
   void Deliver(SmtpTransaction* transaction) override;
   bool TlsOffered() override;
   void StartTls() override;
+  bool UnderStress() override;
 
  private:
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);

@@ -52,6 +52,8 @@ class SmtpSession {
     // RFC 3207: after the 220 to STARTTLS was written, the next bytes are a TLS handshake.
     // The transport calls OnTlsEstablished() when it is done.
     virtual void StartTls() = 0;
+    // True while the process holds [limits] stress_connections or more connections.
+    virtual bool UnderStress() = 0;
   };
 
   enum class State {
@@ -88,6 +90,9 @@ class SmtpSession {
   void OnBytes(std::string_view bytes);
   void OnDelivered(const DeliveryOutcome& outcome);
   void OnTimeout();
+  // The process came under stress: a session waiting for a command waits at most
+  // stress_command_timeout from now, so that idle connections give their slots to mail.
+  void OnStress();
   // SIGTERM: idle sessions get 421 now; a session inside a transaction gets it after.
   void Shutdown();
   // The TLS handshake finished (STARTTLS, or at connect on an implicit-TLS port).
@@ -115,6 +120,7 @@ class SmtpSession {
   void ResetTransaction();
   void FinishData();
   bool CountError();  // true when the error limit was reached and the session closed
+  std::chrono::milliseconds CommandTimeout() const;  // command_timeout, shorter under stress
 
   void DoHelo(std::string_view arg);
   void DoEhlo(std::string_view arg);

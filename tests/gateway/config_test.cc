@@ -95,6 +95,25 @@ TEST(Config, WrongValuesAreRefusedByName) {
             "t.toml: [limits].max_message_size: at most 500MiB (Redis stores a value of at most "
             "512MB)");
   EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[limits]\nmax_message_size = \"500MiB\"\n"), "");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[limits]\nmax_connections = 100\n"
+                                            "stress_connections = 101\n"),
+            "t.toml: [limits].stress_connections: must be between 1 and 100");
+}
+
+// Unset, stress begins at four fifths of max_connections, whatever that is.
+TEST(Config, StressDefaultsToFourFifthsOfTheMaximumAndNeverLengthensTheWait) {
+  Result<Config> c =
+      ParseConfig(std::string(kMinimal) + "[limits]\nmax_connections = 100\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->limits.stress_connections, 80u);
+  EXPECT_EQ(c->limits.stress_command_timeout, std::chrono::seconds(10));
+  c = ParseConfig(kMinimal, "t.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->limits.stress_connections, 8000u);
+  // Stress never lengthens the wait for a command.
+  c = ParseConfig(std::string(kMinimal) + "[limits]\ncommand_timeout = \"2s\"\n", "t.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->limits.stress_command_timeout, std::chrono::seconds(2));
 }
 
 TEST(Config, HttpAndLogSectionsAreReadAndDefaultToNoServerAndInfoText) {

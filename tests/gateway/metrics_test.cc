@@ -166,25 +166,27 @@ TEST(Metrics, TheProcessRegistryHasEveryGatewaySeries) {
   EXPECT_EQ(m.transactions[static_cast<size_t>(TransactionVerdict::kSuspended)].Value(),
             before + 1);
   std::string text = m.registry.RenderPrometheus();
-  for (const char* name :
-       {"# TYPE postdesk_connections_total counter", "# TYPE postdesk_connections_open gauge",
-        "postdesk_connections_refused_total{reason=\"server_full\"}",
-        "postdesk_connections_refused_total{reason=\"client_full\"}",
-        "postdesk_transactions_total{verdict=\"ticket\"}",
-        "postdesk_transactions_total{verdict=\"comment\"}",
-        "postdesk_transactions_total{verdict=\"duplicate\"}",
-        "postdesk_transactions_total{verdict=\"refused\"}",
-        "postdesk_transactions_total{verdict=\"tempfail\"}",
-        "postdesk_suspended_total{cause=\"loop\"}",
-        "postdesk_suspended_total{cause=\"blocklisted\"}",
-        "postdesk_suspended_total{cause=\"other\"} ",
-        "postdesk_recipients_total{result=\"unknown\"}",
-        "# TYPE postdesk_received_bytes_total counter",
-        "postdesk_final_dot_seconds_bucket{le=\"0.0005\"}",
-        "postdesk_final_dot_seconds_bucket{le=\"10\"}",
-        "# TYPE postdesk_redis_errors_total counter",
-        "# TYPE postdesk_redis_command_seconds histogram",
-        "# TYPE postdesk_redis_connections gauge"}) {
+  for (const char* name : {"# TYPE postdesk_connections_total counter",
+                           "# TYPE postdesk_connections_open gauge",
+                           "postdesk_connections_refused_total{reason=\"server_full\"}",
+                           "postdesk_connections_refused_total{reason=\"client_full\"}",
+                           "# TYPE postdesk_under_stress gauge",
+                           "# TYPE postdesk_stress_episodes_total counter",
+                           "postdesk_transactions_total{verdict=\"ticket\"}",
+                           "postdesk_transactions_total{verdict=\"comment\"}",
+                           "postdesk_transactions_total{verdict=\"duplicate\"}",
+                           "postdesk_transactions_total{verdict=\"refused\"}",
+                           "postdesk_transactions_total{verdict=\"tempfail\"}",
+                           "postdesk_suspended_total{cause=\"loop\"}",
+                           "postdesk_suspended_total{cause=\"blocklisted\"}",
+                           "postdesk_suspended_total{cause=\"other\"} ",
+                           "postdesk_recipients_total{result=\"unknown\"}",
+                           "# TYPE postdesk_received_bytes_total counter",
+                           "postdesk_final_dot_seconds_bucket{le=\"0.0005\"}",
+                           "postdesk_final_dot_seconds_bucket{le=\"10\"}",
+                           "# TYPE postdesk_redis_errors_total counter",
+                           "# TYPE postdesk_redis_command_seconds histogram",
+                           "# TYPE postdesk_redis_connections gauge"}) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
 }

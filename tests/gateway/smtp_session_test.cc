@@ -37,6 +37,7 @@ class FakeTransport : public SmtpSession::Transport {
     ++tls_starts;
     tls_offered = false;
   }
+  bool UnderStress() override { return under_stress; }
 
   static SmtpTransaction StaleTransaction() {
     SmtpTransaction stale;
@@ -77,6 +78,7 @@ class FakeTransport : public SmtpSession::Transport {
   std::string answer;
   bool tls_offered = false;
   int tls_starts = 0;
+  bool under_stress = false;
 };
 
 std::shared_ptr<const ServingState> TestState() {
@@ -466,6 +468,40 @@ TEST_F(SmtpSessionTest, StoringTheMessageGetsTheDataTimeoutNotTheCommandTimeout)
   EXPECT_EQ(transport_.timeouts_armed, armed + 1);
   EXPECT_EQ(transport_.timeout, std::chrono::minutes(5));
   EXPECT_EQ(SendOne("NOOP"), "250 2.0.0 Ok");
+}
+
+// Under stress (design.md; Postfix's stress timeouts) a session waiting for a command gets 10
+// seconds instead of 5 minutes, and the normal timeout again once the stress is over.
+TEST_F(SmtpSessionTest, UnderStressACommandIsAwaitedTenSeconds) {
+  transport_.under_stress = true;
+  Send("EHLO client.test");
+  EXPECT_EQ(transport_.timeout, std::chrono::seconds(10));
+  transport_.under_stress = false;
+  EXPECT_EQ(SendOne("NOOP"), "250 2.0.0 Ok");
+  EXPECT_EQ(transport_.timeout, std::chrono::minutes(5));
+}
+
+// A session already idle when the stress begins waits 10 more seconds, not its 5 minutes; DATA
+// and the wait for storage keep their deadlines (cutting them would waste a sender's work).
+TEST_F(SmtpSessionTest, StressShortensTheWaitOfAnIdleSessionOnly) {
+  StartTransaction();
+  int armed = transport_.timeouts_armed;
+  session_.OnStress();
+  EXPECT_EQ(transport_.timeouts_armed, armed + 1);
+  EXPECT_EQ(transport_.timeout, std::chrono::seconds(10));
+  transport_.under_stress = true;
+  SendOne("DATA");
+  EXPECT_EQ(transport_.timeout, std::chrono::minutes(10));
+  armed = transport_.timeouts_armed;
+  session_.OnStress();
+  EXPECT_EQ(transport_.timeouts_armed, armed);
+  session_.OnBytes("Subject: x\r\n\r\nbody\r\n.\r\n");
+  ASSERT_EQ(transport_.delivered.size(), 1u);
+  session_.OnStress();
+  EXPECT_EQ(transport_.timeouts_armed, armed + 2);  // the final dot, then the store's wait
+  EXPECT_EQ(transport_.timeout, std::chrono::minutes(10));
+  session_.OnDelivered({"250 2.0.0 Ok: ticket 4", "tickets=4"});
+  EXPECT_EQ(transport_.timeout, std::chrono::seconds(10));
 }
 
 TEST_F(SmtpSessionTest, StoreThatNeverAnswersIsCutAtTheDataTimeout) {

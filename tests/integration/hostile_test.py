@@ -229,6 +229,46 @@ class DisconnectDuringDataTest(unittest.TestCase):
             gw.stop()
 
 
+class StressTest(unittest.TestCase):
+    """From stress_connections connections on, idle sessions get stress_command_timeout (1 s
+    here) instead of command_timeout (5 minutes): a flood of idle clients gives its slots back."""
+
+    def test_idle_connections_are_cut_once_the_gateway_is_under_stress(self):
+        gw = Gateway(limits='max_connections = 20\nstress_connections = 4\n'
+                            'stress_command_timeout = "1s"')
+        clients = []
+        try:
+            for _ in range(3):
+                clients.append(RawClient(gw.port))
+                self.assertTrue(clients[-1].reply()[0].startswith("220"))
+            # Three are no stress: they stay (a 5 minute timeout), well past 1 s.
+            readable, _, _ = select.select([c.sock for c in clients], [], [], 2.5)
+            self.assertEqual(readable, [])
+            # The fourth begins the stress: all four, the three idle ones included, are cut.
+            clients.append(RawClient(gw.port))
+            self.assertTrue(clients[-1].reply()[0].startswith("220"))
+            start = time.monotonic()
+            for c in clients:
+                self.assertEqual(c.reply(), [TIMEOUT_REPLY])  # each socket's 10 s is the bound
+                self.assertTrue(c.closed())
+            self.assertLess(time.monotonic() - start, 5.0)
+            # Mail goes on, and the stress is over with them gone.
+            code, text = send_message(gw.port, subject="After the stress")
+            self.assertEqual(code, 250, text)
+            log = wait_for_log(gw, "stress over")
+            self.assertIn("under stress: 4 connections open ([limits] stress_connections)", log)
+        finally:
+            for c in clients:
+                c.close()
+            gw.stop()
+
+
+def wait_for_log(gw, text, timeout=10):
+    """The gateway's log once it holds `text`."""
+    wait_for(lambda: text in gw.read_log(), timeout, f"{text!r} in the log")
+    return gw.read_log()
+
+
 class ManyIdleConnectionsTest(unittest.TestCase):
     IDLE = 5000
 
