@@ -23,6 +23,7 @@ constexpr size_t kMaxPendingWhileDelivering = 64 * 1024;
 // Command flags, as in Postfix's smtpd command table.
 constexpr unsigned kNeedsHelo = 1;  // only after HELO/EHLO (RFC 5321 4.1.4)
 constexpr unsigned kNoArgs = 2;     // takes no argument (RFC 5321 4.1.1.4, 4.1.1.5, 4.1.1.10)
+constexpr unsigned kBetweenChunks = 4;  // allowed between BDAT chunks (RFC 3030 2)
 
 // RFC 5322 3.3, in UTC.
 void AppendRfc5322Date(std::time_t now, std::string* out) {
@@ -59,15 +60,17 @@ const SmtpSession::CommandSpec* SmtpSession::FindCommand(SmtpVerb verb) {
       {SmtpVerb::kMail, kNeedsHelo, &SmtpSession::DoMail},
       {SmtpVerb::kRcpt, kNeedsHelo, &SmtpSession::DoRcpt},
       {SmtpVerb::kData, kNeedsHelo | kNoArgs, &SmtpSession::DoData},
-      {SmtpVerb::kRset, kNoArgs, &SmtpSession::DoRset},
-      {SmtpVerb::kNoop, 0, &SmtpSession::DoNoop},  // RFC 5321 4.1.1.9: a parameter is ignored
-      {SmtpVerb::kQuit, kNoArgs, &SmtpSession::DoQuit},
+      {SmtpVerb::kRset, kNoArgs | kBetweenChunks, &SmtpSession::DoRset},
+      // RFC 5321 4.1.1.9: a parameter is ignored.
+      {SmtpVerb::kNoop, kBetweenChunks, &SmtpSession::DoNoop},
+      {SmtpVerb::kQuit, kNoArgs | kBetweenChunks, &SmtpSession::DoQuit},
       {SmtpVerb::kVrfy, 0, &SmtpSession::DoVrfy},
       {SmtpVerb::kExpn, 0, &SmtpSession::DoExpn},
       {SmtpVerb::kHelp, 0, &SmtpSession::DoHelp},
       {SmtpVerb::kStarttls, kNoArgs, &SmtpSession::DoStarttls},
       {SmtpVerb::kAuth, 0, &SmtpSession::DoNotImplemented},
-      {SmtpVerb::kBdat, 0, &SmtpSession::DoNotImplemented},
+      // Not kNeedsHelo: DoBdat refuses it itself, after skipping the chunk's octets.
+      {SmtpVerb::kBdat, kBetweenChunks, &SmtpSession::DoBdat},
   }};
   for (const CommandSpec& spec : kCommands) {
     if (spec.verb == verb) return &spec;
@@ -87,6 +90,10 @@ const char* SmtpSession::StateName(State state) {
       return "recipients";
     case State::kData:
       return "data";
+    case State::kChunk:
+      return "chunk";
+    case State::kChunks:
+      return "chunks";
     case State::kDelivering:
       return "delivering";
     case State::kClosed:
@@ -190,10 +197,10 @@ void SmtpSession::Close(std::string_view reason) {
 void SmtpSession::OnDisconnected(std::string_view reason) {
   if (state_ == State::kClosed) return;
   out_.clear();
-  if (state_ == State::kData) {
+  if ((state_ == State::kData || state_ == State::kChunk || state_ == State::kChunks) && data_) {
     Metrics().received_bytes.Add(data_->total_bytes());
-    spdlog::info("session {:x} client={} lost during DATA ({} bytes): {}", id_, client_ip_,
-                 data_->total_bytes(), reason);
+    spdlog::info("session {:x} client={} lost during {} ({} bytes): {}", id_, client_ip_,
+                 state_ == State::kData ? "DATA" : "BDAT", data_->total_bytes(), reason);
   }
   Close(reason);
 }
@@ -212,7 +219,10 @@ void SmtpSession::OnTimeout() {
 }
 
 void SmtpSession::OnStress() {
-  if (state_ == State::kData || state_ == State::kDelivering || state_ == State::kClosed) return;
+  if (state_ == State::kData || state_ == State::kChunk || state_ == State::kDelivering ||
+      state_ == State::kClosed) {
+    return;
+  }
   transport_->SetTimeout(limits_.stress_command_timeout);
 }
 
@@ -272,6 +282,10 @@ size_t SmtpSession::ProcessCommands(std::string_view input) {
       if (data_->done()) FinishData();
       continue;
     }
+    if (state_ == State::kChunk) {
+      pos += ConsumeChunk(input.substr(pos));
+      continue;
+    }
     size_t lf = input.find('\n', pos);
     if (discarding_line_) {
       if (lf == std::string_view::npos) return input.size();
@@ -309,7 +323,8 @@ void SmtpSession::HandleLine(std::string_view line) {
   // the clock, so a client that trickles one command line a byte at a time (slowloris) is cut
   // command_timeout after its last whole command. DATA sets its own deadline.
   transport_->SetTimeout(CommandTimeout());
-  if (draining_ && state_ != State::kMail && state_ != State::kRecipients) {
+  if (draining_ && state_ != State::kMail && state_ != State::kRecipients &&
+      state_ != State::kChunks) {
     Reply("421 4.3.2 " + serving_->config.hostname + " Service shutting down");
     Close("shutdown");
     return;
@@ -323,6 +338,12 @@ void SmtpSession::HandleLine(std::string_view line) {
   }
   if ((spec->flags & kNeedsHelo) && state_ == State::kGreeting) {
     Reply("503 5.5.1 Error: send HELO/EHLO first");
+    CountError();
+    return;
+  }
+  // RFC 3030 2: DATA, MAIL, RCPT and the rest have no place inside a BDAT transaction.
+  if (state_ == State::kChunks && !(spec->flags & kBetweenChunks)) {
+    Reply("503 5.5.1 Error: BDAT transaction in progress");
     CountError();
     return;
   }
@@ -363,6 +384,7 @@ void SmtpSession::DoEhlo(std::string_view arg) {
   AppendDecimal(static_cast<int64_t>(limits_.max_message_size), &out_);
   out_.append("\r\n");
   Reply("250-8BITMIME");
+  Reply("250-CHUNKING");
   if (transport_->TlsOffered()) Reply("250-STARTTLS");
   Reply("250-SMTPUTF8");
   Reply("250 ENHANCEDSTATUSCODES");
@@ -403,7 +425,7 @@ void SmtpSession::DoMail(std::string_view arg) {
         return;
       }
     } else if (p.keyword == "BODY" && esmtp_) {
-      // RFC 6152: 7BIT and 8BITMIME; BINARYMIME needs CHUNKING, which we do not offer.
+      // RFC 6152: 7BIT and 8BITMIME; BINARYMIME (RFC 3030 3) is not offered.
       if (!EqualsIgnoreCase(p.value, "7BIT") && !EqualsIgnoreCase(p.value, "8BITMIME")) {
         Reply("501 5.5.4 Syntax: BODY must be 7BIT or 8BITMIME");
         CountError();
@@ -636,7 +658,7 @@ void SmtpSession::DoExpn(std::string_view) {
 }
 
 void SmtpSession::DoHelp(std::string_view) {
-  Reply("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+  Reply("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
 }
 
 void SmtpSession::DoStarttls(std::string_view) {
@@ -645,7 +667,7 @@ void SmtpSession::DoStarttls(std::string_view) {
     CountError();
     return;
   }
-  if (state_ == State::kMail || state_ == State::kRecipients) {
+  if (state_ == State::kMail || state_ == State::kRecipients) {  // kChunks: HandleLine's 503
     Reply("503 5.5.1 Error: MAIL transaction in progress");
     CountError();
     return;

@@ -62,7 +62,9 @@ class SmtpSession {
     kMail,        // after MAIL, no recipient yet
     kRecipients,  // at least one RCPT accepted
     kData,        // receiving message data
-    kDelivering,  // final dot seen, waiting for OnDelivered()
+    kChunk,       // receiving a BDAT chunk's octets (RFC 3030), taken or skipped
+    kChunks,      // between the chunks of a BDAT transaction, before its LAST
+    kDelivering,  // final dot (or BDAT LAST) seen, waiting for OnDelivered()
     kClosed,
   };
 
@@ -134,7 +136,11 @@ class SmtpSession {
   void DoExpn(std::string_view arg);
   void DoHelp(std::string_view arg);
   void DoStarttls(std::string_view arg);
+  void DoBdat(std::string_view arg);  // smtp_session_chunking.cc, with the two below
   void DoNotImplemented(std::string_view arg);
+  // Takes (or skips) a chunk's octets from `input`; returns how many it used.
+  size_t ConsumeChunk(std::string_view input);
+  void FinishChunk();
 
   // Our trace header (id: the transaction's, tx.id), appended to `out`.
   void AppendReceivedHeader(std::string_view id, std::string* out) const;
@@ -177,6 +183,12 @@ class SmtpSession {
   // the transport gave back.
   SmtpTransaction transaction_;
   std::optional<SmtpDataReader> data_;
+  // BDAT: the octets of the chunk being read still to come, whether it is the LAST, and, for
+  // a chunk that is skipped, the reply it gets and the state it returns to.
+  uint64_t chunk_left_ = 0;
+  bool chunk_last_ = false;
+  const char* chunk_refusal_ = nullptr;
+  State chunk_return_ = State::kReady;
   std::chrono::steady_clock::time_point data_started_;
   std::chrono::steady_clock::time_point dot_received_;  // for postdesk_final_dot_seconds
 };

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <charconv>
 
 #include "parser/email_address.h"
 
@@ -144,6 +145,23 @@ Result<MailPath> ParseMailPath(std::string_view argument, std::string_view prefi
     }
   }
   return result;
+}
+
+Result<BdatChunk> ParseBdatArgument(std::string_view argument) {
+  BdatChunk chunk;
+  const size_t digits = argument.find(' ');
+  const std::string_view size = argument.substr(0, digits);
+  auto [end, error] = std::from_chars(size.data(), size.data() + size.size(), chunk.size);
+  if (size.empty() || error != std::errc() || end != size.data() + size.size()) {
+    return Status::Error("Syntax: BDAT chunk-size [LAST]");
+  }
+  if (digits == std::string_view::npos) return chunk;
+  const std::string_view marker = argument.substr(digits + 1);
+  if (marker.size() != 4 || !EqualsIgnoreCase(marker, "LAST")) {
+    return Status::Error("Syntax: BDAT chunk-size [LAST]");
+  }
+  chunk.last = true;
+  return chunk;
 }
 
 }  // namespace postdesk

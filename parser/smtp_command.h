@@ -8,6 +8,7 @@
 #define POSTDESK_PARSER_SMTP_COMMAND_H_
 
 #include <array>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -73,6 +74,15 @@ struct MailPath {
 // dropped. The null path is allowed only when `allow_null` (MAIL FROM:<>).
 Result<MailPath> ParseMailPath(std::string_view argument, std::string_view prefix,
                                bool allow_null);
+
+// BDAT's argument (RFC 3030 2: "BDAT" SP chunk-size [SP "LAST"]): the octets that follow the
+// command line, and whether they end the message. LAST is case-insensitive. A size that does
+// not fit 64 bits, a missing size or anything after LAST is a syntax error.
+struct BdatChunk {
+  uint64_t size = 0;
+  bool last = false;
+};
+Result<BdatChunk> ParseBdatArgument(std::string_view argument);
 
 }  // namespace postdesk
 

@@ -23,6 +23,10 @@ class SmtpDataReader {
   // consumed (all of them unless the end was found). Must not be called after done().
   size_t Consume(std::string_view input);
 
+  // BDAT (RFC 3030): a chunk's octets are message data as they are (no dot-stuffing, no end
+  // marker; the session counts them), kept up to max_bytes like DATA's. Not mixed with Consume.
+  void AppendChunk(std::string_view octets) { Append(octets); }
+
   bool done() const { return state_ == State::kDone; }
   bool oversized() const { return oversized_; }
   // Bytes of message data seen, whether kept or dropped.

@@ -47,13 +47,39 @@ class SmtpDialogueTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.gw.stop()
 
-    def test_ehlo_lists_the_five_extensions(self):
+    def test_ehlo_lists_the_six_extensions(self):
         with smtplib.SMTP("127.0.0.1", self.gw.port, timeout=10) as smtp:
             code, text = smtp.ehlo("client.test")
             self.assertEqual(code, 250)
-            for ext in ("pipelining", "size", "8bitmime", "smtputf8", "enhancedstatuscodes"):
+            for ext in ("pipelining", "size", "8bitmime", "chunking", "smtputf8",
+                        "enhancedstatuscodes"):
                 self.assertTrue(smtp.has_extn(ext), ext)
             self.assertEqual(smtp.esmtp_features["size"], str(1024 * 1024))
+
+    def test_bdat_chunks_pipelined_become_one_ticket(self):
+        # RFC 3030, as Exchange Online and Postfix send it when CHUNKING is offered: the
+        # commands and chunks pipelined, the chunks' octets counted, not dot-stuffed.
+        first = (b"From: Ann Example <ann@customer.test>\r\nTo: help@acme.test\r\n"
+                 b"Subject: Sent in chunks\r\n\r\n")
+        last = b"Hello,\r\n.\r\nthis line follows a lone dot.\r\n"
+        c = RawClient(self.gw.port)
+        c.reply()
+        c.send(b"EHLO client.test\r\nMAIL FROM:<ann@customer.test>\r\nRCPT TO:<help@acme.test>\r\n"
+               + b"BDAT %d\r\n" % len(first) + first + b"BDAT %d LAST\r\n" % len(last) + last)
+        self.assertIn("250-CHUNKING", c.reply())
+        self.assertEqual(c.reply(), ["250 2.1.0 Ok"])
+        self.assertEqual(c.reply(), ["250 2.1.5 Ok"])
+        self.assertEqual(c.reply(), ["250 2.0.0 Ok: %d octets received" % len(first)])
+        (reply,) = c.reply()
+        m = TICKET_REPLY.match(reply[4:])
+        self.assertTrue(m, reply)
+        c.send("QUIT\r\n")
+        self.assertEqual(c.reply(), ["221 2.0.0 Bye"])
+        c.close()
+        ticket = self.gw.ticket(int(m.group(1)))
+        self.assertEqual(ticket["subject"], "Sent in chunks")
+        self.assertEqual(ticket["received_at"], "help@acme.test")
+        self.assertEqual(ticket["description"], "Hello,\n.\nthis line follows a lone dot.")
 
     def test_greeting_helo_vrfy_noop_rset_quit(self):
         c = RawClient(self.gw.port)

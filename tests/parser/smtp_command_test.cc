@@ -122,4 +122,23 @@ TEST(MailPath, MoreParametersThanAnyExtensionDefinesIsASyntaxError) {
   EXPECT_EQ(over.status().message(), "Syntax: too many parameters");
 }
 
+// RFC 3030 2: "BDAT" SP chunk-size [SP end-marker], end-marker "LAST" in any case.
+TEST(BdatArgument, SizeAndLastAreReadAndAnythingElseRefused) {
+  Result<BdatChunk> chunk = ParseBdatArgument("1024");
+  ASSERT_TRUE(chunk.ok());
+  EXPECT_EQ(chunk->size, 1024u);
+  EXPECT_FALSE(chunk->last);
+  chunk = ParseBdatArgument("0 last");
+  ASSERT_TRUE(chunk.ok());
+  EXPECT_EQ(chunk->size, 0u);
+  EXPECT_TRUE(chunk->last);
+  EXPECT_EQ(ParseBdatArgument("18446744073709551615 LAST")->size, 18446744073709551615u);
+  for (const char* bad : {"", "LAST", "-1", "+5", " 5", "5 ", "5  LAST", "5 LAST x", "5 LASTS",
+                          "0x10", "18446744073709551616"}) {
+    Result<BdatChunk> refused = ParseBdatArgument(bad);
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.status().message(), "Syntax: BDAT chunk-size [LAST]") << bad;
+  }
+}
+
 }  // namespace postdesk
