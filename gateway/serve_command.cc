@@ -106,7 +106,7 @@ void Reload(SignalContext* context) {
   ApplyLogConfig(new_config.log, context->level_flag);
   context->current = next.value();
   context->server->UpdateState(context->current);
-  if (context->workers) context->workers->SetTriggers(TriggerSetOf(new_config));
+  if (context->workers) ReloadTriggerWorkers(new_config, context->workers);
   context->outbox->UpdateConfig(new_config);
   spdlog::info("SIGHUP: configuration reloaded: {} brands, {} addresses, {} triggers; TLS {}",
                new_config.brands.size(), context->current->addresses.size(),

@@ -25,4 +25,9 @@ std::unique_ptr<TriggerWorkers> StartTriggerWorkers(const Config& config,
   return workers;
 }
 
+void ReloadTriggerWorkers(const Config& config, TriggerWorkers* workers) {
+  workers->SetTriggers(TriggerSetOf(config));
+  workers->SetClaimIdle(config.triggers.claim_timeout);
+}
+
 }  // namespace postdesk

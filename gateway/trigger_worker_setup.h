@@ -1,6 +1,6 @@
-// Starting the trigger workers from a configuration, for `postdesk serve` (threads beside the
-// SMTP loops) and `postdesk workers` (workers alone, on any machine that reaches the Redis).
-// Main thread only.
+// Starting (and reloading) the trigger workers from a configuration, for `postdesk serve` (threads
+// beside the SMTP loops) and `postdesk workers` (workers alone, on any machine that reaches the
+// Redis). Main thread only.
 #ifndef POSTDESK_GATEWAY_TRIGGER_WORKER_SETUP_H_
 #define POSTDESK_GATEWAY_TRIGGER_WORKER_SETUP_H_
 
@@ -19,6 +19,10 @@ std::shared_ptr<const TriggerSet> TriggerSetOf(const Config& config);
 // timeout, and logs what runs.
 std::unique_ptr<TriggerWorkers> StartTriggerWorkers(const Config& config,
                                                     const RedisAddress& redis, size_t threads);
+
+// SIGHUP: running workers take a reloaded configuration's triggers and claim timeout (the
+// token secret and the thread count stay until a restart).
+void ReloadTriggerWorkers(const Config& config, TriggerWorkers* workers);
 
 }  // namespace postdesk
 

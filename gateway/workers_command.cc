@@ -21,8 +21,8 @@ constexpr char kHelp[] =
     "Runs trigger workers alone: they read ticket events from Redis, run the triggers of\n"
     "FILE, and write the changes and notifications back. Redis is [redis] url, or the\n"
     "embedded server of a gateway running with the same data_dir. SIGHUP reloads the\n"
-    "triggers (a broken set is refused, the old one stays); SIGTERM or SIGINT stops after\n"
-    "the events in hand.\n"
+    "triggers and claim_timeout (a broken file is refused, the old one stays); SIGTERM or\n"
+    "SIGINT stops after the events in hand.\n"
     "\n"
     "  --config FILE      the TOML configuration\n"
     "  --threads N        worker threads (default: [triggers] workers, or 2 when that is 0)\n"
@@ -89,7 +89,7 @@ int WorkersCommand(const Args& args) {
                                      next.status().message());
                        return;
                      }
-                     workers->SetTriggers(TriggerSetOf(next.value()));
+                     ReloadTriggerWorkers(next.value(), workers.get());
                      spdlog::info("SIGHUP: {} triggers loaded",
                                   TriggerSetOf(next.value())->triggers().size());
                    });

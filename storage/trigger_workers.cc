@@ -100,6 +100,7 @@ Processed ProcessEntry(TriggerQueue& queue, const TriggerSet& triggers,
 TriggerWorkers::TriggerWorkers(TriggerWorkerOptions options,
                                std::shared_ptr<const TriggerSet> triggers)
     : options_(std::move(options)),
+      claim_idle_ms_(options_.claim_idle.count()),
       tokens_(options_.token_secret),
       triggers_(std::move(triggers)) {
   if (options_.consumer_prefix.empty()) options_.consumer_prefix = DefaultConsumerPrefix();
@@ -155,7 +156,7 @@ void TriggerWorkers::Run(size_t index) {
       failed = !queue->ReleaseDelayed(100).ok();
       Result<std::vector<TriggerQueueEntry>> stale =
           failed ? Result<std::vector<TriggerQueueEntry>>(Status::Error("redis"))
-                 : queue->ClaimStale(options_.claim_idle.count(), kBatch);
+                 : queue->ClaimStale(claim_idle_ms_.load(std::memory_order_relaxed), kBatch);
       if (stale.ok()) {
         counters_.claimed += stale->size();
         entries = std::move(stale).value();

@@ -58,12 +58,17 @@ class TriggerWorkers {
   void Stop();
   void SetTriggers(std::shared_ptr<const TriggerSet> triggers);
   std::shared_ptr<const TriggerSet> triggers() const;
+  // A reloaded [triggers] claim_timeout, from the next takeover round on (thread-safe).
+  void SetClaimIdle(std::chrono::milliseconds claim_idle) {
+    claim_idle_ms_.store(claim_idle.count(), std::memory_order_relaxed);
+  }
   const TriggerWorkerCounters& counters() const { return counters_; }
 
  private:
   void Run(size_t index);
 
   TriggerWorkerOptions options_;
+  std::atomic<int64_t> claim_idle_ms_;  // options_.claim_idle, or a reload's
   TicketTokens tokens_;
   mutable std::mutex triggers_mutex_;
   std::shared_ptr<const TriggerSet> triggers_;

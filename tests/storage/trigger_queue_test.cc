@@ -206,6 +206,23 @@ TEST_F(TriggerQueueTest, EntriesOfACrashedWorkerAreClaimedAndAppliedOnce) {
   EXPECT_EQ(pending->element[0]->integer, 0);
 }
 
+// SIGHUP's claim_timeout reaches running workers: started with an hour, they take over a
+// crashed worker's entry once told 300 ms.
+TEST_F(TriggerQueueTest, ReloadedClaimTimeoutReachesRunningWorkers) {
+  int64_t id = Ingest("urgent: disk full");
+  ASSERT_TRUE(Queue("crashed/0")->ReadNew(10, 100).ok());  // read, then the worker died
+  TriggerWorkerOptions options;
+  options.redis = redis_->address();
+  options.threads = 1;
+  options.claim_idle = std::chrono::hours(1);
+  TriggerWorkers workers(options, Set(kUrgentTriggers));
+  workers.Start();
+  workers.SetClaimIdle(milliseconds(300));
+  ASSERT_TRUE(WaitFor([&] { return TicketField(id, "priority") == "urgent"; }));
+  EXPECT_EQ(workers.counters().claimed.load(), 1u);
+  workers.Stop();
+}
+
 TEST_F(TriggerQueueTest, SameEntryIsNeverAppliedTwice) {
   int64_t id = Ingest("urgent again");
   std::shared_ptr<const TriggerSet> set = Set(kUrgentTriggers);
