@@ -93,6 +93,17 @@ class BlastTest(unittest.TestCase):
         self.assertTrue(summary["pipelining"], text)  # the gateway offers it: it was used
         self.assertNotIn("not offered", text)
 
+    def test_chunking(self):
+        # RFC 3030: each message one BDAT LAST chunk instead of DATA; the same 200 tickets.
+        summary, text = self.assert_200_accepted_and_stored("--chunking")
+        self.assertTrue(summary["chunking"], text)
+        self.assertIn(", BDAT", text)
+
+    def test_chunking_pipelined(self):
+        # MAIL, RCPT and the chunk in one write: one round trip per message.
+        summary, text = self.assert_200_accepted_and_stored("--chunking", "--pipelining")
+        self.assertTrue(summary["chunking"] and summary["pipelining"], text)
+
     def test_starttls(self):
         summary, text = self.assert_200_accepted_and_stored("--starttls",
                                                             "--messages-per-connection", "20")
@@ -295,6 +306,15 @@ class BlastMisbehavingServerTest(unittest.TestCase):
                 self.assertEqual(server.connections, 2, text)  # RSET, not a new connection
                 self.assertIn("550 5.1.1 no such user", text)
                 self.assertIn("451 4.3.0 try again later", text)
+
+    def test_chunking_against_a_server_without_it_is_a_setup_error(self):
+        server, code, summary, text, _ = self.run_against(lambda n: "ok", "-n", "10", "-c", "2",
+                                                          "--chunking")
+        self.assertEqual(code, 1, text)
+        self.assertEqual(summary["accepted"], 0, text)
+        self.assertGreater(summary["errors_by_kind"]["setup_refused"], 0, text)
+        self.assertIn("the server does not offer CHUNKING", text)
+        self.assertEqual(server.messages, 0)
 
     def test_a_server_that_never_answers_times_out(self):
         _, code, summary, text, elapsed = self.run_against(

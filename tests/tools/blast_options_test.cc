@@ -40,7 +40,7 @@ TEST(BlastOptions, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(p.options.to, "support@acme.test");
   EXPECT_EQ(p.options.messages_per_connection, 0u);
   EXPECT_EQ(p.options.timeout_s, 30.0);
-  EXPECT_FALSE(p.options.pipelining || p.options.starttls || p.options.json);
+  EXPECT_FALSE(p.options.pipelining || p.options.chunking || p.options.starttls || p.options.json);
 }
 
 TEST(BlastOptions, ReadsEveryOptionInBothForms) {
@@ -55,6 +55,7 @@ TEST(BlastOptions, ReadsEveryOptionInBothForms) {
                     "--messages-per-connection",
                     "1",
                     "--pipelining",
+                    "--chunking",
                     "--starttls",
                     "--tls-ca",
                     "/tmp/ca.pem",
@@ -75,6 +76,7 @@ TEST(BlastOptions, ReadsEveryOptionInBothForms) {
   EXPECT_EQ(p.options.count, 200u);
   EXPECT_EQ(p.options.size, 100u);
   EXPECT_TRUE(p.options.unique_senders && p.options.pipelining && p.options.starttls);
+  EXPECT_TRUE(p.options.chunking);
   EXPECT_TRUE(p.options.tls_verify);  // --tls-ca implies it
   EXPECT_EQ(p.options.messages_per_connection, 1u);
   EXPECT_EQ(p.options.rate, 250.5);

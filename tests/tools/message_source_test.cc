@@ -76,6 +76,15 @@ TEST(ToWireFormat, EdgeCasesReadBackAsTheNormalizedMessage) {
   EXPECT_TRUE(ToWireFormat("caf\xc3\xa9\n").eight_bit);
 }
 
+// BDAT sends the message itself: no stuffing dots, no end marker, `size` bytes.
+TEST(ChunkOctets, UndoesTheStuffingAndDropsTheEndMarker) {
+  OutgoingMessage m = ToWireFormat("a\n.b\r\n..c\r\n.\r\nend");
+  EXPECT_EQ(ChunkOctets(m.wire), "a\r\n.b\r\n..c\r\n.\r\nend\r\n");
+  EXPECT_EQ(ChunkOctets(m.wire).size(), m.size);
+  EXPECT_EQ(ChunkOctets(ToWireFormat("").wire), "");
+  EXPECT_EQ(ChunkOctets(ToWireFormat(".").wire), ".\r\n");
+}
+
 TEST(UniqueSender, TagsTheLocalPart) {
   EXPECT_EQ(UniqueSender("bench@load.test", 42), "bench+42@load.test");
   EXPECT_EQ(UniqueSender("a@b@c.test", 1), "a@b+1@c.test");

@@ -172,7 +172,7 @@ void BlastClient::OnSetupReply(const Reply& reply) {
     }
     case State::kEhloTls:
       ParseEhlo(reply);
-      BecomeReady();
+      StartTransactions();
       return;
     default:
       return;
@@ -196,6 +196,7 @@ void BlastClient::ParseEhlo(const Reply& reply) {
     if (keyword == "STARTTLS") server_starttls_ = true;      // RFC 3207
     if (keyword == "8BITMIME") server_8bitmime_ = true;      // RFC 6152
     if (keyword == "SIZE") server_size_ = true;              // RFC 1870
+    if (keyword == "CHUNKING") server_chunking_ = true;      // RFC 3030
   }
 }
 
@@ -207,6 +208,14 @@ void BlastClient::AfterEhlo() {
     }
     Send("STARTTLS\r\n");
     Await(State::kStartTls);
+    return;
+  }
+  StartTransactions();
+}
+
+void BlastClient::StartTransactions() {
+  if (config_.chunking && !server_chunking_) {
+    Fail(ErrorKind::kRefused, "the server does not offer CHUNKING");
     return;
   }
   BecomeReady();
@@ -229,6 +238,13 @@ void BlastClient::Send(OutgoingMessage message, const std::string& sender,
   if (message_.eight_bit && server_8bitmime_) mail += " BODY=8BITMIME";
   mail += "\r\n";
   std::string rcpt = "RCPT TO:<" + recipient + ">\r\n";
+  if (pipelining_active() && config_.chunking) {
+    // RFC 3030 4.2: BDAT needs no reply before its octets, so the whole message is one write.
+    group_.clear();
+    SendChunk(mail + rcpt);
+    Await(State::kPipelined);
+    return;
+  }
   if (pipelining_active()) {
     // RFC 2920 3.1: DATA must be the last command of a group; the message waits for its 354.
     group_.clear();
@@ -267,6 +283,11 @@ void BlastClient::OnTransactionReply(const Reply& reply) {
       Await(State::kRcpt);
       return;
     case State::kRcpt:
+      if (config_.chunking) {
+        SendChunk();
+        Await(State::kBody);
+        return;
+      }
       Send("DATA\r\n");
       Await(State::kData);
       return;
@@ -305,7 +326,14 @@ void BlastClient::OnPipelinedReply(const Reply& reply) {
   const Reply& rcpt = group_[1];
   const Reply& data = group_[2];
   bool envelope_ok = mail.Class() == 2 && rcpt.Class() == 2;
-  if (data.code == 354) {
+  if (config_.chunking && envelope_ok) {
+    // The chunk's reply is the message's: as the reply to a final dot.
+    Reply last = data;
+    state_ = State::kBody;
+    OnTransactionReply(last);
+    return;
+  }
+  if (data.code == 354 && !config_.chunking) {
     if (!envelope_ok) {
       // RFC 2920 3.1 has the server refuse DATA when no RCPT succeeded; one that did not now
       // waits for a message we never meant to send.
@@ -325,7 +353,7 @@ void BlastClient::OnPipelinedReply(const Reply& reply) {
     stage = "RCPT";
   } else {
     refusal = &data;
-    stage = "DATA";
+    stage = "DATA";  // a 354 is never a refusal: the check below calls it unexpected
   }
   if (refusal->Class() != 4 && refusal->Class() != 5) {
     Fail(ErrorKind::kProtocol,
@@ -345,6 +373,15 @@ void BlastClient::SendBody() {
   if (writes_in_flight_ > 0) dot_in_write_ = true;
   message_ = OutgoingMessage{};
   Await(State::kBody);
+}
+
+void BlastClient::SendChunk(std::string commands) {
+  const std::string octets = ChunkOctets(message_.wire);
+  dot_in_write_ = false;
+  dot_sent_ns_ = uv_hrtime();
+  Send(commands.append("BDAT ").append(std::to_string(octets.size())).append(" LAST\r\n") + octets);
+  if (writes_in_flight_ > 0) dot_in_write_ = true;
+  message_ = OutgoingMessage{};
 }
 
 void BlastClient::Refused(const Reply& reply, const char* stage) {

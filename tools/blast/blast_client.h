@@ -1,7 +1,8 @@
 // BlastClient: one postdesk-blast connection, an SMTP client state machine (RFC 5321) on one
 // libuv loop: connect, greeting, EHLO, optionally STARTTLS (RFC 3207) and EHLO again, then
-// transactions one at a time (MAIL, RCPT, DATA, the message), in lockstep or, when asked and
-// the server offers it, with MAIL, RCPT and DATA in one write (RFC 2920 PIPELINING).
+// transactions one at a time (MAIL, RCPT, DATA, the message; or MAIL, RCPT and one BDAT LAST
+// chunk, RFC 3030), in lockstep or, when asked and the server offers it, with MAIL, RCPT and
+// DATA (or the chunk) in one write (RFC 2920 PIPELINING).
 //
 // Owns its socket and its command timer (each freed in its close callback) and the TLS state.
 // Runs on its loop's thread only; nothing here is thread-safe. It reports to its ClientHost
@@ -77,6 +78,7 @@ class BlastClient {
     sockaddr_storage address{};
     std::string helo = "blast.load.test";
     bool pipelining = false;                // use PIPELINING when offered
+    bool chunking = false;                  // BDAT LAST instead of DATA; CHUNKING required
     std::shared_ptr<const TlsContext> tls;  // non-null: STARTTLS, required
     std::string tls_name;                   // SNI, and the name verified
     uint64_t timeout_ms = 30000;            // connect, each reply, the TLS handshake
@@ -96,8 +98,8 @@ class BlastClient {
     kMail,          // lockstep: awaiting the reply to MAIL...
     kRcpt,          // ...to RCPT...
     kData,          // ...to DATA (354)
-    kPipelined,     // awaiting the three replies to MAIL, RCPT, DATA sent in one write
-    kBody,          // the message and its final dot sent: awaiting the reply (the latency)
+    kPipelined,     // awaiting the three replies to MAIL, RCPT, DATA (or BDAT) in one write
+    kBody,          // the message and its final dot (or BDAT LAST) sent: awaiting the reply
     kRset,          // a refused transaction is being reset
     kQuit,          // QUIT sent: awaiting 221 or the close
     kClosing,       // handles closing; OnClosed comes next
@@ -154,6 +156,9 @@ class BlastClient {
   void AfterEhlo();
   void BecomeReady();
   void SendBody();
+  // The message as one BDAT LAST chunk (RFC 3030), in one write after `commands`.
+  void SendChunk(std::string commands = {});
+  void StartTransactions();  // after the last EHLO: ready, unless --chunking finds no CHUNKING
   void Refused(const Reply& reply, const char* stage);
   void Finish(const TransactionResult& result);
 
@@ -187,6 +192,7 @@ class BlastClient {
   bool server_starttls_ = false;
   bool server_8bitmime_ = false;
   bool server_size_ = false;
+  bool server_chunking_ = false;
   std::unique_ptr<TlsStream> tls_;
   std::string in_;             // received plaintext, not yet a whole reply
   std::string reply_text_;     // lines of a multi-line reply so far

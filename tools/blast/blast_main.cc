@@ -82,6 +82,7 @@ void Describe(const BlastOptions& options, const MessageSource* source, RunDescr
   run->threads = options.threads;
   run->messages_per_connection = options.messages_per_connection;
   run->pipelining = options.pipelining;
+  run->chunking = options.chunking;
   run->starttls = options.starttls;
   if (options.idle > 0) {
     run->mode = "idle";

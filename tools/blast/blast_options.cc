@@ -185,6 +185,8 @@ ParseOutcome ParseOptions(int argc, char** argv, BlastOptions* options, std::str
       options->unique_senders = true;
     } else if (flag && arg == "--pipelining") {
       options->pipelining = true;
+    } else if (flag && arg == "--chunking") {
+      options->chunking = true;
     } else if (flag && arg == "--starttls") {
       options->starttls = true;
     } else if (flag && arg == "--tls-verify") {
@@ -273,6 +275,10 @@ Protocol:
   --pipelining              send MAIL, RCPT and DATA in one write when the
                             server offers PIPELINING (RFC 2920); lockstep
                             otherwise
+  --chunking                send each message as one BDAT LAST chunk (RFC
+                            3030) instead of DATA; a server without CHUNKING
+                            is an error. With --pipelining, MAIL, RCPT and
+                            the chunk go in one write
   --starttls                STARTTLS (RFC 3207) on every connection, then EHLO
                             again; a server without it is an error. The
                             certificate is not checked unless:

@@ -27,6 +27,7 @@ struct BlastOptions {
   std::string helo = "blast.load.test";
   uint64_t messages_per_connection = 0;  // 0: keep the connection for the whole run
   bool pipelining = false;
+  bool chunking = false;  // BDAT LAST (RFC 3030) instead of DATA
   bool starttls = false;
   bool tls_verify = false;
   std::string tls_ca;    // implies tls_verify

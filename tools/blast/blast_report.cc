@@ -107,6 +107,7 @@ std::string FormatText(const BlastStats& stats, const RunDescription& run, doubl
     if (run.pipelining) {
       out += stats.pipelining_refused ? ", PIPELINING asked but not offered" : ", pipelining";
     }
+    if (run.chunking) out += ", BDAT";
   }
   if (run.starttls) out += ", STARTTLS (" + (stats.tls.empty() ? "none" : stats.tls) + ")";
   out += "\n";
@@ -174,6 +175,7 @@ std::string FormatJson(const BlastStats& stats, const RunDescription& run, doubl
   out += ",\"messages_per_connection\":" + num(run.messages_per_connection);
   out += std::string(",\"pipelining\":") +
          (run.pipelining && !stats.pipelining_refused ? "true" : "false");
+  out += std::string(",\"chunking\":") + (run.chunking ? "true" : "false");
   out += std::string(",\"starttls\":") + (run.starttls ? "true" : "false");
   out += ",\"tls\":" + JsonString(stats.tls);
   out += ",\"sent\":" + num(stats.sent);

@@ -58,6 +58,7 @@ struct RunDescription {
   size_t threads = 1;
   uint64_t messages_per_connection = 0;
   bool pipelining = false;
+  bool chunking = false;
   bool starttls = false;
   std::string fatal;  // why the run ended early, if it did
 };

@@ -60,6 +60,7 @@ BlastRunner::BlastRunner(RunnerPlan plan)
   client_config_.address = plan_.address;
   client_config_.helo = options_.helo;
   client_config_.pipelining = options_.pipelining;
+  client_config_.chunking = options_.chunking;
   client_config_.tls = plan_.tls;
   client_config_.tls_name = plan_.tls_name;
   client_config_.timeout_ms = static_cast<uint64_t>(std::llround(options_.timeout_s * 1000));

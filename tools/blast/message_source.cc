@@ -100,6 +100,20 @@ OutgoingMessage ToWireFormat(std::string_view message) {
   return out;
 }
 
+std::string ChunkOctets(std::string_view wire) {
+  std::string octets;
+  wire.remove_suffix(3);  // ".\r\n"
+  octets.reserve(wire.size());
+  bool line_start = true;
+  for (size_t i = 0; i < wire.size(); ++i) {
+    if (line_start && wire[i] == '.') ++i;  // RFC 5321 4.5.2: a doubled dot; the first goes
+    if (i == wire.size()) break;
+    octets.push_back(wire[i]);
+    line_start = wire[i] == '\n';
+  }
+  return octets;
+}
+
 std::string UniqueSender(std::string_view from, uint64_t sequence) {
   std::string tag = "+" + std::to_string(sequence);
   size_t at = from.rfind('@');

@@ -32,6 +32,11 @@ struct OutgoingMessage {
 // ".\r\n" ends the data. `size` and `eight_bit` describe it as OutgoingMessage does.
 OutgoingMessage ToWireFormat(std::string_view message);
 
+// The octets of `wire` (ToWireFormat's form) as one BDAT chunk sends them (RFC 3030 2): without
+// the final ".\r\n" and with the stuffing dot of each line that starts with '.' removed; as
+// many bytes as the message's `size`.
+std::string ChunkOctets(std::string_view wire);
+
 // The envelope and From: sender of message `sequence` with --unique-senders: "bench@load.test"
 // becomes "bench+42@load.test" (the rate guard counts per sender). An address without '@' gets
 // "+42" appended.
