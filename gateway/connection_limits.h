@@ -7,7 +7,7 @@
 // Shared by every loop: Acquire and Release are thread-safe (one mutex, held for a hash
 // lookup); under_stress() reads an atomic. The stress observer runs on the thread of the
 // Acquire or Release that crossed the threshold, with the mutex held (so that its calls come
-// in order): it must only hand the news on (ServerLoop::SetStress). Never fails; a refusal is a
+// in order): it must only hand the news on (ServerLoop::StressBegan). Never fails; a refusal is a
 // verdict the connection answers with 421 4.7.0.
 #ifndef POSTDESK_GATEWAY_CONNECTION_LIMITS_H_
 #define POSTDESK_GATEWAY_CONNECTION_LIMITS_H_

@@ -1,6 +1,6 @@
 // SmtpSession: the server side of one SMTP connection as a state machine (RFC 5321, with
-// PIPELINING RFC 2920, SIZE RFC 1870, 8BITMIME RFC 6152, SMTPUTF8 RFC 6531, ENHANCEDSTATUSCODES
-// RFC 2034/3463).
+// PIPELINING RFC 2920, SIZE RFC 1870, 8BITMIME RFC 6152, CHUNKING RFC 3030 in
+// smtp_session_chunking.cc, SMTPUTF8 RFC 6531, ENHANCEDSTATUSCODES RFC 2034/3463).
 //
 // Transport-agnostic: bytes come in through OnBytes(), replies and requests go out through the
 // Transport interface, so the same code runs over libuv, over TLS, and under tests and fuzzers
@@ -12,7 +12,9 @@
 //
 // Timeouts (RFC 5321 4.5.3.2): command_timeout runs from the last complete command line (bytes
 // of an unfinished line do not restart it), data_timeout bounds the whole DATA phase from the
-// 354, and the reply to the final dot gets data_timeout too: as long as the client waits for it.
+// 354 (each BDAT chunk's octets likewise), and the reply to the final dot gets data_timeout
+// too: as long as the client waits for it. Under stress (Transport::UnderStress) a session
+// waiting for a command gets stress_command_timeout instead.
 #ifndef POSTDESK_GATEWAY_SMTP_SESSION_H_
 #define POSTDESK_GATEWAY_SMTP_SESSION_H_
 

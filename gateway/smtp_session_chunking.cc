@@ -1,5 +1,5 @@
 // SmtpSession's CHUNKING (RFC 3030): BDAT, the length-counted alternative to DATA that
-// Exchange Online, Gmail and Postfix use when a server offers it. A chunk's octets follow its
+// Exchange Online and Gmail use when a server offers it. A chunk's octets follow its
 // command line at once, whether or not the server takes them, so a refused BDAT still reads
 // (and drops) its octets before it answers: the stream stays in step, and nothing in a chunk is
 // ever taken for a command. The octets are message data as they are (no dot-stuffing, no end

@@ -57,7 +57,7 @@ class SmtpDialogueTest(unittest.TestCase):
             self.assertEqual(smtp.esmtp_features["size"], str(1024 * 1024))
 
     def test_bdat_chunks_pipelined_become_one_ticket(self):
-        # RFC 3030, as Exchange Online and Postfix send it when CHUNKING is offered: the
+        # RFC 3030, as Exchange Online and Gmail send it when CHUNKING is offered: the
         # commands and chunks pipelined, the chunks' octets counted, not dot-stuffed.
         first = (b"From: Ann Example <ann@customer.test>\r\nTo: help@acme.test\r\n"
                  b"Subject: Sent in chunks\r\n\r\n")

@@ -353,7 +353,7 @@ void BlastClient::OnPipelinedReply(const Reply& reply) {
     stage = "RCPT";
   } else {
     refusal = &data;
-    stage = "DATA";  // a 354 is never a refusal: the check below calls it unexpected
+    stage = "DATA";
   }
   if (refusal->Class() != 4 && refusal->Class() != 5) {
     Fail(ErrorKind::kProtocol,
