@@ -70,13 +70,6 @@ bool ParseOptions(int argc, char** argv, Options* options) {
   return argc % 2 == 1 && !options->config.empty() && !options->to.empty();
 }
 
-// The wire form without its final ".\r\n": the generated body never starts a line with '.', so
-// there is no stuffing to undo.
-std::string Unterminated(std::string wire) {
-  wire.resize(wire.size() - 3);
-  return wire;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -123,7 +116,7 @@ int main(int argc, char** argv) {
     tx.message = "Received: from load.test ([127.0.0.1])\r\n\tby " + state->config.hostname +
                  " (Postdesk) with ESMTP id " + tx.id + "\r\n\tfor <" + options.to +
                  ">; Thu, 3 Dec 2026 18:00:00 +0000\r\n";
-    tx.message += Unterminated(source->Build(i, tx.mail_from, options.to).wire);
+    tx.message += blast::ChunkOctets(source->Build(i, tx.mail_from, options.to).wire);
     ParsedMessage parsed = ParseMessage(tx.message);
     BuildIngestRequest(tx, &parsed, ClassifyTransaction(tx, parsed), &request);
     request.raw = tx.message;

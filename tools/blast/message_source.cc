@@ -13,6 +13,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "parser/smtp_data_reader.h"
+
 namespace postdesk::blast {
 namespace {
 
@@ -101,17 +103,10 @@ OutgoingMessage ToWireFormat(std::string_view message) {
 }
 
 std::string ChunkOctets(std::string_view wire) {
-  std::string octets;
-  wire.remove_suffix(3);  // ".\r\n"
-  octets.reserve(wire.size());
-  bool line_start = true;
-  for (size_t i = 0; i < wire.size(); ++i) {
-    if (line_start && wire[i] == '.') ++i;  // RFC 5321 4.5.2: a doubled dot; the first goes
-    if (i == wire.size()) break;
-    octets.push_back(wire[i]);
-    line_start = wire[i] == '\n';
-  }
-  return octets;
+  // What a server makes of the DATA form is the message itself: the gateway's own reader.
+  SmtpDataReader reader(wire.size());
+  reader.Consume(wire);
+  return std::move(reader.message());
 }
 
 std::string UniqueSender(std::string_view from, uint64_t sequence) {
