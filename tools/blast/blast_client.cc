@@ -365,23 +365,24 @@ void BlastClient::OnPipelinedReply(const Reply& reply) {
 }
 
 void BlastClient::SendBody() {
+  SendEndOfMessage(std::move(message_.wire));
+  Await(State::kBody);
+}
+
+void BlastClient::SendEndOfMessage(std::string bytes) {
   dot_in_write_ = false;
   dot_sent_ns_ = uv_hrtime();
-  Send(std::move(message_.wire));
+  Send(std::move(bytes));
   // The latency runs from the moment the final dot is handed to the kernel: now, unless part
   // of the message waits in a uv_write (a large message, a full socket buffer).
   if (writes_in_flight_ > 0) dot_in_write_ = true;
   message_ = OutgoingMessage{};
-  Await(State::kBody);
 }
 
 void BlastClient::SendChunk(std::string commands) {
   const std::string octets = ChunkOctets(message_.wire);
-  dot_in_write_ = false;
-  dot_sent_ns_ = uv_hrtime();
-  Send(commands.append("BDAT ").append(std::to_string(octets.size())).append(" LAST\r\n") + octets);
-  if (writes_in_flight_ > 0) dot_in_write_ = true;
-  message_ = OutgoingMessage{};
+  commands.append("BDAT ").append(std::to_string(octets.size())).append(" LAST\r\n");
+  SendEndOfMessage(commands + octets);
 }
 
 void BlastClient::Refused(const Reply& reply, const char* stage) {

@@ -158,6 +158,9 @@ class BlastClient {
   void SendBody();
   // The message as one BDAT LAST chunk (RFC 3030), in one write after `commands`.
   void SendChunk(std::string commands = {});
+  // Writes the bytes that end the message (its final dot, or its BDAT LAST chunk), from which
+  // its latency runs, and lets the message go.
+  void SendEndOfMessage(std::string bytes);
   void StartTransactions();  // after the last EHLO: ready, unless --chunking finds no CHUNKING
   void Refused(const Reply& reply, const char* stage);
   void Finish(const TransactionResult& result);
