@@ -1,5 +1,7 @@
 #include "storage/redis_functions.h"
 
+#include "storage/resp_command.h"
+
 namespace postdesk {
 
 const std::string_view kFunctionsLibrary = R"LUA(#!lua name=postdesk
@@ -316,6 +318,11 @@ redis.register_function('postdesk_target_result', target_result)
 redis.register_function('postdesk_apply_triggers', apply_triggers)
 redis.register_function('postdesk_release_delayed', release_delayed)
 )LUA";
+
+void RedisArgv::AppendResp(std::string* out) const {
+  AppendRespArray(argv.size(), out);
+  for (size_t i = 0; i < argv.size(); ++i) AppendRespBulk(std::string_view(argv[i], lens[i]), out);
+}
 
 RedisArgv FunctionLoadCommand() {
   RedisArgv command;

@@ -54,6 +54,7 @@
 #define POSTDESK_STORAGE_REDIS_FUNCTIONS_H_
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -83,6 +84,9 @@ struct RedisArgv {
   int count() const { return static_cast<int>(argv.size()); }
   // As hiredis's *CommandArgv take it: non-const, though it never writes through it.
   const char** args() const { return const_cast<const char**>(argv.data()); }
+  // The command as RESP text (storage/resp_command.h), appended to `out`: for a pipeline of
+  // our own rather than hiredis's.
+  void AppendResp(std::string* out) const;
 };
 
 // FUNCTION LOAD REPLACE <kFunctionsLibrary>

@@ -130,21 +130,15 @@ void TicketStore::OnConnected(uv_connect_t* request, int status) {
   std::string setup;
   self->setup_count_ = self->setup_answered_ = 0;
   auto step = [self](const char* name) { self->setup_steps_[self->setup_count_++] = name; };
-  auto append = [&setup](const RedisArgv& command) {
-    AppendRespArray(command.argv.size(), &setup);
-    for (size_t i = 0; i < command.argv.size(); ++i) {
-      AppendRespBulk(std::string_view(command.argv[i], command.lens[i]), &setup);
-    }
-  };
   if (!address.password.empty()) {
-    append(AuthCommand(address));
+    AuthCommand(address).AppendResp(&setup);
     step("AUTH");
   }
   if (address.db != 0) {
     AppendRespCommand({"SELECT", std::to_string(address.db)}, &setup);
     step("SELECT");
   }
-  append(FunctionLoadCommand());
+  FunctionLoadCommand().AppendResp(&setup);
   step("FUNCTION LOAD");
   self->Send(setup, {}, self->setup_count_, nullptr);
   // Written now, alone: what comes meanwhile waits in out_ until the setup is answered.

@@ -22,7 +22,6 @@
 #include "parser/message_parser.h"
 #include "storage/ingest_request.h"
 #include "storage/redis_functions.h"
-#include "storage/resp_command.h"
 #include "tools/blast/message_source.h"
 
 namespace {
@@ -99,12 +98,8 @@ int main(int argc, char** argv) {
   tx.state = state;
   tx.recipients.push_back({options.to, *match});
   if (options.function_load) {
-    const RedisArgv load = FunctionLoadCommand();
     std::string text;
-    AppendRespArray(load.argv.size(), &text);
-    for (size_t i = 0; i < load.argv.size(); ++i) {
-      AppendRespBulk(std::string_view(load.argv[i], load.lens[i]), &text);
-    }
+    FunctionLoadCommand().AppendResp(&text);
     std::fwrite(text.data(), 1, text.size(), stdout);
   }
   IngestRequest request;
