@@ -134,6 +134,8 @@ Status ReadLimits(TableReader& limits, LimitsConfig* out) {
       limits.Duration("stress_command_timeout", &out->stress_command_timeout, kMinimumTimeout));
   // Stress never lengthens a wait: a short command_timeout (a test's "2s") stays the bound.
   out->stress_command_timeout = std::min(out->stress_command_timeout, out->command_timeout);
+  RETURN_IF_ERROR(limits.Count("stress_max_errors", 1, 1000, &out->stress_max_errors));
+  out->stress_max_errors = std::min(out->stress_max_errors, out->max_errors);
   if (out->max_message_size < 1024) {
     return Status::Error(limits.Name("max_message_size") + ": must be at least 1KiB");
   }

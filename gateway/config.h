@@ -55,6 +55,7 @@ struct LimitsConfig {
   // file: four fifths of max_connections.
   size_t stress_connections = 8000;
   std::chrono::milliseconds stress_command_timeout{std::chrono::seconds(10)};
+  size_t stress_max_errors = 1;  // max_errors under stress; Postfix's ${stress?{1}:{20}}
   bool operator==(const LimitsConfig&) const = default;
 };
 

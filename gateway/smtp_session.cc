@@ -205,8 +205,11 @@ void SmtpSession::OnDisconnected(std::string_view reason) {
   Close(reason);
 }
 
+// Under stress a client that errs gives its slot back at once (Postfix's smtpd_hard_error_limit
+// is ${stress?{1}:{20}}): a 5xx recipient is final for the sender, who retries the rest later.
 bool SmtpSession::CountError() {
-  if (++errors_ < limits_.max_errors) return false;
+  const size_t limit = transport_->UnderStress() ? limits_.stress_max_errors : limits_.max_errors;
+  if (++errors_ < limit) return false;
   Reply("421 4.7.0 " + serving_->config.hostname + " Error: too many errors");
   Close("too many errors");
   return true;

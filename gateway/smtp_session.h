@@ -14,7 +14,7 @@
 // of an unfinished line do not restart it), data_timeout bounds the whole DATA phase from the
 // 354 (each BDAT chunk's octets likewise), and the reply to the final dot gets data_timeout
 // too: as long as the client waits for it. Under stress (Transport::UnderStress) a session
-// waiting for a command gets stress_command_timeout instead.
+// waiting for a command gets stress_command_timeout instead, and stress_max_errors errors end it.
 #ifndef POSTDESK_GATEWAY_SMTP_SESSION_H_
 #define POSTDESK_GATEWAY_SMTP_SESSION_H_
 

@@ -98,18 +98,26 @@ TEST(Config, WrongValuesAreRefusedByName) {
   EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[limits]\nmax_connections = 100\n"
                                             "stress_connections = 101\n"),
             "t.toml: [limits].stress_connections: must be between 1 and 100");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[limits]\nstress_max_errors = 0\n"),
+            "t.toml: [limits].stress_max_errors: must be between 1 and 1000");
 }
 
 // Unset, stress begins at four fifths of max_connections, whatever that is.
-TEST(Config, StressDefaultsToFourFifthsOfTheMaximumAndNeverLengthensTheWait) {
+TEST(Config, StressDefaultsToFourFifthsOfTheMaximumAndNeverLoosensALimit) {
   Result<Config> c =
       ParseConfig(std::string(kMinimal) + "[limits]\nmax_connections = 100\n", "t.toml");
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->limits.stress_connections, 80u);
   EXPECT_EQ(c->limits.stress_command_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(c->limits.stress_max_errors, 1u);
   c = ParseConfig(kMinimal, "t.toml");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->limits.stress_connections, 8000u);
+  // Nor does it allow more errors than max_errors.
+  c = ParseConfig(std::string(kMinimal) + "[limits]\nmax_errors = 3\nstress_max_errors = 10\n",
+                  "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->limits.stress_max_errors, 3u);
   // Stress never lengthens the wait for a command.
   c = ParseConfig(std::string(kMinimal) + "[limits]\ncommand_timeout = \"2s\"\n", "t.toml");
   ASSERT_TRUE(c.ok());

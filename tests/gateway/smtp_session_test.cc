@@ -223,6 +223,29 @@ TEST_F(SmtpSessionTest, TooManyErrorsCloseWith421) {
   EXPECT_EQ(transport_.closes, 1);
 }
 
+// Under stress the first error ends the session (Postfix's smtpd_hard_error_limit of 1 under
+// stress); once the stress is over the session's errors count against max_errors again.
+TEST_F(SmtpSessionTest, UnderStressTheFirstErrorCloses) {
+  Send("EHLO client.test");
+  EXPECT_EQ(SendOne("BOGUS"), "500 5.5.2 Error: command not recognized");
+  transport_.under_stress = true;
+  EXPECT_EQ(SendOne("NOOP"), "250 2.0.0 Ok");
+  EXPECT_EQ(Send("RCPT TO:<support@acme.test>"),
+            (std::vector<std::string>{"503 5.5.1 Error: need MAIL command",
+                                      "421 4.7.0 mx.postdesk.test Error: too many errors"}));
+  EXPECT_EQ(transport_.closes, 1);
+}
+
+TEST_F(SmtpSessionTest, AfterTheStressErrorsCountAgainstMaxErrors) {
+  Send("EHLO client.test");
+  transport_.under_stress = true;
+  EXPECT_EQ(SendOne("NOOP"), "250 2.0.0 Ok");
+  transport_.under_stress = false;
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(SendOne("BOGUS"), "500 5.5.2 Error: command not recognized");
+  EXPECT_EQ(transport_.closes, 0);
+}
+
 TEST_F(SmtpSessionTest, OverlongCommandLineIsRefusedWithoutBuffering) {
   Send("EHLO client.test");
   session_.OnBytes(std::string(10000, 'A'));

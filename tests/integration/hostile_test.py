@@ -262,6 +262,26 @@ class StressTest(unittest.TestCase):
                 c.close()
             gw.stop()
 
+    def test_under_stress_a_client_error_is_followed_by_421_and_close(self):
+        gw = Gateway(limits="max_connections = 20\nstress_connections = 2\nmax_errors = 5")
+        idle = RawClient(gw.port)
+        erring = RawClient(gw.port)
+        try:
+            self.assertTrue(idle.reply()[0].startswith("220"))
+            self.assertTrue(erring.reply()[0].startswith("220"))
+            erring.send(b"EHLO client.test\r\nBOGUS\r\nNOOP\r\n")
+            self.assertTrue(erring.reply()[0].startswith("250"))
+            self.assertEqual(erring.reply(), ["500 5.5.2 Error: command not recognized"])
+            self.assertEqual(erring.reply(), ["421 4.7.0 mx.postdesk.test Error: too many errors"])
+            self.assertTrue(erring.closed())
+            # A sender that makes no error is served under stress as before.
+            code, text = send_message(gw.port, subject="Under stress")
+            self.assertEqual(code, 250, text)
+        finally:
+            idle.close()
+            erring.close()
+            gw.stop()
+
 
 def wait_for_log(gw, text, timeout=10):
     """The gateway's log once it holds `text`."""
