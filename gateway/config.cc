@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "gateway/bounded_file.h"
 #include "gateway/notify_config.h"
 #include "gateway/toml_table_reader.h"
 #include "parser/email_address.h"
@@ -30,6 +31,8 @@ constexpr std::chrono::milliseconds kMinimumTimeout{1000};
 // Redis takes a value of at most 512 MB (proto-max-bulk-len's default); the rest is room for
 // our Received: header.
 constexpr size_t kMaxMessageSizeBytes = 500u * 1024 * 1024;
+// Hundreds of thousands of addresses fit in a few MiB; a larger file is a mistake.
+constexpr size_t kMaxConfigFileBytes = 64u * 1024 * 1024;
 
 Result<ListenAddress> ParseListen(std::string_view text) {
   ListenAddress out;
@@ -439,12 +442,12 @@ Result<std::string> RandomSecret() {
 Result<std::string> ReadPasswordFile(const std::string& path) {
   constexpr size_t kMaxPasswordBytes = 4096;
   const std::string name = "[redis].password_file " + path;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Error(name + ": " + std::strerror(errno));
-  std::string text(kMaxPasswordBytes + 2, '\0');  // room for a line break after the longest
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) return Status::Error(name + ": " + std::strerror(errno));
-  text.resize(static_cast<size_t>(in.gcount()));
+  // Room for a line break after the longest password, and a byte to see that it is longer.
+  Result<std::string> read = ReadFileHead(path, kMaxPasswordBytes + 3);
+  if (!read.ok()) {
+    return Status::Error(name + ": " + read.status().message());
+  }
+  std::string text = std::move(read).value();
   if (text.size() >= 1 && text.back() == '\n') text.pop_back();
   if (text.size() >= 1 && text.back() == '\r') text.pop_back();
   if (text.size() > kMaxPasswordBytes) {
@@ -518,9 +521,10 @@ Status ResolveTokenSecret(Config* config) {
   std::filesystem::create_directories(config->data_dir, ec);
   if (ec) return Status::Error("data_dir " + config->data_dir + ": " + ec.message());
   std::string path = config->data_dir + "/token.key";
-  std::ifstream in(path);
+  Result<std::string> stored = ReadFileAtMost(path, 4096);
   std::string secret;
-  if (in && std::getline(in, secret) && secret.size() >= 16) {
+  if (stored.ok()) secret = stored->substr(0, stored->find('\n'));
+  if (secret.size() >= 16) {
     config->classification.token_secret = secret;
     return Status::Ok();
   }
@@ -543,12 +547,11 @@ Status ResolveTokenSecret(Config* config) {
 }
 
 Result<Config> LoadConfigFile(const std::string& path, ConfigParts parts) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Error(path + ": cannot open the configuration file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > 64 * 1024 * 1024) return Status::Error(path + ": larger than 64 MiB");
-  Result<Config> config = ParseConfig(text.str(), path);
+  Result<std::string> text = ReadFileAtMost(path, kMaxConfigFileBytes);
+  if (!text.ok()) {
+    return Status::Error(path + ": the configuration file: " + text.status().message());
+  }
+  Result<Config> config = ParseConfig(text.value(), path);
   if (!config.ok() || parts == ConfigParts::kWithoutTriggers) return config;
   Status triggers = LoadConfiguredTriggers(&config.value());
   if (!triggers.ok()) return triggers;
@@ -566,18 +569,10 @@ Status LoadConfiguredTriggers(Config* config) {
   }
   const std::string& file = config->triggers.file;
   if (!file.empty()) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return Status::Error("[triggers] file: cannot open " + file);
-    std::string text;
-    char buffer[65536];
-    while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
-      text.append(buffer, static_cast<size_t>(in.gcount()));
-      if (text.size() > kMaxTriggerFileBytes) {
-        return Status::Error(file + ": larger than " + std::to_string(kMaxTriggerFileBytes) +
-                             " bytes");
-      }
-    }
-    Result<std::vector<Trigger>> loaded = ParseTriggers(text, file);
+    Result<std::string> text = ReadFileAtMost(file, kMaxTriggerFileBytes);
+    if (!text.ok())
+      return Status::Error("[triggers] file " + file + ": " + text.status().message());
+    Result<std::vector<Trigger>> loaded = ParseTriggers(text.value(), file);
     if (!loaded.ok()) return loaded.status();
     // The file's ids are its own (ParseTriggers); here they must not take a default's.
     for (size_t i = 0; i < loaded->size(); ++i) {

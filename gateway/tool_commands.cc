@@ -1,14 +1,13 @@
 // The operator's subcommands: parse, tickets, check-config.
 #include <charconv>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "gateway/address_table.h"
+#include "gateway/bounded_file.h"
 #include "gateway/commands.h"
-#include "gateway/tool_redis.h"
 #include "gateway/config.h"
+#include "gateway/tool_redis.h"
 #include "parser/message_json.h"
 #include "parser/message_parser.h"
 #include "storage/embedded_redis.h"
@@ -76,17 +75,9 @@ int ParseCommand(const Args& args) {
     return 2;
   }
   std::string path(args[0]);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(path + ": cannot open");
-  in.seekg(0, std::ios::end);
-  std::streamoff size = in.tellg();
-  if (size < 0 || static_cast<size_t>(size) > kMaxParseFileBytes) {
-    return Fail(path + ": larger than 256 MiB");
-  }
-  in.seekg(0);
-  std::string raw(static_cast<size_t>(size), '\0');
-  in.read(raw.data(), size);
-  PrintJson(MessageToJson(ParseMessage(raw)));
+  Result<std::string> raw = ReadFileAtMost(path, kMaxParseFileBytes);
+  if (!raw.ok()) return Fail(path + ": " + raw.status().message());
+  PrintJson(MessageToJson(ParseMessage(raw.value())));
   return 0;
 }
 

@@ -182,7 +182,9 @@ TEST(Config, TomlSyntaxErrorsNameTheLine) {
 TEST(Config, MissingFileIsAClearError) {
   Result<Config> c = LoadConfigFile("/nonexistent/postdesk.toml");
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.status().message(), "/nonexistent/postdesk.toml: cannot open the configuration file");
+  EXPECT_EQ(c.status().message(),
+            "/nonexistent/postdesk.toml: the configuration file: cannot open: No such file or "
+            "directory");
 }
 
 // A config with [redis] url and password_file, and that file's content when given.
@@ -224,13 +226,15 @@ TEST_F(RedisPasswordFileTest, PasswordIsTheFileWithoutItsLineBreak) {
 TEST_F(RedisPasswordFileTest, MissingEmptyLongOrMultiLineFileIsRefusedByName) {
   Result<RedisAddress> missing = AddressWith("redis://10.0.0.5", nullptr);
   EXPECT_EQ(missing.status().message(),
-            "[redis].password_file " + path_ + ": No such file or directory");
+            "[redis].password_file " + path_ + ": cannot open: No such file or directory");
   const std::string name = "[redis].password_file " + path_;
   EXPECT_EQ(ErrorWith("\n"), name + ": is empty");
   EXPECT_EQ(ErrorWith("one\ntwo\n"), name + ": holds more than one line");
   EXPECT_EQ(ErrorWith(std::string("nul\0inside", 10)), name + ": holds more than one line");
   EXPECT_EQ(ErrorWith(std::string(4096, 'p') + "\n"), "");
   EXPECT_EQ(ErrorWith(std::string(4097, 'p')), name + ": longer than 4096 bytes");
+  // A line past the longest password with its line break is seen, not cut off.
+  EXPECT_EQ(ErrorWith(std::string(4096, 'p') + "\r\nx"), name + ": longer than 4096 bytes");
   EXPECT_EQ(ErrorWith(std::string(100000, 'p')), name + ": longer than 4096 bytes");
 }
 

@@ -308,7 +308,7 @@ class ExternalRedisTest(unittest.TestCase):
             check = subprocess.run([POSTDESK, "check-config", "--config", gw.config],
                                    capture_output=True, text=True, timeout=30)
             self.assertEqual(check.returncode, 1, check.stdout)
-            self.assertIn(f"[redis].password_file {path}: No such file or directory",
+            self.assertIn(f"[redis].password_file {path}: cannot open: No such file or directory",
                           check.stderr)
         finally:
             gw.stop()
