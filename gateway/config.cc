@@ -514,8 +514,12 @@ Result<RedisAddress> ExternalRedisAddress(const Config& config) {
   return address;
 }
 
-Status ResolveTokenSecret(Config* config) {
+Status ResolveTokenSecret(Config* config, const Config* running) {
   if (!config->classification.token_secret.empty()) return Status::Ok();
+  if (running && config->redis_url == running->redis_url && config->data_dir == running->data_dir) {
+    config->classification.token_secret = running->classification.token_secret;
+    return Status::Ok();
+  }
   if (!config->redis_url.empty()) return SharedTokenSecret(config);
   std::error_code ec;
   std::filesystem::create_directories(config->data_dir, ec);

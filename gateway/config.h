@@ -178,8 +178,10 @@ Result<RedisAddress> ExternalRedisAddress(const Config& config);
 // as hex, made the first time): with the embedded Redis from data_dir/token.key (mode 0600);
 // with [redis] url from Redis itself (kSharedTokenSecretKey), so that every node sharing that
 // Redis uses the same key. Fails when that Redis cannot be reached (then set it explicitly).
+// On SIGHUP `running` is the configuration in use: a file that still names no secret, with the
+// same [redis] url and data_dir, keeps the running one (a reload needs neither reachable).
 inline constexpr const char* kSharedTokenSecretKey = "{pd}:token_secret";
-Status ResolveTokenSecret(Config* config);
+Status ResolveTokenSecret(Config* config, const Config* running = nullptr);
 
 // "25MiB", "10MB", "4096" -> bytes; "5m", "30s", "250ms", "1h", "7d" -> milliseconds.
 Result<size_t> ParseSize(std::string_view text);

@@ -35,18 +35,12 @@ constexpr char kHelp[] =
 
 // Everything `serve` needs from a configuration file, checked: the configuration, the token
 // secret, and the TLS certificate. Used at start and on SIGHUP, where `running` is the state in
-// use: a file that still names no secret keeps the one resolved at start (so a reload needs
-// neither Redis nor data_dir to be reachable).
+// use (ResolveTokenSecret keeps its secret when the file still names none).
 Result<std::shared_ptr<const ServingState>> LoadServingState(
     const std::string& path, const ServingState* running = nullptr) {
   Result<Config> config = LoadConfigFile(path);
   if (!config.ok()) return config.status();
-  if (running && config->classification.token_secret.empty() &&
-      config->redis_url == running->config.redis_url &&
-      config->data_dir == running->config.data_dir) {
-    config->classification.token_secret = running->config.classification.token_secret;
-  }
-  Status secret = ResolveTokenSecret(&config.value());
+  Status secret = ResolveTokenSecret(&config.value(), running ? &running->config : nullptr);
   if (!secret.ok()) return secret;
   std::shared_ptr<const TlsContext> tls;
   if (!config->tls_cert.empty()) {

@@ -28,6 +28,7 @@ std::unique_ptr<TriggerWorkers> StartTriggerWorkers(const Config& config,
 void ReloadTriggerWorkers(const Config& config, TriggerWorkers* workers) {
   workers->SetTriggers(TriggerSetOf(config));
   workers->SetClaimIdle(config.triggers.claim_timeout);
+  workers->SetTokenSecret(config.classification.token_secret);
 }
 
 }  // namespace postdesk

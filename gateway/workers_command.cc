@@ -21,8 +21,8 @@ constexpr char kHelp[] =
     "Runs trigger workers alone: they read ticket events from Redis, run the triggers of\n"
     "FILE, and write the changes and notifications back. Redis is [redis] url, or the\n"
     "embedded server of a gateway running with the same data_dir. SIGHUP reloads the\n"
-    "triggers and claim_timeout (a broken file is refused, the old one stays); SIGTERM or\n"
-    "SIGINT stops after the events in hand.\n"
+    "triggers, claim_timeout and token_secret (a broken file is refused, the old one stays);\n"
+    "SIGTERM or SIGINT stops after the events in hand.\n"
     "\n"
     "  --config FILE      the TOML configuration\n"
     "  --threads N        worker threads (default: [triggers] workers, or 2 when that is 0)\n"
@@ -81,18 +81,20 @@ int WorkersCommand(const Args& args) {
   }
   std::unique_ptr<TriggerWorkers> workers = StartTriggerWorkers(config.value(), redis, threads);
 
-  signal_watch.Run([](int) {},
-                   [&config_path, &workers] {
-                     Result<Config> next = LoadConfigFile(*config_path);
-                     if (!next.ok()) {
-                       spdlog::error("SIGHUP: triggers refused, the running ones stay: {}",
-                                     next.status().message());
-                       return;
-                     }
-                     ReloadTriggerWorkers(next.value(), workers.get());
-                     spdlog::info("SIGHUP: {} triggers loaded",
-                                  TriggerSetOf(next.value())->triggers().size());
-                   });
+  signal_watch.Run(
+      [](int) {},
+      [&config_path, &config, &workers] {
+        Result<Config> next = LoadConfigFile(*config_path);
+        Status usable =
+            next.ok() ? ResolveTokenSecret(&next.value(), &config.value()) : next.status();
+        if (!usable.ok()) {
+          spdlog::error("SIGHUP: triggers refused, the running ones stay: {}", usable.message());
+          return;
+        }
+        ReloadTriggerWorkers(next.value(), workers.get());
+        config = std::move(next);
+        spdlog::info("SIGHUP: {} triggers loaded", TriggerSetOf(next.value())->triggers().size());
+      });
   workers->Stop();
   spdlog::info("trigger workers stopped");
   return 0;

@@ -86,8 +86,7 @@ std::string TicketChangesJson(const TicketState& before, const TicketState& afte
 }
 
 Result<std::unique_ptr<TriggerQueue>> TriggerQueue::Connect(const RedisAddress& address,
-                                                            std::string consumer,
-                                                            const TicketTokens* tokens) {
+                                                            std::string consumer) {
   Result<std::unique_ptr<RedisConnection>> connection = RedisConnection::Connect(address);
   if (!connection.ok()) return connection.status();
   // A `postdesk workers` process may start before any gateway has loaded the functions.
@@ -96,7 +95,7 @@ Result<std::unique_ptr<TriggerQueue>> TriggerQueue::Connect(const RedisAddress& 
   Status group = CreateStreamGroup(*connection.value(), kEventsStream, kTriggerGroup);
   if (!group.ok()) return group;
   return std::unique_ptr<TriggerQueue>(
-      new TriggerQueue(std::move(connection).value(), std::move(consumer), tokens));
+      new TriggerQueue(std::move(connection).value(), std::move(consumer)));
 }
 
 Result<std::vector<TriggerQueueEntry>> TriggerQueue::ReadNew(size_t count, int block_ms) {
@@ -117,7 +116,8 @@ Result<int64_t> TriggerQueue::ReleaseDelayed(size_t count) {
   return static_cast<int64_t>(r->integer);
 }
 
-Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
+Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry,
+                                              const TicketTokens* tokens) {
   LoadedTriggerEvent loaded;
   int64_t id = ParseStoredInt(Field(entry.fields, "ticket"));
   std::string type = Field(entry.fields, "type");
@@ -226,7 +226,7 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry) {
   set(Placeholder::kTicketUpdatedAt, FormatTimestamp(ParseStoredInt(Field(hash, "updated_at_ms"))));
   set(Placeholder::kCurrentUserName, author_name);
   set(Placeholder::kCurrentUserEmail, author);
-  if (tokens_) set(Placeholder::kTicketEncodedId, tokens_->Token(id));
+  if (tokens) set(Placeholder::kTicketEncodedId, tokens->Token(id));
   return loaded;
 }
 

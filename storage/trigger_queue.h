@@ -51,10 +51,9 @@ enum class ApplyResult { kApplied, kDuplicate, kMissing, kConflict };
 class TriggerQueue {
  public:
   // Connects and creates the consumer group if it does not exist. `consumer` names this worker
-  // in the group (host and thread); `tokens` fills {{ticket.encoded_id}}, may be null.
+  // in the group (host and thread).
   static Result<std::unique_ptr<TriggerQueue>> Connect(const RedisAddress& address,
-                                                      std::string consumer,
-                                                      const TicketTokens* tokens);
+                                                       std::string consumer);
 
   // New entries for this consumer; waits up to `block_ms` when there are none.
   Result<std::vector<TriggerQueueEntry>> ReadNew(size_t count, int block_ms);
@@ -64,8 +63,10 @@ class TriggerQueue {
   Result<int64_t> ReleaseDelayed(size_t count);
 
   // Reads the ticket and comment an entry names. A ticket that no longer exists gives
-  // ticket_id 0 (the caller acknowledges the entry).
-  Result<LoadedTriggerEvent> Load(const TriggerQueueEntry& entry);
+  // ticket_id 0 (the caller acknowledges the entry). `tokens` fills {{ticket.encoded_id}}
+  // (the caller's, so that a reloaded token_secret applies from the next entry); may be null.
+  Result<LoadedTriggerEvent> Load(const TriggerQueueEntry& entry,
+                                  const TicketTokens* tokens = nullptr);
   // Writes the cycle's result and acknowledges the entry, in one atomic step.
   Result<ApplyResult> Apply(const TriggerQueueEntry& entry, const LoadedTriggerEvent& loaded,
                             const TriggerOutcome& outcome);
@@ -75,13 +76,11 @@ class TriggerQueue {
   Status Acknowledge(const std::vector<std::string>& entry_ids);
 
  private:
-  TriggerQueue(std::unique_ptr<RedisConnection> connection, std::string consumer,
-               const TicketTokens* tokens)
-      : connection_(std::move(connection)), consumer_(std::move(consumer)), tokens_(tokens) {}
+  TriggerQueue(std::unique_ptr<RedisConnection> connection, std::string consumer)
+      : connection_(std::move(connection)), consumer_(std::move(consumer)) {}
 
   std::unique_ptr<RedisConnection> connection_;
   std::string consumer_;
-  const TicketTokens* tokens_;
 };
 
 // The fields a cycle changed, as the JSON object postdesk_apply_triggers writes.

@@ -34,7 +34,7 @@ bool NothingToApply(const TriggerOutcome& outcome) {
          outcome.delayed.empty() && !outcome.suspend_sender;
 }
 
-Processed ProcessEntry(TriggerQueue& queue, const TriggerSet& triggers,
+Processed ProcessEntry(TriggerQueue& queue, const TriggerSet& triggers, const TicketTokens* tokens,
                        const TriggerQueueEntry& entry, TriggerWorkerCounters& counters) {
   // With no active trigger a cycle cannot fire: the event is done without reading the ticket.
   // Delayed actions run whatever the set holds now.
@@ -43,7 +43,7 @@ Processed ProcessEntry(TriggerQueue& queue, const TriggerSet& triggers,
     return Processed::kNothingToDo;
   }
   for (int attempt = 0; attempt < kMaxConflicts; ++attempt) {
-    Result<LoadedTriggerEvent> loaded = queue.Load(entry);
+    Result<LoadedTriggerEvent> loaded = queue.Load(entry, tokens);
     if (!loaded.ok()) {
       spdlog::warn("triggers: {}: {}", entry.id, loaded.status().message());
       return Processed::kRedisFailed;
@@ -101,9 +101,9 @@ TriggerWorkers::TriggerWorkers(TriggerWorkerOptions options,
                                std::shared_ptr<const TriggerSet> triggers)
     : options_(std::move(options)),
       claim_idle_ms_(options_.claim_idle.count()),
-      tokens_(options_.token_secret),
       triggers_(std::move(triggers)) {
   if (options_.consumer_prefix.empty()) options_.consumer_prefix = DefaultConsumerPrefix();
+  SetTokenSecret(options_.token_secret);
 }
 
 TriggerWorkers::~TriggerWorkers() { Stop(); }
@@ -120,13 +120,19 @@ void TriggerWorkers::Stop() {
 }
 
 void TriggerWorkers::SetTriggers(std::shared_ptr<const TriggerSet> triggers) {
-  std::lock_guard<std::mutex> lock(triggers_mutex_);
+  std::lock_guard<std::mutex> lock(rules_mutex_);
   triggers_ = std::move(triggers);
 }
 
 std::shared_ptr<const TriggerSet> TriggerWorkers::triggers() const {
-  std::lock_guard<std::mutex> lock(triggers_mutex_);
+  std::lock_guard<std::mutex> lock(rules_mutex_);
   return triggers_;
+}
+
+void TriggerWorkers::SetTokenSecret(const std::string& secret) {
+  auto tokens = secret.empty() ? nullptr : std::make_shared<const TicketTokens>(secret);
+  std::lock_guard<std::mutex> lock(rules_mutex_);
+  tokens_ = std::move(tokens);
 }
 
 void TriggerWorkers::Run(size_t index) {
@@ -137,7 +143,7 @@ void TriggerWorkers::Run(size_t index) {
   while (!stopping_) {
     if (!queue) {
       Result<std::unique_ptr<TriggerQueue>> connected =
-          TriggerQueue::Connect(options_.redis, consumer, options_.token_secret.empty() ? nullptr : &tokens_);
+          TriggerQueue::Connect(options_.redis, consumer);
       if (!connected.ok()) {
         counters_.errors++;
         spdlog::warn("triggers: worker {}: {}; retrying in {} ms", index,
@@ -173,12 +179,18 @@ void TriggerWorkers::Run(size_t index) {
         spdlog::warn("triggers: worker {}: {}", index, fresh.status().message());
       }
     }
-    std::shared_ptr<const TriggerSet> set = triggers();
+    std::shared_ptr<const TriggerSet> set;
+    std::shared_ptr<const TicketTokens> tokens;
+    {
+      std::lock_guard<std::mutex> lock(rules_mutex_);
+      set = triggers_;
+      tokens = tokens_;
+    }
     std::vector<std::string> nothing_to_do;
     for (const TriggerQueueEntry& entry : entries) {
       if (failed) break;
       counters_.events++;
-      Processed processed = ProcessEntry(*queue, *set, entry, counters_);
+      Processed processed = ProcessEntry(*queue, *set, tokens.get(), entry, counters_);
       failed = processed == Processed::kRedisFailed;
       if (processed == Processed::kNothingToDo) nothing_to_do.push_back(entry.id);
     }

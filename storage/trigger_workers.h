@@ -6,10 +6,11 @@
 // `claim_idle` (a crashed process) and releases delayed actions that are due. Workers in other
 // `postdesk workers` processes join the same group, so the work spreads across machines.
 //
-// Owns its threads; Start/Stop/SetTriggers are called from one controlling thread (the main
-// thread). SetTriggers swaps the set atomically: an event runs wholly on the old set or wholly
-// on the new. Redis failures are logged and retried with backoff; an entry whose result cannot
-// be written stays pending and is retried, never dropped.
+// Owns its threads; Start/Stop/SetTriggers/SetTokenSecret are called from one controlling
+// thread (the main thread). SetTriggers swaps the set atomically: an event runs wholly on the
+// old set or wholly on the new; a batch of entries runs on one set and one token secret. Redis
+// failures are logged and retried with backoff; an entry whose result cannot be written stays
+// pending and is retried, never dropped.
 #ifndef POSTDESK_STORAGE_TRIGGER_WORKERS_H_
 #define POSTDESK_STORAGE_TRIGGER_WORKERS_H_
 
@@ -58,6 +59,9 @@ class TriggerWorkers {
   void Stop();
   void SetTriggers(std::shared_ptr<const TriggerSet> triggers);
   std::shared_ptr<const TriggerSet> triggers() const;
+  // A reloaded [classification] token_secret, for {{ticket.encoded_id}} from the next batch on;
+  // empty: no encoded ids.
+  void SetTokenSecret(const std::string& secret);
   // A reloaded [triggers] claim_timeout, from the next takeover round on (thread-safe).
   void SetClaimIdle(std::chrono::milliseconds claim_idle) {
     claim_idle_ms_.store(claim_idle.count(), std::memory_order_relaxed);
@@ -69,9 +73,9 @@ class TriggerWorkers {
 
   TriggerWorkerOptions options_;
   std::atomic<int64_t> claim_idle_ms_;  // options_.claim_idle, or a reload's
-  TicketTokens tokens_;
-  mutable std::mutex triggers_mutex_;
+  mutable std::mutex rules_mutex_;      // guards triggers_ and tokens_
   std::shared_ptr<const TriggerSet> triggers_;
+  std::shared_ptr<const TicketTokens> tokens_;  // null without a token secret
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
   TriggerWorkerCounters counters_;

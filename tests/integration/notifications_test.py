@@ -209,6 +209,40 @@ class NotificationTest(unittest.TestCase):
         self.assertEqual(self.relay.messages[1][1], ["oncall@ops.test"])
         self.assertEqual(self.parsed(1)["Subject"], "Second")
 
+    def test_reloaded_token_secret_reaches_the_workers_so_a_body_token_threads(self):
+        # The ticket token in a notification's body is rendered by the trigger workers; the
+        # gateway checks it. After a SIGHUP with a new key both must use the new one.
+        relay = Relay()
+        self.start(notify_config(relay.port) +
+                   '[classification]\ntoken_secret = "first key, sixteen bytes or more"\n', relay)
+        send(self.gw.port, "before the new key")
+        self.assertTrue(self.relay.wait_for(1), self.gw.read_log())
+        with open(self.gw.config) as f:
+            text = f.read()
+        with open(self.gw.config, "w") as f:
+            f.write(text.replace("first key", "second key"))
+        self.gw.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: "configuration reloaded" in self.gw.read_log()),
+                        self.gw.read_log())
+        send(self.gw.port, "after the new key")
+        self.assertTrue(self.relay.wait_for(2), self.gw.read_log())
+        tokens = [re.search(r"\[[0-9A-Z]+-[0-9A-Z]+\]", self.parsed(i).get_content()).group(0)
+                  for i in range(2)]
+        # A reply with the token and nothing else to thread by (no In-Reply-To, References or
+        # plus address), as from a client that drops them: a comment on ticket 2.
+        reply = EmailMessage()
+        reply["From"] = "Zoë Customer <zoe@customer.test>"
+        reply["To"] = "support@acme.test"
+        reply["Subject"] = "Still waiting"
+        reply.set_content(f"Any news? {tokens[1]}")
+        with smtplib.SMTP("127.0.0.1", self.gw.port, timeout=10) as smtp:
+            smtp.send_message(reply)
+        ticket = wait_for(lambda: (lambda t: t if len(t["comments"]) == 2 else None)(
+            self.gw.ticket(2)))
+        self.assertIsNotNone(ticket, self.gw.read_log())
+        self.assertIn("Any news?", ticket["comments"][1]["body"])
+        self.assertNotEqual(tokens[0][-6:], tokens[1][-6:])  # the MACs of two keys
+
     def test_nodes_sharing_a_redis_share_the_token_key_so_replies_thread_through_either(self):
         # No [classification] token_secret: the first node stores one in Redis, the second
         # reads it, so a reply that reaches the other node still names its ticket.

@@ -96,7 +96,7 @@ class TriggerQueueTest : public ::testing::Test {
   }
 
   std::unique_ptr<TriggerQueue> Queue(const std::string& consumer) {
-    auto queue = TriggerQueue::Connect(redis_->address(), consumer, nullptr);
+    auto queue = TriggerQueue::Connect(redis_->address(), consumer);
     EXPECT_TRUE(queue.ok()) << queue.status().message();
     return std::move(queue).value();
   }
@@ -221,6 +221,45 @@ TEST_F(TriggerQueueTest, ReloadedClaimTimeoutReachesRunningWorkers) {
   ASSERT_TRUE(WaitFor([&] { return TicketField(id, "priority") == "urgent"; }));
   EXPECT_EQ(workers.counters().claimed.load(), 1u);
   workers.Stop();
+}
+
+// SIGHUP's token_secret reaches running workers: a notification rendered after the reload
+// carries the ticket token that the reloaded gateway checks, not the old key's.
+TEST_F(TriggerQueueTest, ReloadedTokenSecretReachesRunningWorkers) {
+  constexpr char kTokenTriggers[] = R"({"triggers": [
+    {"id": 12, "title": "Token", "position": 1, "active": true,
+     "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Create"}]},
+     "actions": [{"field": "notification_user", "value": ["requester_id", "Re: {{ticket.title}}",
+                  "[{{ticket.encoded_id}}]"]}]}
+  ]})";
+  const std::string old_secret = "old secret, sixteen bytes or more";
+  const std::string new_secret = "new secret, sixteen bytes or more";
+  TriggerWorkerOptions options;
+  options.redis = redis_->address();
+  options.threads = 1;
+  options.token_secret = old_secret;
+  TriggerWorkers workers(options, Set(kTokenTriggers));
+  workers.Start();
+  int64_t before = Ingest("before the reload");
+  ASSERT_TRUE(WaitFor([&] { return Integer({"XLEN", "{pd}:outbox"}) == 1; }));
+  workers.SetTokenSecret(new_secret);
+  int64_t after = Ingest("after the reload");
+  ASSERT_TRUE(WaitFor([&] { return Integer({"XLEN", "{pd}:outbox"}) == 2; }));
+  workers.Stop();
+
+  RedisReplyPtr outbox = admin_->CommandArgv({"XRANGE", "{pd}:outbox", "-", "+"});
+  ASSERT_EQ(outbox->elements, 2u);
+  std::map<int64_t, std::string> bodies;
+  for (size_t e = 0; e < outbox->elements; ++e) {
+    const redisReply* fields = outbox->element[e]->element[1];
+    std::map<std::string, std::string> n;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+      n[fields->element[i]->str] = fields->element[i + 1]->str;
+    bodies[std::stoll(n["ticket"])] = n["body"];
+  }
+  EXPECT_EQ(bodies[before], "[" + TicketTokens(old_secret).Token(before) + "]");
+  EXPECT_EQ(bodies[after], "[" + TicketTokens(new_secret).Token(after) + "]");
+  EXPECT_NE(TicketTokens(old_secret).Token(after), TicketTokens(new_secret).Token(after));
 }
 
 TEST_F(TriggerQueueTest, SameEntryIsNeverAppliedTwice) {
