@@ -247,6 +247,7 @@ void SmtpSession::Shutdown() {
 void SmtpSession::ResetTransaction() {
   mail_from_.clear();
   smtputf8_ = false;
+  binary_mime_ = false;
   recipient_count_ = 0;
   data_.reset();
 }
@@ -388,6 +389,7 @@ void SmtpSession::DoEhlo(std::string_view arg) {
   out_.append("\r\n");
   Reply("250-8BITMIME");
   Reply("250-CHUNKING");
+  Reply("250-BINARYMIME");
   if (transport_->TlsOffered()) Reply("250-STARTTLS");
   Reply("250-SMTPUTF8");
   Reply("250 ENHANCEDSTATUSCODES");
@@ -411,6 +413,7 @@ void SmtpSession::DoMail(std::string_view arg) {
     return;
   }
   bool smtputf8 = false;
+  bool binary = false;
   for (const EsmtpParameter& p : path->parameters()) {
     if (p.keyword == "SIZE" && esmtp_) {
       // RFC 1870 6: refuse a declared size over the limit at MAIL, before any data.
@@ -428,9 +431,10 @@ void SmtpSession::DoMail(std::string_view arg) {
         return;
       }
     } else if (p.keyword == "BODY" && esmtp_) {
-      // RFC 6152: 7BIT and 8BITMIME; BINARYMIME (RFC 3030 3) is not offered.
-      if (!EqualsIgnoreCase(p.value, "7BIT") && !EqualsIgnoreCase(p.value, "8BITMIME")) {
-        Reply("501 5.5.4 Syntax: BODY must be 7BIT or 8BITMIME");
+      // RFC 6152: 7BIT and 8BITMIME; RFC 3030 3: BINARYMIME, whose body only BDAT carries.
+      binary = EqualsIgnoreCase(p.value, "BINARYMIME");
+      if (!binary && !EqualsIgnoreCase(p.value, "7BIT") && !EqualsIgnoreCase(p.value, "8BITMIME")) {
+        Reply("501 5.5.4 Syntax: BODY must be 7BIT, 8BITMIME or BINARYMIME");
         CountError();
         return;
       }
@@ -444,6 +448,7 @@ void SmtpSession::DoMail(std::string_view arg) {
   }
   mail_from_.assign(path->address);
   smtputf8_ = smtputf8;
+  binary_mime_ = binary;
   EnterState(State::kMail);
   Reply("250 2.1.0 Ok");
 }
@@ -502,6 +507,12 @@ void SmtpSession::DoData(std::string_view) {
   }
   if (state_ != State::kRecipients) {
     Reply("503 5.5.1 Error: need RCPT command");
+    CountError();
+    return;
+  }
+  if (binary_mime_) {
+    // RFC 3030 3: a binary body has no line structure that dot-stuffing could keep.
+    Reply("503 5.5.1 Error: BODY=BINARYMIME needs BDAT");
     CountError();
     return;
   }

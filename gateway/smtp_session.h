@@ -1,5 +1,5 @@
 // SmtpSession: the server side of one SMTP connection as a state machine (RFC 5321, with
-// PIPELINING RFC 2920, SIZE RFC 1870, 8BITMIME RFC 6152, CHUNKING RFC 3030 in
+// PIPELINING RFC 2920, SIZE RFC 1870, 8BITMIME RFC 6152, CHUNKING and BINARYMIME RFC 3030 in
 // smtp_session_chunking.cc, SMTPUTF8 RFC 6531, ENHANCEDSTATUSCODES RFC 2034/3463).
 //
 // Transport-agnostic: bytes come in through OnBytes(), replies and requests go out through the
@@ -176,6 +176,7 @@ class SmtpSession {
   // their strings keep their storage for the next RCPTs.
   std::string mail_from_;
   bool smtputf8_ = false;
+  bool binary_mime_ = false;  // MAIL BODY=BINARYMIME (RFC 3030 3): BDAT only
   std::vector<SmtpRecipient> recipients_;
   size_t recipient_count_ = 0;
   std::span<const SmtpRecipient> recipients() const {

@@ -153,5 +153,36 @@ TEST_F(SmtpSessionChunkingTest, ChunkOctetsHaveTheDataTimeout) {
   EXPECT_TRUE(transport_.delivered.empty());
 }
 
+// RFC 3030 3: a BODY=BINARYMIME message may hold any octet (NUL, bare CR and LF, lines of any
+// length) and is stored byte for byte; DATA cannot carry it and gets 503.
+TEST_F(SmtpSessionChunkingTest, BinaryMimeBodyTravelsByBdatOnlyAndIsStoredByteForByte) {
+  Send("EHLO client.test");
+  EXPECT_EQ(SendOne("MAIL FROM:<ann@customer.test> BODY=BINARYMIME"), "250 2.1.0 Ok");
+  EXPECT_EQ(SendOne("RCPT TO:<support@acme.test>"), "250 2.1.5 Ok");
+  EXPECT_EQ(SendOne("DATA"), "503 5.5.1 Error: BODY=BINARYMIME needs BDAT");
+  EXPECT_EQ(session_.state(), State::kRecipients);
+  std::string octets =
+      "Subject: binary\r\nContent-Type: application/octet-stream\r\n"
+      "Content-Transfer-Encoding: binary\r\n\r\n";
+  for (int byte = 0; byte < 256; ++byte) octets += static_cast<char>(byte);
+  octets += "\r\n.\r\nbare\rcr and bare\nlf" + std::string(1000, 'x');
+  EXPECT_TRUE(Bdat(octets, /*last=*/true).empty());
+  ASSERT_EQ(transport_.delivered.size(), 1u);
+  EXPECT_EQ(DeliveredBody(), octets);
+  session_.OnDelivered({"250 2.0.0 Ok: ticket 3", "tickets=3"});
+  EXPECT_EQ(transport_.TakeLines(), std::vector<std::string>{"250 2.0.0 Ok: ticket 3"});
+  // The next transaction is 8-bit text again, and DATA carries it.
+  EXPECT_EQ(SendOne("MAIL FROM:<ann@customer.test> BODY=8BITMIME"), "250 2.1.0 Ok");
+  EXPECT_EQ(SendOne("RCPT TO:<support@acme.test>"), "250 2.1.5 Ok");
+  EXPECT_EQ(SendOne("DATA"), "354 End data with <CR><LF>.<CR><LF>");
+}
+
+TEST_F(SmtpSessionChunkingTest, BodyOtherThanTheThreeKnownIsRefused) {
+  Send("EHLO client.test");
+  EXPECT_EQ(SendOne("MAIL FROM:<ann@customer.test> BODY=BINARY"),
+            "501 5.5.4 Syntax: BODY must be 7BIT, 8BITMIME or BINARYMIME");
+  EXPECT_EQ(SendOne("MAIL FROM:<ann@customer.test> body=binarymime"), "250 2.1.0 Ok");
+}
+
 }  // namespace
 }  // namespace postdesk

@@ -19,11 +19,11 @@ TEST(SmtpSessionGreeting, GreetsWithHostnameAndArmsCommandTimeout) {
   EXPECT_EQ(transport.timeout, std::chrono::minutes(5));
 }
 
-TEST_F(SmtpSessionTest, EhloAdvertisesTheSixExtensions) {
+TEST_F(SmtpSessionTest, EhloAdvertisesTheSevenExtensions) {
   std::vector<std::string> lines = Send("EHLO client.test");
-  std::vector<std::string> expected = {"250-mx.postdesk.test",   "250-PIPELINING", "250-SIZE 2048",
-                                       "250-8BITMIME",           "250-CHUNKING",   "250-SMTPUTF8",
-                                       "250 ENHANCEDSTATUSCODES"};
+  std::vector<std::string> expected = {
+      "250-mx.postdesk.test", "250-PIPELINING", "250-SIZE 2048", "250-8BITMIME",
+      "250-CHUNKING",         "250-BINARYMIME", "250-SMTPUTF8",  "250 ENHANCEDSTATUSCODES"};
   EXPECT_EQ(lines, expected);
 }
 
@@ -290,7 +290,7 @@ TEST_F(SmtpSessionTest, CommandsSplitAcrossReadsAndBareLfLinesWork) {
   EXPECT_TRUE(transport_.TakeLines().empty());
   session_.OnBytes("\nNOOP\n");
   std::vector<std::string> lines = transport_.TakeLines();
-  ASSERT_EQ(lines.size(), 8u);  // EHLO's seven, NOOP's one
+  ASSERT_EQ(lines.size(), 9u);  // EHLO's eight, NOOP's one
   EXPECT_EQ(lines.back(), "250 2.0.0 Ok");
 }
 

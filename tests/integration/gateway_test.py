@@ -81,6 +81,46 @@ class SmtpDialogueTest(unittest.TestCase):
         self.assertEqual(ticket["received_at"], "help@acme.test")
         self.assertEqual(ticket["description"], "Hello,\n.\nthis line follows a lone dot.")
 
+    def test_binarymime_message_by_bdat_is_stored_byte_for_byte(self):
+        # RFC 3030 3, as Exchange sends to a server that offers BINARYMIME: an attachment in
+        # Content-Transfer-Encoding: binary holds every octet, bare CR and LF, and a lone dot.
+        octets = bytes(range(256)) + b"\r\n.\r\nbare\rcr\nlf"
+        message = (b"From: Ann Example <ann@customer.test>\r\nTo: help@acme.test\r\n"
+                   b"Subject: Binary receipt\r\nMIME-Version: 1.0\r\n"
+                   b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+                   b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                   b"Content-Transfer-Encoding: 8bit\r\n\r\nCaf\xc3\xa9 receipt attached.\r\n"
+                   b"--b1\r\nContent-Type: application/octet-stream\r\n"
+                   b'Content-Disposition: attachment; filename="receipt.bin"\r\n'
+                   b"Content-Transfer-Encoding: binary\r\n\r\n" + octets + b"\r\n--b1--\r\n")
+        c = RawClient(self.gw.port)
+        c.reply()
+        c.send(b"EHLO client.test\r\nMAIL FROM:<ann@customer.test> BODY=BINARYMIME\r\n"
+               b"RCPT TO:<help@acme.test>\r\nDATA\r\n")
+        self.assertIn("250-BINARYMIME", c.reply())
+        self.assertEqual(c.reply(), ["250 2.1.0 Ok"])
+        self.assertEqual(c.reply(), ["250 2.1.5 Ok"])
+        self.assertEqual(c.reply(), ["503 5.5.1 Error: BODY=BINARYMIME needs BDAT"])
+        c.send(b"BDAT %d LAST\r\n" % len(message) + message)
+        (reply,) = c.reply()
+        m = TICKET_REPLY.match(reply[4:])
+        self.assertTrue(m, reply)
+        c.close()
+        ticket = self.gw.ticket(int(m.group(1)))
+        self.assertEqual(ticket["description"], "Café receipt attached.")
+        self.assertEqual(ticket["comments"][0]["attachments"][0]["filename"], "receipt.bin")
+        self.assertEqual(ticket["comments"][0]["attachments"][0]["size"], len(octets))
+        # The stored raw message is the chunk's octets after our Received: header.
+        sock = os.path.join(self.gw.dir, "var", "redis.sock")
+        keys = subprocess.run(["redis-cli", "-s", sock, "--scan", "--pattern", "{pd}:message:*"],
+                              capture_output=True, timeout=10).stdout.split()
+        raws = [subprocess.run(["redis-cli", "-s", sock, "GET", k], capture_output=True,
+                               timeout=10).stdout[:-1] for k in keys]
+        stored = [r for r in raws if b"Subject: Binary receipt" in r]
+        self.assertEqual(len(stored), 1)
+        self.assertTrue(stored[0].startswith(b"Received: "))
+        self.assertTrue(stored[0].endswith(message))
+
     def test_greeting_helo_vrfy_noop_rset_quit(self):
         c = RawClient(self.gw.port)
         self.assertEqual(c.reply(), ["220 mx.postdesk.test ESMTP Postdesk"])
