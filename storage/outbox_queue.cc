@@ -88,6 +88,8 @@ Status OutboxQueue::SetTargetActive(const std::string& id, bool active) {
   RedisReplyPtr r = connection_->CommandArgv(
       {"HSET", "{pd}:target:" + id, "active", active ? "1" : "0", "failures", "0"});
   if (!r) return Status::Error(connection_->LastError());
+  if (r->type == REDIS_REPLY_ERROR)
+    return Status::Error("redis: HSET target: " + ReplyText(r.get()));
   return Status::Ok();
 }
 
@@ -97,6 +99,8 @@ Status OutboxQueue::RecordOnTicket(const std::string& ticket, const nlohmann::js
       {"RPUSH", "{pd}:ticket:" + ticket + ":audit",
        entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
   if (!r) return Status::Error(connection_->LastError());
+  if (r->type == REDIS_REPLY_ERROR)
+    return Status::Error("redis: RPUSH audit: " + ReplyText(r.get()));
   return Status::Ok();
 }
 
@@ -112,6 +116,9 @@ Status OutboxQueue::Enqueue(const std::vector<std::pair<std::string, std::string
   RedisReplyPtr r(static_cast<redisReply*>(redisCommandArgv(
       connection_->context(), command.count(), command.argv.data(), command.lens.data())));
   if (!r) return Status::Error(connection_->LastError());
+  // A refused XADD (a moved cluster slot, Redis out of memory) must not pass for a queued mail.
+  if (r->type == REDIS_REPLY_ERROR)
+    return Status::Error("redis: XADD outbox: " + ReplyText(r.get()));
   return Status::Ok();
 }
 

@@ -123,4 +123,29 @@ Result<RedisAddress> ParseRedisUrl(std::string_view url) {
   return address;
 }
 
+std::optional<RedisAddress> MovedTarget(std::string_view error, const RedisAddress& from) {
+  constexpr std::string_view kMoved = "MOVED ";
+  if (error.substr(0, kMoved.size()) != kMoved) return std::nullopt;
+  error.remove_prefix(kMoved.size());
+  const size_t space = error.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  const std::string_view node = error.substr(space + 1);
+  // The port follows the last ':' (an IPv6 address holds others).
+  const size_t colon = node.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  uint16_t port = 0;
+  if (!ParseInt<uint16_t>(node.substr(colon + 1), 1, 65535, &port)) return std::nullopt;
+  std::string_view host = node.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty() && from.unix_path.empty()) host = from.host;
+  if (host.empty()) return std::nullopt;
+  RedisAddress to = from;
+  to.unix_path.clear();
+  to.host.assign(host);
+  to.port = port;
+  return to;
+}
+
 }  // namespace postdesk

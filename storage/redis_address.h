@@ -11,6 +11,7 @@
 #define POSTDESK_STORAGE_REDIS_ADDRESS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,12 @@ struct RedisAddress {
 };
 
 Result<RedisAddress> ParseRedisUrl(std::string_view url);
+
+// Where a Redis Cluster "MOVED <slot> <host>:<port>" error sends a client: `from` with that
+// host and port (Redis writes an empty host for a node without an announced address: then
+// from's host). Nullopt when `error` is no MOVED, or names no usable node. The credentials and
+// database carry over: the nodes of a cluster share their users, and have database 0 only.
+std::optional<RedisAddress> MovedTarget(std::string_view error, const RedisAddress& from);
 
 }  // namespace postdesk
 

@@ -11,7 +11,37 @@ namespace postdesk {
 
 void RedisReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
 
+namespace {
+
+// A cluster's slot moves rarely; more hops than this is a cluster in the middle of changing.
+constexpr int kMaxRedirects = 3;
+
+}  // namespace
+
 Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
+    const RedisAddress& address, std::chrono::milliseconds timeout) {
+  RedisAddress node = address;
+  for (int hop = 0;; ++hop) {
+    Result<std::unique_ptr<RedisConnection>> connection = ConnectTo(node, timeout);
+    if (!connection.ok()) return connection;
+    // On Redis Cluster, the node that serves the schema's slot (redis_functions.h). Another
+    // answer than MOVED (a server without cluster support, one still loading) is left to the
+    // commands that follow.
+    RedisReplyPtr probe = connection.value()->CommandArgv({"EXISTS", kSlotProbeKey});
+    if (!probe) return Status::Error(connection.value()->LastError());
+    std::optional<RedisAddress> moved;
+    if (probe->type == REDIS_REPLY_ERROR) moved = MovedTarget({probe->str, probe->len}, node);
+    if (!moved) return connection;
+    if (hop == kMaxRedirects) {
+      return Status::Error(
+          "redis " + address.ToString() + ": more than " + std::to_string(kMaxRedirects) +
+          " MOVED redirections (last: " + std::string(probe->str, probe->len) + ")");
+    }
+    node = std::move(moved).value();
+  }
+}
+
+Result<std::unique_ptr<RedisConnection>> RedisConnection::ConnectTo(
     const RedisAddress& address, std::chrono::milliseconds timeout) {
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);

@@ -30,7 +30,8 @@ using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
 class RedisConnection {
  public:
   // Connects, then sends AUTH when the address has a password and SELECT when its database is
-  // not 0; a refusal of either fails the connect, with Redis's reason.
+  // not 0; a refusal of either fails the connect, with Redis's reason. On Redis Cluster it
+  // follows MOVED to the node that serves the schema's slot: address() is then that node.
   static Result<std::unique_ptr<RedisConnection>> Connect(
       const RedisAddress& address, std::chrono::milliseconds timeout = std::chrono::seconds(5));
   ~RedisConnection();
@@ -56,6 +57,8 @@ class RedisConnection {
   const RedisAddress& address() const { return address_; }
 
  private:
+  static Result<std::unique_ptr<RedisConnection>> ConnectTo(const RedisAddress& address,
+                                                            std::chrono::milliseconds timeout);
   Result<std::vector<RedisReplyPtr>> ReadReplies(size_t count);
   RedisConnection(redisContext* context, RedisAddress address)
       : context_(context), address_(std::move(address)) {}

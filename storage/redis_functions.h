@@ -62,6 +62,11 @@
 
 namespace postdesk {
 
+// A read of the schema's slot: a Redis Cluster node that does not serve it answers MOVED with
+// the node that does (redis_address.h: MovedTarget), so that a client given any node of a
+// cluster finds the one that holds every key.
+inline constexpr const char* kSlotProbeKey = "{pd}";
+
 // The streams of the schema above, for the code that writes and reads them.
 inline constexpr const char* kEventsStream = "{pd}:events";
 inline constexpr const char* kOutboxStream = "{pd}:outbox";

@@ -18,6 +18,9 @@ constexpr uint64_t kMaxBackoffMs = 5000;
 constexpr uint64_t kConnectTimeoutMs = 1000;
 constexpr size_t kReadBufferBytes = 64 * 1024;
 constexpr size_t kKeptWriteBytes = 1024 * 1024;
+// A cluster's slot moves rarely; more hops in a row is a cluster in the middle of changing,
+// waited out with the backoff.
+constexpr int kMaxRedirects = 3;
 
 // What an error callback sees as outcomes: never the store's reusable vector, which a callback
 // further up the stack may still be reading.
@@ -39,6 +42,7 @@ struct TicketStore::Link {
 
 TicketStore::TicketStore(uv_loop_t* loop, RedisAddress address)
     : loop_(loop),
+      configured_(address),
       address_(std::move(address)),
       timer_(new uv_timer_t),
       flush_(new uv_check_t),
@@ -138,6 +142,8 @@ void TicketStore::OnConnected(uv_connect_t* request, int status) {
     AppendRespCommand({"SELECT", std::to_string(address.db)}, &setup);
     step("SELECT");
   }
+  AppendRespCommand({"EXISTS", kSlotProbeKey}, &setup);
+  step("EXISTS");
   FunctionLoadCommand().AppendResp(&setup);
   step("FUNCTION LOAD");
   self->Send(setup, {}, self->setup_count_, nullptr);
@@ -152,7 +158,10 @@ void TicketStore::OnConnected(uv_connect_t* request, int status) {
 void TicketStore::OnSetupReply(const redisReply* reply) {
   const char* step = setup_steps_[setup_answered_++];
   std::string error;
-  if (reply->type == REDIS_REPLY_ERROR) error = step + (": " + std::string(reply->str, reply->len));
+  if (reply->type == REDIS_REPLY_ERROR) {
+    error = step + (": " + std::string(reply->str, reply->len));
+    NoteRedirect(reply);
+  }
   reader_->fn->freeObject(const_cast<redisReply*>(reply));
   if (--pending_[pending_head_].replies == 0) PopPending();
   if (!error.empty()) {
@@ -166,6 +175,7 @@ void TicketStore::OnSetupReply(const redisReply* reply) {
     ReportState(true);
     if (backoff_ms_ != 0) spdlog::info("redis {}: connected again", address_.ToString());
     backoff_ms_ = 0;
+    redirects_ = 0;
     last_error_.clear();
   }
   StartWrite();  // what waited behind the setup; when closing, the link goes after its replies
@@ -216,6 +226,9 @@ void TicketStore::OnReply(const redisReply* reply) {
     OnSetupReply(reply);
     return;
   }
+  // A command of a block that a cluster node refused because the slot has moved: the block
+  // fails (EXECABORT, or the lost reply below), and the next connection goes to the new node.
+  if (reply->type == REDIS_REPLY_ERROR) NoteRedirect(reply);
   Pending& pending = pending_[pending_head_];
   const bool last = --pending.replies == 0;
   IngestCallback callback;
@@ -229,7 +242,15 @@ void TicketStore::OnReply(const redisReply* reply) {
   // end the connection, which frees the reader.
   reader_->fn->freeObject(const_cast<redisReply*>(reply));
   if (callback) callback(status, status.ok() ? outcomes_ : kNoOutcomes);
+  if (redirect_ && link_ && state_ != State::kClosing) {
+    Drop("MOVED: the cluster serves the slot of {pd} from " + redirect_->ToString());
+    return;
+  }
   if (state_ == State::kClosing && link_ && pending_head_ == pending_.size()) Drop("closed");
+}
+
+void TicketStore::NoteRedirect(const redisReply* reply) {
+  if (!redirect_) redirect_ = MovedTarget({reply->str, reply->len}, address_);
 }
 
 void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) {
@@ -364,9 +385,24 @@ void TicketStore::ReportState(bool connected) {
 
 void TicketStore::ScheduleReconnect(const std::string& why) {
   state_ = State::kWaiting;
+  const std::string failed = address_.ToString();
+  std::optional<RedisAddress> redirect = std::exchange(redirect_, std::nullopt);
+  if (redirect) {
+    spdlog::info("redis {}: the slot of {{pd}} is served by {} (Redis Cluster); connecting there",
+                 failed, redirect->ToString());
+    address_ = std::move(redirect).value();
+    // Redis Cluster's answer, not a failure: no backoff, unless the hops go on.
+    if (++redirects_ <= kMaxRedirects) {
+      uv_timer_start(timer_, &TicketStore::OnTimer, 0, 0);
+      return;
+    }
+  } else {
+    // After a failure, the configured node: the one MOVED named may be the one that failed.
+    address_ = configured_;
+  }
   backoff_ms_ = backoff_ms_ == 0 ? kInitialBackoffMs : std::min(backoff_ms_ * 2, kMaxBackoffMs);
   if (why != last_error_) {
-    spdlog::error("redis {}: {}; retrying in {} ms", address_.ToString(), why, backoff_ms_);
+    spdlog::error("redis {}: {}; retrying in {} ms", failed, why, backoff_ms_);
     last_error_ = why;
   }
   uv_timer_start(timer_, &TicketStore::OnTimer, backoff_ms_, 0);

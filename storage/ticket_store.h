@@ -3,10 +3,13 @@
 //
 // One TicketStore per event loop; every method runs on that loop's thread. It connects at
 // Start() and, on every (re)connection, authenticates (when the address has a password), selects
-// the database and loads the Functions library; it counts as connected once Redis has accepted
-// all three. It reconnects with exponential backoff (100 ms to 5 s) after a failure, by itself,
-// and a refused setup step (a wrong password, say) is such a failure, named in Ingest's error.
-// A message that comes while the setup is answered is held until Redis has accepted every
+// the database, checks that the node serves the schema's slot and loads the Functions library;
+// it counts as connected once Redis has accepted every step. On Redis Cluster a node that does
+// not serve the slot answers MOVED, at the setup or later (the slot moved): the store then
+// connects at once to the node named, and after any other failure starts again from the
+// configured one. It reconnects with exponential backoff (100 ms to 5 s) after a failure, by
+// itself, and a refused setup step (a wrong password, say) is such a failure, named in Ingest's
+// error. A message that comes while the setup is answered is held until Redis has accepted every
 // step, so that nothing runs behind a refused one (a failed SELECT would leave it in database
 // 0); should one fail, the message hears its reason as "redis unavailable: ...".
 // Ingest() calls its callback exactly once, on the loop: with the outcomes after Redis acknowledged
@@ -36,6 +39,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -78,7 +82,8 @@ class TicketStore {
   }
 
  private:
-  // kSettingUp: connected, waiting for the answers to AUTH, SELECT and FUNCTION LOAD.
+  // kSettingUp: connected, waiting for the answers to AUTH, SELECT, the slot probe and FUNCTION
+  // LOAD.
   enum class State { kIdle, kConnecting, kSettingUp, kConnected, kWaiting, kClosing, kClosed };
   struct Link;  // one connection's handle and requests, freed in its close callback
 
@@ -105,6 +110,8 @@ class TicketStore {
   void StartWrite();
   void OnReply(const redisReply* reply);
   void OnSetupReply(const redisReply* reply);
+  // Keeps the node of a MOVED error reply, for the reconnect that follows.
+  void NoteRedirect(const redisReply* reply);
   // Ends the connection: every waiting request fails with `why`, then a reconnect (or, when
   // closing, the end of Close).
   void Drop(const std::string& why);
@@ -114,7 +121,10 @@ class TicketStore {
   void PopPending();
 
   uv_loop_t* const loop_;
-  const RedisAddress address_;
+  const RedisAddress configured_;  // [redis] url, where every reconnect after a failure starts
+  RedisAddress address_;           // the node connected to: configured_, or where MOVED sent us
+  std::optional<RedisAddress> redirect_;  // a MOVED reply's node, for the next connect
+  int redirects_ = 0;                     // MOVED hops since the last setup that succeeded
   State state_ = State::kIdle;
   Link* link_ = nullptr;  // the open connection; owned by its handle until OnLinkClosed
   size_t links_open_ = 0;
@@ -135,7 +145,7 @@ class TicketStore {
   std::string storage_key_;  // likewise
   std::vector<IngestOutcome> outcomes_;  // likewise, for every reply
   // The open connection's setup commands, by name, in the order Redis answers them.
-  std::array<const char*, 3> setup_steps_{};
+  std::array<const char*, 4> setup_steps_{};
   size_t setup_count_ = 0;
   size_t setup_answered_ = 0;
   bool setup_unanswered_ = false;  // the setup is written: out_ waits for its answers

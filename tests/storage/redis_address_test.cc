@@ -91,5 +91,45 @@ TEST(RedisAddress, BadCredentialsSayWhyWithoutThePassword) {
   EXPECT_FALSE(ParseRedisUrl("redis://:pw%zz@host").ok());
 }
 
+// Redis Cluster's redirection (cluster spec, "MOVED Redirection"): the node that serves the slot,
+// reached with the same credentials.
+TEST(MovedTarget, NamesTheNodeThatServesTheSlotWithTheSameCredentials) {
+  RedisAddress from;
+  from.host = "10.0.0.5";
+  from.port = 7000;
+  from.username = "postdesk";
+  from.password = "s3cret";
+  std::optional<RedisAddress> to = MovedTarget("MOVED 3999 10.0.0.6:7001", from);
+  ASSERT_TRUE(to.has_value());
+  EXPECT_EQ(to->host, "10.0.0.6");
+  EXPECT_EQ(to->port, 7001);
+  EXPECT_EQ(to->username, "postdesk");
+  EXPECT_EQ(to->password, "s3cret");
+  // An IPv6 node, bracketed or not, and a node without an announced address (same host).
+  EXPECT_EQ(MovedTarget("MOVED 1 ::1:7002", from)->host, "::1");
+  EXPECT_EQ(MovedTarget("MOVED 1 [fd00::2]:7002", from)->host, "fd00::2");
+  EXPECT_EQ(MovedTarget("MOVED 1 :7003", from)->host, "10.0.0.5");
+  EXPECT_EQ(MovedTarget("MOVED 1 :7003", from)->port, 7003);
+  // From a unix socket, to TCP.
+  RedisAddress unix_from;
+  unix_from.unix_path = "/run/redis.sock";
+  to = MovedTarget("MOVED 5 127.0.0.1:7004", unix_from);
+  ASSERT_TRUE(to.has_value());
+  EXPECT_EQ(to->unix_path, "");
+  EXPECT_EQ(to->host, "127.0.0.1");
+  EXPECT_FALSE(MovedTarget("MOVED 1 :7003", unix_from).has_value());
+}
+
+TEST(MovedTarget, OtherErrorsAndMalformedRedirectionsAreNone) {
+  RedisAddress from;
+  from.host = "10.0.0.5";
+  for (const char* error : {"ERR unknown command", "ASK 3999 10.0.0.6:7001", "MOVED", "MOVED 3999",
+                            "MOVED 3999 10.0.0.6", "MOVED 3999 10.0.0.6:0",
+                            "MOVED 3999 10.0.0.6:70000", "MOVED 3999 10.0.0.6:7001x",
+                            "moved 3999 10.0.0.6:7001", "CLUSTERDOWN The cluster is down"}) {
+    EXPECT_FALSE(MovedTarget(error, from).has_value()) << error;
+  }
+}
+
 }  // namespace
 }  // namespace postdesk
