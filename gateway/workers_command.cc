@@ -92,8 +92,8 @@ int WorkersCommand(const Args& args) {
           return;
         }
         ReloadTriggerWorkers(next.value(), workers.get());
-        config = std::move(next);
         spdlog::info("SIGHUP: {} triggers loaded", TriggerSetOf(next.value())->triggers().size());
+        config = std::move(next);
       });
   workers->Stop();
   spdlog::info("trigger workers stopped");

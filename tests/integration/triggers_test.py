@@ -75,6 +75,11 @@ def send(port, subject, to="support@acme.test", body="Hello"):
     return msg
 
 
+def read(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
 def iso_ms(text):
     """Milliseconds since the epoch of a ticket timestamp ("2026-12-01T20:54:34.652Z")."""
     import datetime
@@ -190,6 +195,51 @@ class TriggersTest(unittest.TestCase):
             self.assertTrue(wait_for(lambda: self.gw.ticket(1)["tags"] == ["seen"], 5))
             send(self.gw.port, "and now")
             self.assertTrue(wait_for(lambda: self.gw.ticket(2)["tags"] == ["seen"], 5))
+        finally:
+            workers.send_signal(signal.SIGTERM)
+            self.assertEqual(workers.wait(timeout=10), 0)
+
+    def test_postdesk_workers_take_a_reloaded_token_secret(self):
+        # The body token of a notification is rendered by `postdesk workers` and checked by the
+        # gateway: after both reload a new key, a reply carrying only that token threads.
+        notify = [{"title": "Token", "conditions": {"all": [
+            {"field": "update_type", "operator": "is", "value": "Create"}]},
+            "actions": [{"field": "notification_user",
+                         "value": ["requester_id", "Re: {{ticket.title}}",
+                                   "Reference [{{ticket.encoded_id}}]"]}]}]
+        self.start(notify, extra='workers = 0\n[classification]\n'
+                                 'token_secret = "first key, sixteen bytes or more"')
+        log_path = os.path.join(self.gw.dir, "workers.log")
+        with open(log_path, "w") as log:
+            workers = subprocess.Popen([POSTDESK, "workers", "--config", self.gw.config,
+                                        "--threads", "1"], stdout=log, stderr=subprocess.STDOUT)
+        outbox = os.path.join(self.gw.dir, "var", "outbox")
+
+        def tokens():
+            import glob
+            import re
+            found = []
+            for path in sorted(glob.glob(os.path.join(outbox, "*.eml")), key=os.path.getmtime):
+                found += re.findall(r"Reference \[([0-9A-Z]+-[0-9A-Z]+)\]", read(path))
+            return found
+
+        try:
+            send(self.gw.port, "before the new key")
+            self.assertTrue(wait_for(lambda: len(tokens()) == 1, 10), read(log_path))
+            with open(self.gw.config) as f:
+                text = f.read()
+            with open(self.gw.config, "w") as f:
+                f.write(text.replace("first key", "second key"))
+            self.gw.proc.send_signal(signal.SIGHUP)
+            workers.send_signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: "SIGHUP: 1 triggers loaded" in read(log_path)
+                                     and "configuration reloaded" in self.gw.read_log(), 10),
+                            read(log_path))
+            send(self.gw.port, "after the new key")
+            self.assertTrue(wait_for(lambda: len(tokens()) == 2, 10), read(log_path))
+            send(self.gw.port, "Any news?", body=f"Still waiting. [{tokens()[1]}]")
+            self.assertTrue(wait_for(lambda: len(self.gw.ticket(2)["comments"]) == 2, 10),
+                            self.gw.read_log())
         finally:
             workers.send_signal(signal.SIGTERM)
             self.assertEqual(workers.wait(timeout=10), 0)
