@@ -574,8 +574,9 @@ Status LoadConfiguredTriggers(Config* config) {
   const std::string& file = config->triggers.file;
   if (!file.empty()) {
     Result<std::string> text = ReadFileAtMost(file, kMaxTriggerFileBytes);
-    if (!text.ok())
+    if (!text.ok()) {
       return Status::Error("[triggers] file " + file + ": " + text.status().message());
+    }
     Result<std::vector<Trigger>> loaded = ParseTriggers(text.value(), file);
     if (!loaded.ok()) return loaded.status();
     // The file's ids are its own (ParseTriggers); here they must not take a default's.

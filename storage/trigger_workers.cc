@@ -124,11 +124,6 @@ void TriggerWorkers::SetTriggers(std::shared_ptr<const TriggerSet> triggers) {
   triggers_ = std::move(triggers);
 }
 
-std::shared_ptr<const TriggerSet> TriggerWorkers::triggers() const {
-  std::lock_guard<std::mutex> lock(rules_mutex_);
-  return triggers_;
-}
-
 void TriggerWorkers::SetTokenSecret(const std::string& secret) {
   auto tokens = secret.empty() ? nullptr : std::make_shared<const TicketTokens>(secret);
   std::lock_guard<std::mutex> lock(rules_mutex_);

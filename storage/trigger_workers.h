@@ -58,7 +58,6 @@ class TriggerWorkers {
   // Finishes the entries in hand and joins the threads (within about a second).
   void Stop();
   void SetTriggers(std::shared_ptr<const TriggerSet> triggers);
-  std::shared_ptr<const TriggerSet> triggers() const;
   // A reloaded [classification] token_secret, for {{ticket.encoded_id}} from the next batch on;
   // empty: no encoded ids.
   void SetTokenSecret(const std::string& secret);
