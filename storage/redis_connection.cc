@@ -69,8 +69,11 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::ConnectTo(
   }
   if (address.db != 0) {
     RedisReplyPtr r = connection->Command("SELECT %d", address.db);
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-      return Status::Error("redis " + address.ToString() + ": SELECT failed");
+    if (!r) return Status::Error(connection->LastError());
+    if (r->type == REDIS_REPLY_ERROR) {
+      // Redis's reason: a database past `databases`, or Redis Cluster, which has only 0.
+      return Status::Error("redis " + address.ToString() +
+                           ": SELECT: " + std::string(r->str, r->len));
     }
   }
   return connection;

@@ -118,8 +118,11 @@ class Gateway:
         try:
             wait_port(self.port)
         except Exception:
+            # A gateway that refuses to start has exited by now, and its log says why: read
+            # before stop(), which closes it and removes the directory.
+            log = self.read_log()
             self.stop()
-            raise RuntimeError("gateway did not start:\n" + self.read_log())
+            raise RuntimeError("gateway did not start:\n" + log)
 
     def read_log(self):
         self.log.flush()

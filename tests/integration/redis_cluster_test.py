@@ -193,6 +193,12 @@ class RedisClusterTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: gw.ticket(ids[-1])["events"], 10), gw.read_log())
         self.assertEqual(gw.terminate(), 0)
 
+    def test_a_database_other_than_0_is_refused_with_redis_reason(self):
+        self.start_cluster()
+        with self.assertRaises(RuntimeError) as refused:
+            Gateway(redis_url=f"redis://127.0.0.1:{self.cluster.ports[0]}/1")
+        self.assertIn("SELECT: ERR SELECT is not allowed in cluster mode", str(refused.exception))
+
     def test_failover_of_the_slots_primary_costs_451s_then_mail_flows_again(self):
         self.start_cluster(replicas=1)
         owner = self.cluster.owner()
