@@ -64,8 +64,9 @@ namespace postdesk {
 
 // A read of the schema's slot: a Redis Cluster node that does not serve it answers MOVED with
 // the node that does (redis_address.h: MovedTarget), so that a client given any node of a
-// cluster finds the one that holds every key.
-inline constexpr const char* kSlotProbeKey = "{pd}";
+// cluster finds the one that holds every key. A key of the schema itself, so that an ACL user
+// granted the schema's keys only (~{pd}:*) may read it.
+inline constexpr const char* kSlotProbeKey = "{pd}:ticket:next_id";
 
 // The streams of the schema above, for the code that writes and reads them.
 inline constexpr const char* kEventsStream = "{pd}:events";
