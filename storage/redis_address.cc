@@ -18,6 +18,14 @@ bool ParseInt(std::string_view text, Int min, Int max, Int* out) {
   return true;
 }
 
+// "[v6]" -> "v6" (RFC 3986 3.2.2's IP-literal); any other host as it is.
+std::string_view WithoutBrackets(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    return host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
 // RFC 3986 section 2.1: "%" and two hex digits stand for one byte.
 bool PercentDecode(std::string_view text, std::string* out) {
   out->clear();
@@ -115,9 +123,7 @@ Result<RedisAddress> ParseRedisUrl(std::string_view url) {
     }
     host = rest.substr(0, colon);
   }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  host = WithoutBrackets(host);
   if (host.empty()) return Status::Error("redis url: missing host");
   address.host = std::string(host);
   return address;
@@ -135,10 +141,7 @@ std::optional<RedisAddress> MovedTarget(std::string_view error, const RedisAddre
   if (colon == std::string_view::npos) return std::nullopt;
   uint16_t port = 0;
   if (!ParseInt<uint16_t>(node.substr(colon + 1), 1, 65535, &port)) return std::nullopt;
-  std::string_view host = node.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  std::string_view host = WithoutBrackets(node.substr(0, colon));
   if (host.empty() && from.unix_path.empty()) host = from.host;
   if (host.empty()) return std::nullopt;
   RedisAddress to = from;

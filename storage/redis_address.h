@@ -38,6 +38,9 @@ Result<RedisAddress> ParseRedisUrl(std::string_view url);
 // from's host). Nullopt when `error` is no MOVED, or names no usable node. The credentials and
 // database carry over: the nodes of a cluster share their users, and have database 0 only.
 std::optional<RedisAddress> MovedTarget(std::string_view error, const RedisAddress& from);
+// A connection follows at most this many MOVED in a row: more is a cluster in the middle of
+// changing (RedisConnection then fails; TicketStore waits with its backoff).
+inline constexpr int kMaxMovedRedirects = 3;
 
 }  // namespace postdesk
 

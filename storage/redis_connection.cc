@@ -11,13 +11,6 @@ namespace postdesk {
 
 void RedisReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
 
-namespace {
-
-// A cluster's slot moves rarely; more hops than this is a cluster in the middle of changing.
-constexpr int kMaxRedirects = 3;
-
-}  // namespace
-
 Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
     const RedisAddress& address, std::chrono::milliseconds timeout) {
   RedisAddress node = address;
@@ -32,9 +25,9 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
     std::optional<RedisAddress> moved;
     if (probe->type == REDIS_REPLY_ERROR) moved = MovedTarget({probe->str, probe->len}, node);
     if (!moved) return connection;
-    if (hop == kMaxRedirects) {
+    if (hop == kMaxMovedRedirects) {
       return Status::Error(
-          "redis " + address.ToString() + ": more than " + std::to_string(kMaxRedirects) +
+          "redis " + address.ToString() + ": more than " + std::to_string(kMaxMovedRedirects) +
           " MOVED redirections (last: " + std::string(probe->str, probe->len) + ")");
     }
     node = std::move(moved).value();

@@ -18,9 +18,6 @@ constexpr uint64_t kMaxBackoffMs = 5000;
 constexpr uint64_t kConnectTimeoutMs = 1000;
 constexpr size_t kReadBufferBytes = 64 * 1024;
 constexpr size_t kKeptWriteBytes = 1024 * 1024;
-// A cluster's slot moves rarely; more hops in a row is a cluster in the middle of changing,
-// waited out with the backoff.
-constexpr int kMaxRedirects = 3;
 
 // What an error callback sees as outcomes: never the store's reusable vector, which a callback
 // further up the stack may still be reading.
@@ -392,7 +389,7 @@ void TicketStore::ScheduleReconnect(const std::string& why) {
                  failed, redirect->ToString());
     address_ = std::move(redirect).value();
     // Redis Cluster's answer, not a failure: no backoff, unless the hops go on.
-    if (++redirects_ <= kMaxRedirects) {
+    if (++redirects_ <= kMaxMovedRedirects) {
       uv_timer_start(timer_, &TicketStore::OnTimer, 0, 0);
       return;
     }
