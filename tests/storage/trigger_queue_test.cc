@@ -95,6 +95,21 @@ class TriggerQueueTest : public ::testing::Test {
     return r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
   }
 
+  // The notifications on {pd}:outbox, oldest first, each as its fields.
+  std::vector<std::map<std::string, std::string>> OutboxEntries() {
+    RedisReplyPtr outbox = admin_->CommandArgv({"XRANGE", "{pd}:outbox", "-", "+"});
+    std::vector<std::map<std::string, std::string>> entries;
+    for (size_t e = 0; e < outbox->elements; ++e) {
+      const redisReply* fields = outbox->element[e]->element[1];
+      std::map<std::string, std::string>& n = entries.emplace_back();
+      for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+        n[fields->element[i]->str] =
+            std::string(fields->element[i + 1]->str, fields->element[i + 1]->len);
+      }
+    }
+    return entries;
+  }
+
   std::unique_ptr<TriggerQueue> Queue(const std::string& consumer) {
     auto queue = TriggerQueue::Connect(redis_->address(), consumer);
     EXPECT_TRUE(queue.ok()) << queue.status().message();
@@ -143,13 +158,9 @@ TEST_F(TriggerQueueTest, WorkersChangeTicketAndQueueRenderedNotification) {
   EXPECT_EQ(Integer({"LLEN", "{pd}:ticket:" + std::to_string(calm) + ":audit"}), 0);
   workers.Stop();
 
-  RedisReplyPtr outbox = admin_->CommandArgv({"XRANGE", "{pd}:outbox", "-", "+"});
-  ASSERT_EQ(outbox->elements, 1u);
-  const redisReply* fields = outbox->element[0]->element[1];
-  std::map<std::string, std::string> n;
-  for (size_t i = 0; i + 1 < fields->elements; i += 2) {
-    n[fields->element[i]->str] = std::string(fields->element[i + 1]->str, fields->element[i + 1]->len);
-  }
+  std::vector<std::map<std::string, std::string>> outbox = OutboxEntries();
+  ASSERT_EQ(outbox.size(), 1u);
+  std::map<std::string, std::string>& n = outbox[0];
   EXPECT_EQ(n["recipient"], "ann@customer.test");
   EXPECT_EQ(n["subject"], "Re: URGENT printer");
   EXPECT_EQ(n["body"], "Ticket " + std::to_string(urgent) + " is urgent");
@@ -247,16 +258,10 @@ TEST_F(TriggerQueueTest, ReloadedTokenSecretReachesRunningWorkers) {
   ASSERT_TRUE(WaitFor([&] { return Integer({"XLEN", "{pd}:outbox"}) == 2; }));
   workers.Stop();
 
-  RedisReplyPtr outbox = admin_->CommandArgv({"XRANGE", "{pd}:outbox", "-", "+"});
-  ASSERT_EQ(outbox->elements, 2u);
+  std::vector<std::map<std::string, std::string>> outbox = OutboxEntries();
+  ASSERT_EQ(outbox.size(), 2u);
   std::map<int64_t, std::string> bodies;
-  for (size_t e = 0; e < outbox->elements; ++e) {
-    const redisReply* fields = outbox->element[e]->element[1];
-    std::map<std::string, std::string> n;
-    for (size_t i = 0; i + 1 < fields->elements; i += 2)
-      n[fields->element[i]->str] = fields->element[i + 1]->str;
-    bodies[std::stoll(n["ticket"])] = n["body"];
-  }
+  for (std::map<std::string, std::string>& n : outbox) bodies[std::stoll(n["ticket"])] = n["body"];
   EXPECT_EQ(bodies[before], "[" + TicketTokens(old_secret).Token(before) + "]");
   EXPECT_EQ(bodies[after], "[" + TicketTokens(new_secret).Token(after) + "]");
   EXPECT_NE(TicketTokens(old_secret).Token(after), TicketTokens(new_secret).Token(after));
