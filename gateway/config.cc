@@ -78,6 +78,16 @@ Status ReadSmtp(TableReader& smtp, Config* config) {
   }
   RETURN_IF_ERROR(smtp.String("hostname", &config->hostname));
   RETURN_IF_ERROR(smtp.Count("loops", 0, 256, &config->loops));
+  std::vector<std::string> proxies;
+  RETURN_IF_ERROR(smtp.StringList("proxy_protocol_from", &proxies));
+  for (size_t i = 0; i < proxies.size(); ++i) {
+    Result<IpNetwork> network = ParseIpNetwork(proxies[i]);
+    if (!network.ok()) {
+      return Status::Error(smtp.Name("proxy_protocol_from") + "[" + std::to_string(i) +
+                           "]: " + network.status().message());
+    }
+    config->proxy_protocol_from.push_back(network.value());
+  }
   return smtp.Finish();
 }
 

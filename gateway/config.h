@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/ip_network.h"
 #include "parser/result.h"
 #include "rules/trigger.h"
 #include "storage/embedded_redis.h"
@@ -136,6 +137,9 @@ struct Config {
   std::vector<ListenAddress> listen_tls;  // implicit TLS (port 465 style); needs [tls]
   std::string hostname;  // default: the machine's host name
   size_t loops = 0;      // event loops; 0 = one per core
+  // Load balancers in front of the gateway: a connection from one of these networks must
+  // start with a PROXY protocol header (v1 or v2), and is served as the client it names.
+  std::vector<IpNetwork> proxy_protocol_from;
   std::string redis_url;  // empty: start the embedded redis-server under data_dir
   std::string redis_password_file;  // [redis] password_file: the AUTH password, read at use
   // [redis] appendfsync for the embedded server: "always" (unset) or "everysec", the explicit

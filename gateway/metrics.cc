@@ -390,6 +390,10 @@ GatewayMetrics* BuildGatewayMetrics() {
       r.AddCounter("postdesk_connections_refused_total", refused, "reason", "server_full");
   m->refused_client_full =
       r.AddCounter("postdesk_connections_refused_total", refused, "reason", "client_full");
+  m->proxy_header_errors = r.AddCounter(
+      "postdesk_proxy_header_errors_total",
+      "Connections from a proxy_protocol_from balancer closed for a missing or malformed PROXY "
+      "header.");
   m->under_stress = r.AddGauge(
       "postdesk_under_stress",
       "1 while [limits] stress_connections or more connections are open (shorter timeouts).");

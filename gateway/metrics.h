@@ -178,6 +178,8 @@ struct GatewayMetrics {
   MetricsRegistry::Gauge connections_open;
   MetricsRegistry::Counter refused_server_full;
   MetricsRegistry::Counter refused_client_full;
+  // Connections from a [smtp] proxy_protocol_from balancer closed without a valid header.
+  MetricsRegistry::Counter proxy_header_errors;
   MetricsRegistry::Gauge under_stress;  // 1 while at [limits] stress_connections or more
   MetricsRegistry::Counter stress_episodes;
   std::array<MetricsRegistry::Counter, kTransactionVerdicts> transactions;

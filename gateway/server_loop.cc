@@ -214,7 +214,11 @@ void ServerLoop::BeginShutdown() {
   std::vector<SmtpConnection*> open;
   for (auto& [id, connection] : connections_) open.push_back(connection.get());
   for (SmtpConnection* c : open) {
-    if (c->session()) c->session()->Shutdown();
+    if (c->session()) {
+      c->session()->Shutdown();
+    } else {
+      c->Abort();  // a balancer's connection still before its PROXY header: nothing said yet
+    }
   }
   uint64_t grace = static_cast<uint64_t>(state_->config.limits.shutdown_grace.count());
   uv_timer_start(grace_timer_, [](uv_timer_t* t) {

@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "gateway/metrics.h"
 #include "gateway/server_loop.h"
+#include "parser/proxy_header.h"
 
 namespace postdesk {
 namespace {
@@ -56,8 +59,23 @@ bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const Serving
   // TCP_NODELAY comes from the listener (server_loop.cc).
   client_ = PeerAddress(&tcp_);
   tls_context_ = state->tls;
-  const std::string& hostname = state->config.hostname;  // `state` lives on in the session
-  session_.emplace(id_, client_, std::move(state), this, std::move(buffers));
+  PendingStart start{std::move(state), limits, implicit_tls, std::move(buffers)};
+  if (InNetworks(start.state->config.proxy_protocol_from, client_)) {
+    // The balancer's connection counts against no limit until it names its client: the
+    // limits are the client's.
+    pending_.emplace(std::move(start));
+    proxy_header_.clear();
+    SetReading(true);
+    SetTimeout(kProxyHeaderTimeout);
+    return true;
+  }
+  return StartSession(std::move(start));
+}
+
+bool SmtpConnection::StartSession(PendingStart start) {
+  ConnectionLimits* limits = start.limits;
+  const std::string& hostname = start.state->config.hostname;  // it lives on in the session
+  session_.emplace(id_, client_, std::move(start.state), this, std::move(start.buffers));
   switch (limits->Acquire(client_)) {
     case ConnectionLimits::Verdict::kAccepted:
       limits_ = limits;
@@ -73,9 +91,37 @@ bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const Serving
       return false;
   }
   SetReading(true);
-  if (implicit_tls && !BeginTls()) return false;
+  if (start.implicit_tls && !BeginTls()) return false;
   session_->Start();
   return true;
+}
+
+void SmtpConnection::OnProxyBytes(std::string_view bytes) {
+  size_t taken = std::min(bytes.size(), kMaxProxyHeaderBytes - proxy_header_.size());
+  proxy_header_.append(bytes.substr(0, taken));
+  ProxyHeader header = ParseProxyHeader(proxy_header_);
+  if (header.parse == ProxyHeader::Parse::kNeedMore) return;
+  if (header.parse == ProxyHeader::Parse::kInvalid) {
+    Metrics().proxy_header_errors.Add();
+    spdlog::warn("session {:x} proxy={}: {}; connection closed", id_, client_, header.error);
+    Close();
+    return;
+  }
+  // Whatever followed the header is the client's: the start of its SMTP, or its TLS hello.
+  std::string rest = proxy_header_.substr(header.length);
+  rest.append(bytes.substr(taken));
+  if (header.proxied) {
+    spdlog::debug("session {:x} proxy={} PROXY v{}: client {}:{} to {}:{}", id_, client_,
+                  header.version, header.source, header.source_port, header.destination,
+                  header.destination_port);
+    client_ = std::move(header.source);
+  } else {
+    spdlog::debug("session {:x} proxy={} PROXY v{}: the balancer's own connection", id_, client_,
+                  header.version);
+  }
+  PendingStart start = std::move(*pending_);
+  pending_.reset();
+  if (StartSession(std::move(start)) && !rest.empty()) HandleBytes(rest);
 }
 
 void SmtpConnection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -87,26 +133,43 @@ void SmtpConnection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 
 void SmtpConnection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<SmtpConnection*>(stream->data);
-  if (nread > 0 && self->tls_) {
-    std::string plaintext;
-    bool was_established = self->tls_->handshake_done();
-    Status s = self->tls_->Feed(std::string_view(buf->base, static_cast<size_t>(nread)),
-                                &plaintext);
-    self->WriteToSocket(self->tls_->TakeOutput());  // handshake records, or an alert
-    if (!s.ok()) {
-      self->session_->OnDisconnected(s.message());
+  if (nread > 0) {
+    std::string_view bytes(buf->base, static_cast<size_t>(nread));
+    if (self->pending_) {
+      self->OnProxyBytes(bytes);
+    } else {
+      self->HandleBytes(bytes);
+    }
+  } else if (nread < 0) {
+    const char* reason =
+        nread == UV_EOF ? "client closed the connection" : uv_strerror(static_cast<int>(nread));
+    if (!self->pending_) {
+      self->session_->OnDisconnected(reason);
       return;
     }
-    if (!was_established && self->tls_->handshake_done()) {
-      self->session_->OnTlsEstablished(self->tls_->Describe());
-    }
-    if (!plaintext.empty()) self->session_->OnBytes(plaintext);
-  } else if (nread > 0) {
-    self->session_->OnBytes(std::string_view(buf->base, static_cast<size_t>(nread)));
-  } else if (nread < 0) {
-    self->session_->OnDisconnected(nread == UV_EOF ? "client closed the connection"
-                                                   : uv_strerror(static_cast<int>(nread)));
+    spdlog::debug("session {:x} proxy={} before its PROXY header: {}", self->id_, self->client_,
+                  reason);
+    self->Close();
   }
+}
+
+void SmtpConnection::HandleBytes(std::string_view bytes) {
+  if (!tls_) {
+    session_->OnBytes(bytes);
+    return;
+  }
+  std::string plaintext;
+  bool was_established = tls_->handshake_done();
+  Status s = tls_->Feed(bytes, &plaintext);
+  WriteToSocket(tls_->TakeOutput());  // handshake records, or an alert
+  if (!s.ok()) {
+    session_->OnDisconnected(s.message());
+    return;
+  }
+  if (!was_established && tls_->handshake_done()) {
+    session_->OnTlsEstablished(tls_->Describe());
+  }
+  if (!plaintext.empty()) session_->OnBytes(plaintext);
 }
 
 void SmtpConnection::Write(std::string_view bytes) {
@@ -165,7 +228,15 @@ void SmtpConnection::SetTimeout(std::chrono::milliseconds timeout) {
 }
 
 void SmtpConnection::OnTimer(uv_timer_t* timer) {
-  static_cast<SmtpConnection*>(timer->data)->session_->OnTimeout();
+  auto* self = static_cast<SmtpConnection*>(timer->data);
+  if (!self->pending_) {
+    self->session_->OnTimeout();
+    return;
+  }
+  Metrics().proxy_header_errors.Add();
+  spdlog::warn("session {:x} proxy={}: no PROXY header within {}s; connection closed", self->id_,
+               self->client_, kProxyHeaderTimeout.count());
+  self->Close();
 }
 
 void SmtpConnection::Close() {
@@ -212,7 +283,10 @@ void SmtpConnection::OnHandleClosed(uv_handle_t* handle) {
   if (self->session_) {
     buffers = self->session_->TakeBuffers();
     self->session_.reset();
+  } else if (self->pending_) {  // a balancer's connection that never named its client
+    buffers = std::move(self->pending_->buffers);
   }
+  self->pending_.reset();
   self->tls_.reset();
   self->tls_context_.reset();
   self->loop_->OnConnectionClosed(self->id_, std::move(buffers));  // may destroy `self`

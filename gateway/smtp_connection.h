@@ -6,6 +6,11 @@
 // deletes a connection, so a session may call Close() from inside its own callbacks safely. Its
 // session's buffers (SmtpSession::Buffers) go to the ServerLoop with it, and come back to the
 // next session in Accept().
+// A connection from one of [smtp] proxy_protocol_from's networks (a load balancer) must first
+// send a PROXY protocol header (parser/proxy_header.h) within kProxyHeaderTimeout: only then does
+// the session start, as the client the header names, so that the connection limits, the logs and
+// the Received: trace see that client. A missing or malformed header closes the connection
+// without a word (nothing SMTP was spoken yet), logged with the balancer's address.
 // Socket errors end the session quietly (the client went away); nothing here throws.
 #ifndef POSTDESK_GATEWAY_SMTP_CONNECTION_H_
 #define POSTDESK_GATEWAY_SMTP_CONNECTION_H_
@@ -32,7 +37,11 @@ class SmtpConnection : public SmtpSession::Transport {
   // Makes a connection whose handles have closed ready for Accept() again, as `id`.
   void Reopen(uint64_t id);
 
-  // Accepts from `listener` and starts the session; false (and closed) on failure.
+  // Postfix's smtpd_upstream_proxy_timeout: a balancer writes its header at once.
+  static constexpr std::chrono::seconds kProxyHeaderTimeout{5};
+
+  // Accepts from `listener` and starts the session (after the PROXY header, from a balancer);
+  // false (and closed) on failure.
   // Over `limits`, the client is told 421 4.7.0 and the connection closed.
   // With `implicit_tls` the TLS handshake comes first (port 465 style) and the greeting is
   // sent under TLS.
@@ -61,6 +70,17 @@ class SmtpConnection : public SmtpSession::Transport {
   static void OnTimer(uv_timer_t* timer);
   static void OnHandleClosed(uv_handle_t* handle);
 
+  // What Accept() was given, kept while a balancer's PROXY header is awaited.
+  struct PendingStart {
+    std::shared_ptr<const ServingState> state;
+    ConnectionLimits* limits = nullptr;
+    bool implicit_tls = false;
+    SmtpSession::Buffers buffers;
+  };
+  bool StartSession(PendingStart start);
+  void OnProxyBytes(std::string_view bytes);
+  // Bytes from the socket to the session, through TLS once it has started.
+  void HandleBytes(std::string_view bytes);
   void CloseHandles();
   void WriteToSocket(std::string_view bytes);
   bool BeginTls();  // false (and the session told) when TLS cannot start
@@ -80,6 +100,8 @@ class SmtpConnection : public SmtpSession::Transport {
   std::unique_ptr<TlsStream> tls_;                 // set once TLS started
   ConnectionLimits* limits_ = nullptr;  // set when a slot was acquired: released at the end
   std::string client_;
+  std::optional<PendingStart> pending_;  // set while the PROXY header is awaited
+  std::string proxy_header_;             // its bytes so far, at most kMaxProxyHeaderBytes
 };
 
 }  // namespace postdesk

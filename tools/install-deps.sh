@@ -14,6 +14,9 @@ packages=(
   # Postfix's smtp-sink (the relay in the SMTP client's tests) and smtp-source (bench/peers.sh);
   # preseeded below to "No configuration", so no system MTA is set up or started.
   postfix
+  # HAProxy in front of the gateway (tests/integration/proxy_protocol_test.py, PROXY protocol);
+  # Debian enables its service, which has nothing to serve until configured.
+  haproxy
   # run
   redis-server
 )

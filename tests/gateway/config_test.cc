@@ -69,6 +69,21 @@ external_addresses = ["acme.support@gmail.test"]
   EXPECT_EQ(c->brands[0].wildcards[0], "in.acme.test");
 }
 
+TEST(Config, ProxyProtocolNetworksAreReadAndCheckedByName) {
+  Result<Config> c = ParseConfig(
+      std::string(kMinimal) + "[smtp]\nproxy_protocol_from = [\"10.0.0.0/8\", \"::1\"]\n",
+      "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(InNetworks(c->proxy_protocol_from, "10.20.30.40"));
+  EXPECT_TRUE(InNetworks(c->proxy_protocol_from, "::1"));
+  EXPECT_FALSE(InNetworks(c->proxy_protocol_from, "127.0.0.1"));
+  EXPECT_TRUE(ParseConfig(kMinimal, "t.toml")->proxy_protocol_from.empty());
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) +
+                    "[smtp]\nproxy_protocol_from = [\"10.0.0.1\", \"lb.example.test\"]\n"),
+            "t.toml: [smtp].proxy_protocol_from[1]: \"lb.example.test\" is not an IP address or "
+            "network");
+}
+
 TEST(Config, UnknownKeysAreRefusedByName) {
   EXPECT_EQ(ErrorOf(std::string(kMinimal) + "\n[smtp]\nlisten_on = [\"x\"]\n"),
             "t.toml: [smtp].listen_on: unknown key");

@@ -172,6 +172,7 @@ TEST(Metrics, TheProcessRegistryHasEveryGatewaySeries) {
                            "postdesk_connections_refused_total{reason=\"client_full\"}",
                            "# TYPE postdesk_under_stress gauge",
                            "# TYPE postdesk_stress_episodes_total counter",
+                           "# TYPE postdesk_proxy_header_errors_total counter",
                            "postdesk_transactions_total{verdict=\"ticket\"}",
                            "postdesk_transactions_total{verdict=\"comment\"}",
                            "postdesk_transactions_total{verdict=\"duplicate\"}",

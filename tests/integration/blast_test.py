@@ -13,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from postdesk_harness import POSTDESK, Gateway, free_port  # noqa: E402
+from postdesk_harness import POSTDESK, Gateway, free_port, make_certificate  # noqa: E402
 
 BLAST = os.environ.get("POSTDESK_BLAST_BIN", "postdesk-blast")
 
@@ -34,12 +34,7 @@ class BlastTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="pd-blast-")
-        cls.cert = os.path.join(cls.dir, "cert.pem")
-        cls.key = os.path.join(cls.dir, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=mx.postdesk.test", "-addext",
-                        "subjectAltName=DNS:mx.postdesk.test", "-keyout", cls.key,
-                        "-out", cls.cert], check=True, capture_output=True)
+        cls.cert, cls.key = make_certificate(cls.dir)
 
     @classmethod
     def tearDownClass(cls):

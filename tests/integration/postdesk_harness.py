@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -80,6 +81,24 @@ def wait_for(predicate, timeout=10.0):
             return value
         time.sleep(0.05)
     return predicate()
+
+
+def make_certificate(directory, name="mx.postdesk.test"):
+    """A self-signed certificate for `name` (its CN and subjectAltName) with its key, written
+    into `directory`; returns (certificate path, key path)."""
+    cert, key = os.path.join(directory, name + ".pem"), os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+                    "-addext", f"subjectAltName=DNS:{name}", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def trusting_context(cert):
+    """A client TLS context that trusts `cert` alone, without checking the host name."""
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    return ctx
 
 
 def pid_alive(pid):

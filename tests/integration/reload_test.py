@@ -5,24 +5,14 @@ import os
 import shutil
 import signal
 import smtplib
-import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from postdesk_harness import Gateway, RawClient  # noqa: E402
-
-
-def make_cert(directory, name):
-    cert, key = os.path.join(directory, name + ".pem"), os.path.join(directory, name + ".key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
-                    f"/CN={name}", "-keyout", key, "-out", cert], check=True, capture_output=True)
-    return cert, key
+from postdesk_harness import Gateway, RawClient, make_certificate  # noqa: E402
 
 
 def served_cert_digest(port):
@@ -49,7 +39,7 @@ def rcpt_code(port, address):
 class ReloadTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="pd-reload-")
-        self.cert, self.key = make_cert(self.dir, "first")
+        self.cert, self.key = make_certificate(self.dir, "first")
         self.live_cert = os.path.join(self.dir, "live.pem")
         self.live_key = os.path.join(self.dir, "live.key")
         shutil.copy(self.cert, self.live_cert)
@@ -107,7 +97,7 @@ class ReloadTest(unittest.TestCase):
 
     def test_certificate_is_reloaded_on_sighup(self):
         self.assertEqual(served_cert_digest(self.gw.port), file_digest(self.cert))
-        second_cert, second_key = make_cert(self.dir, "second")
+        second_cert, second_key = make_certificate(self.dir, "second")
         shutil.copy(second_cert, self.live_cert)
         shutil.copy(second_key, self.live_key)
         self.hup_and_wait("configuration reloaded")

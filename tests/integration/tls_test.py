@@ -12,18 +12,15 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from postdesk_harness import Gateway, RawClient, free_port  # noqa: E402
+from postdesk_harness import (Gateway, RawClient, free_port, make_certificate,  # noqa: E402
+                              trusting_context)
 
 
 class TlsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="pd-tls-")
-        cls.cert = os.path.join(cls.dir, "cert.pem")
-        cls.key = os.path.join(cls.dir, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=mx.postdesk.test", "-keyout", cls.key, "-out", cls.cert],
-                       check=True, capture_output=True)
+        cls.cert, cls.key = make_certificate(cls.dir)
         cls.tls_port = free_port()
         cls.gw = Gateway(smtp_extra=f'listen_tls = ["127.0.0.1:{cls.tls_port}"]',
                          extra=f'[tls]\ncert = "{cls.cert}"\nkey = "{cls.key}"')
@@ -34,9 +31,7 @@ class TlsTest(unittest.TestCase):
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     def context(self):
-        ctx = ssl.create_default_context(cafile=self.cert)
-        ctx.check_hostname = False
-        return ctx
+        return trusting_context(self.cert)
 
     def test_starttls_with_smtplib_delivers_over_tls13(self):
         with smtplib.SMTP("127.0.0.1", self.gw.port, timeout=30) as smtp:
