@@ -5,32 +5,24 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
-#include <filesystem>
-
-#include "storage/embedded_redis.h"
-#include "storage/redis_connection.h"
-#include "tests/temp_dir.h"
+#include "tests/storage/embedded_redis_fixture.h"
 
 namespace postdesk {
 namespace {
 
-class OutboxQueueTest : public ::testing::Test {
+class OutboxQueueTest : public EmbeddedRedisTest {
  protected:
+  OutboxQueueTest() : EmbeddedRedisTest("pd-outbox") {}
   void SetUp() override {
-    dir_ = MakeTempDir("pd-outbox");
-    Result<std::unique_ptr<EmbeddedRedis>> redis = EmbeddedRedis::Start(dir_);
-    ASSERT_TRUE(redis.ok()) << redis.status().message();
-    redis_ = std::move(redis).value();
-    admin_ = std::move(RedisConnection::Connect(redis_->address()).value());
+    EmbeddedRedisTest::SetUp();
+    if (HasFatalFailure()) return;
     Result<std::unique_ptr<OutboxQueue>> queue = OutboxQueue::Connect(redis_->address(), "t/0");
     ASSERT_TRUE(queue.ok()) << queue.status().message();
     queue_ = std::move(queue).value();
   }
   void TearDown() override {
     queue_.reset();
-    admin_.reset();
-    redis_.reset();
-    std::filesystem::remove_all(dir_);
+    EmbeddedRedisTest::TearDown();
   }
   // Puts a string where the queue expects a stream, list or hash: Redis answers WRONGTYPE.
   void Occupy(const std::string& key) {
@@ -38,9 +30,6 @@ class OutboxQueueTest : public ::testing::Test {
     admin_->CommandArgv({"SET", key, "not what the queue expects"});
   }
 
-  std::string dir_;
-  std::unique_ptr<EmbeddedRedis> redis_;
-  std::unique_ptr<RedisConnection> admin_;
   std::unique_ptr<OutboxQueue> queue_;
 };
 

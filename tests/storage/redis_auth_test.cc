@@ -6,15 +6,12 @@
 #include <uv.h>
 
 #include <chrono>
-#include <filesystem>
 #include <optional>
 #include <string_view>
 
-#include "storage/embedded_redis.h"
-#include "storage/redis_connection.h"
 #include "storage/ticket_store.h"
+#include "tests/storage/embedded_redis_fixture.h"
 #include "tests/storage/run_loop_until.h"
-#include "tests/temp_dir.h"
 
 namespace postdesk {
 namespace {
@@ -37,23 +34,20 @@ IngestRequest Request() {
   return r;
 }
 
-class RedisAuthTest : public ::testing::Test {
+// admin_ is authenticated before requirepass is set.
+class RedisAuthTest : public EmbeddedRedisTest {
  protected:
+  RedisAuthTest() : EmbeddedRedisTest("pd-auth") {}
   void SetUp() override {
-    dir_ = MakeTempDir("pd-auth");
-    Result<std::unique_ptr<EmbeddedRedis>> redis = EmbeddedRedis::Start(dir_);
-    ASSERT_TRUE(redis.ok()) << redis.status().message();
-    redis_ = std::move(redis).value();
-    Result<std::unique_ptr<RedisConnection>> admin = RedisConnection::Connect(redis_->address());
-    ASSERT_TRUE(admin.ok()) << admin.status().message();
-    admin_ = std::move(admin).value();
+    uv_loop_init(&loop_);
+    EmbeddedRedisTest::SetUp();
+    if (HasFatalFailure()) return;
     // Its keys are the schema's only, as an operator who shares the Redis would grant them.
     ASSERT_EQ(
         Status(admin_->CommandArgv({"ACL", "SETUSER", kUser, "on", std::string(">") + kUserPassword,
                                     "~{pd}:*", "&*", "+@all"})),
         "OK");
     ASSERT_EQ(Status(admin_->CommandArgv({"CONFIG", "SET", "requirepass", kPassword})), "OK");
-    uv_loop_init(&loop_);
   }
 
   void TearDown() override {
@@ -63,9 +57,7 @@ class RedisAuthTest : public ::testing::Test {
     }
     uv_run(&loop_, UV_RUN_DEFAULT);
     EXPECT_EQ(uv_loop_close(&loop_), 0);
-    admin_.reset();
-    redis_.reset();
-    std::filesystem::remove_all(dir_);
+    EmbeddedRedisTest::TearDown();
   }
 
   // The reply's text: a status, an error or a bulk string.
@@ -112,9 +104,6 @@ class RedisAuthTest : public ::testing::Test {
     return error;
   }
 
-  std::string dir_;
-  std::unique_ptr<EmbeddedRedis> redis_;
-  std::unique_ptr<RedisConnection> admin_;  // authenticated before requirepass was set
   uv_loop_t loop_;
   std::unique_ptr<TicketStore> store_;
   bool ever_connected_ = false;

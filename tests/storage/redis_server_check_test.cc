@@ -10,25 +10,15 @@
 #include <vector>
 
 #include "storage/embedded_redis.h"
+#include "tests/storage/embedded_redis_fixture.h"
 #include "tests/temp_dir.h"
 
 namespace postdesk {
 namespace {
 
-class RedisServerCheckTest : public ::testing::Test {
+class RedisServerCheckTest : public EmbeddedRedisTest {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("pd-check");
-    Result<std::unique_ptr<EmbeddedRedis>> redis = EmbeddedRedis::Start(dir_);
-    ASSERT_TRUE(redis.ok()) << redis.status().message();
-    redis_ = std::move(redis).value();
-    admin_ = Connect(redis_->address());
-  }
-  void TearDown() override {
-    admin_.reset();
-    redis_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  RedisServerCheckTest() : EmbeddedRedisTest("pd-check") {}
 
   static std::unique_ptr<RedisConnection> Connect(const RedisAddress& address) {
     Result<std::unique_ptr<RedisConnection>> c = RedisConnection::Connect(address);
@@ -49,10 +39,6 @@ class RedisServerCheckTest : public ::testing::Test {
     for (const std::string& p : problems.value()) heads.push_back(p.substr(0, p.find(':')));
     return heads;
   }
-
-  std::string dir_;
-  std::unique_ptr<EmbeddedRedis> redis_;
-  std::unique_ptr<RedisConnection> admin_;
 };
 
 TEST_F(RedisServerCheckTest, EmbeddedServersSettingsKeepEveryAcknowledgedMessage) {

@@ -17,13 +17,15 @@
 #include "storage/embedded_redis.h"
 #include "storage/suspended_messages.h"
 #include "storage/ticket_reader.h"
+#include "tests/storage/embedded_redis_fixture.h"
 #include "tests/storage/run_loop_until.h"
 #include "tests/temp_dir.h"
 
 namespace postdesk {
 namespace {
 
-std::string TempDir() { return MakeTempDir("pd-store"); }
+constexpr const char* kDirPrefix = "pd-store";
+std::string TempDir() { return MakeTempDir(kDirPrefix); }
 
 NewTicketTarget Target(std::string brand, std::string received_at, std::string cause = "",
                        int64_t thread_ticket = 0) {
@@ -42,13 +44,12 @@ std::vector<int64_t> Ids(const std::vector<IngestOutcome>& outcomes) {
   return ids;
 }
 
-class TicketStoreTest : public ::testing::Test {
+class TicketStoreTest : public EmbeddedRedisTest {
  protected:
+  TicketStoreTest() : EmbeddedRedisTest(kDirPrefix) {}
   void SetUp() override {
-    dir_ = TempDir();
-    Result<std::unique_ptr<EmbeddedRedis>> redis = EmbeddedRedis::Start(dir_);
-    ASSERT_TRUE(redis.ok()) << redis.status().message();
-    redis_ = std::move(redis).value();
+    EmbeddedRedisTest::SetUp();
+    if (HasFatalFailure()) return;
     uv_loop_init(&loop_);
     store_ = std::make_unique<TicketStore>(&loop_, redis_->address());
     store_->Start();
@@ -62,9 +63,7 @@ class TicketStoreTest : public ::testing::Test {
       uv_run(&loop_, UV_RUN_DEFAULT);
       EXPECT_EQ(uv_loop_close(&loop_), 0);
     }
-    admin_.reset();
-    redis_.reset();
-    std::filesystem::remove_all(dir_);
+    EmbeddedRedisTest::TearDown();
   }
 
   Result<std::vector<IngestOutcome>> IngestAndWait(const IngestRequest& request) {
@@ -94,10 +93,7 @@ class TicketStoreTest : public ::testing::Test {
   }
 
   // A reader over a connection that lives as long as the test.
-  TicketReader Reader() {
-    if (!admin_) admin_ = std::move(RedisConnection::Connect(redis_->address()).value());
-    return TicketReader(admin_.get());
-  }
+  TicketReader Reader() { return TicketReader(admin_.get()); }
 
   long long Command(const char* command) {
     redisContext* c = redisConnectUnix(redis_->address().unix_path.c_str());
@@ -135,11 +131,8 @@ class TicketStoreTest : public ::testing::Test {
     return value;
   }
 
-  std::string dir_;
-  std::unique_ptr<EmbeddedRedis> redis_;
   uv_loop_t loop_;
   std::unique_ptr<TicketStore> store_;
-  std::unique_ptr<RedisConnection> admin_;
 };
 
 TEST_F(TicketStoreTest, StoredTicketReadsBackWithEveryField) {

@@ -7,16 +7,14 @@
 #include <hiredis/hiredis.h>
 
 #include <chrono>
-#include <filesystem>
 #include <thread>
 
 #include "parser/message_parser.h"
 #include "rules/trigger_loader.h"
-#include "storage/embedded_redis.h"
 #include "storage/ingest_request.h"
 #include "storage/redis_functions.h"
 #include "storage/trigger_workers.h"
-#include "tests/temp_dir.h"
+#include "tests/storage/embedded_redis_fixture.h"
 
 namespace postdesk {
 namespace {
@@ -34,21 +32,13 @@ constexpr char kUrgentTriggers[] = R"({"triggers": [
                  "Re: {{ticket.title}}", "Ticket {{ticket.id}} is {{ticket.priority}}"]}]}
 ]})";
 
-class TriggerQueueTest : public ::testing::Test {
+class TriggerQueueTest : public EmbeddedRedisTest {
  protected:
+  TriggerQueueTest() : EmbeddedRedisTest("pd-trig") {}
   void SetUp() override {
-    dir_ = MakeTempDir("pd-trig");
-    Result<std::unique_ptr<EmbeddedRedis>> redis = EmbeddedRedis::Start(dir_);
-    ASSERT_TRUE(redis.ok()) << redis.status().message();
-    redis_ = std::move(redis).value();
-    admin_ = std::move(RedisConnection::Connect(redis_->address()).value());
+    EmbeddedRedisTest::SetUp();
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(admin_->LoadFunctions().ok());
-  }
-
-  void TearDown() override {
-    admin_.reset();
-    redis_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // Stores a message through postdesk_ingest, as the gateway does; returns the ticket id. With
@@ -132,9 +122,6 @@ class TriggerQueueTest : public ::testing::Test {
     return true;
   }
 
-  std::string dir_;
-  std::unique_ptr<EmbeddedRedis> redis_;
-  std::unique_ptr<RedisConnection> admin_;
   int messages_ = 0;
 };
 
