@@ -138,7 +138,7 @@ class OutboxSender::Worker {
       if (!busy || Clock::now() >= stop_deadline_) Shutdown();
       return;
     }
-    if (!queue_ && !Connect()) return;
+    if (!Connect()) return;
     const size_t known = jobs_.size();
     if (!Fetch()) {
       queue_.reset();
@@ -159,7 +159,11 @@ class OutboxSender::Worker {
     }
   }
 
+  // True with queue_ connected: the one there is, or a new one when there is none or the
+  // sentinels moved the primary since it connected (its writes could be lost).
   bool Connect() {
+    if (queue_ && !queue_->connection().primary_moved()) return true;
+    queue_.reset();
     if (Clock::now() < reconnect_at_) return false;
     Result<std::unique_ptr<OutboxQueue>> queue = OutboxQueue::Connect(redis_, ConsumerName());
     if (!queue.ok()) {
@@ -410,7 +414,7 @@ class OutboxSender::Worker {
     if (it == jobs_.end()) return;
     Job& job = it->second;
     job.in_flight = false;
-    if (!queue_ && !Connect()) {
+    if (!Connect()) {
       job.next_attempt = Clock::now() + std::chrono::seconds(1);
       return;  // the outcome is redone: the entry is still pending
     }

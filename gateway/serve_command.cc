@@ -13,6 +13,7 @@
 #include "gateway/signal_watch.h"
 #include "gateway/trigger_worker_setup.h"
 #include "storage/embedded_redis.h"
+#include "storage/redis_sentinel.h"
 #include "storage/redis_server_check.h"
 #include "storage/trigger_workers.h"
 
@@ -143,6 +144,7 @@ int ServeCommand(const Args& args) {
 
   std::unique_ptr<EmbeddedRedis> embedded;
   RedisAddress redis;
+  std::unique_ptr<SentinelWatcher> sentinel_watcher;  // with a redis-sentinel:// url
   if (state->config.redis_url.empty()) {
     Result<std::unique_ptr<EmbeddedRedis>> started =
         EmbeddedRedis::Start(state->config.data_dir, state->config.redis_fsync);
@@ -165,6 +167,7 @@ int ServeCommand(const Args& args) {
       return 1;
     }
     redis = parsed.value();
+    if (redis.via_sentinel()) sentinel_watcher = std::make_unique<SentinelWatcher>(redis);
     if (!RedisAnswers(redis, std::chrono::seconds(2))) {
       spdlog::warn("redis {} does not answer yet: mail gets 451 until it does", redis.ToString());
     } else if (Status usable = WarnOfRedisServerProblems(redis); !usable.ok()) {

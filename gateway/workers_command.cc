@@ -10,6 +10,7 @@
 #include "gateway/signal_watch.h"
 #include "gateway/trigger_worker_setup.h"
 #include "storage/embedded_redis.h"
+#include "storage/redis_sentinel.h"
 #include "storage/redis_server_check.h"
 
 namespace postdesk {
@@ -64,6 +65,7 @@ int WorkersCommand(const Args& args) {
     }
   }
   RedisAddress redis;
+  std::unique_ptr<SentinelWatcher> sentinel_watcher;  // with a redis-sentinel:// url
   if (config->redis_url.empty()) {
     redis.unix_path = EmbeddedRedis::SocketPath(config->data_dir);
   } else {
@@ -73,6 +75,7 @@ int WorkersCommand(const Args& args) {
       return 1;
     }
     redis = parsed.value();
+    if (redis.via_sentinel()) sentinel_watcher = std::make_unique<SentinelWatcher>(redis);
     // The workers' writes (a trigger's changes, the notifications) carry the same promise.
     if (Status usable = WarnOfRedisServerProblems(redis); !usable.ok()) {
       std::fprintf(stderr, "postdesk: %s\n", usable.message().c_str());

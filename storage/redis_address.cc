@@ -1,5 +1,6 @@
 #include "storage/redis_address.h"
 
+#include <cctype>
 #include <charconv>
 
 #include "parser/transfer_decoding.h"
@@ -62,11 +63,82 @@ Status ParseCredentials(std::string_view userinfo, RedisAddress* address) {
   return Status::Ok();
 }
 
+// "host:port", "[v6]:port", "host" or "[v6]" (a bare IPv6 literal needs its brackets), the port
+// `default_port` when none is given.
+Status ParseHostPort(std::string_view text, uint16_t default_port, RedisEndpoint* out) {
+  std::string_view host = text;
+  size_t bracket = text.find(']');
+  size_t colon = text.rfind(':');
+  bool has_port = colon != std::string_view::npos &&
+                  (bracket == std::string_view::npos ? text.find(':') == colon : colon > bracket);
+  out->port = default_port;
+  if (has_port) {
+    if (!ParseInt<uint16_t>(text.substr(colon + 1), 1, 65535, &out->port)) {
+      return Status::Error("redis url: port must be 1-65535");
+    }
+    host = text.substr(0, colon);
+  }
+  host = WithoutBrackets(host);
+  if (host.empty()) return Status::Error("redis url: missing host");
+  out->host = std::string(host);
+  return Status::Ok();
+}
+
+// After "redis-sentinel://" and the credentials: "host[:port],.../master-name[/db]".
+Status ParseSentinels(std::string_view rest, RedisAddress* address) {
+  constexpr uint16_t kSentinelPort = 26379;
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) {
+    return Status::Error("redis url: redis-sentinel:// needs /master-name after the sentinels");
+  }
+  std::string_view hosts = rest.substr(0, slash);
+  std::string_view path = rest.substr(slash + 1);
+  while (true) {
+    size_t comma = hosts.find(',');
+    RedisEndpoint sentinel;
+    if (Status s = ParseHostPort(hosts.substr(0, comma), kSentinelPort, &sentinel); !s.ok()) {
+      return s;
+    }
+    address->sentinels.push_back(std::move(sentinel));
+    if (comma == std::string_view::npos) break;
+    hosts.remove_prefix(comma + 1);
+  }
+  size_t db_slash = path.find('/');
+  std::string_view master = path.substr(0, db_slash);
+  // Sentinel's own names are words: anything else is a typo in the url.
+  bool valid = !master.empty() && master.size() <= 128;
+  for (char c : master) {
+    valid =
+        valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+  }
+  if (!valid) {
+    return Status::Error("redis url: the master name must be 1-128 letters, digits, '-', '_', '.'");
+  }
+  address->sentinel_master = std::string(master);
+  if (db_slash != std::string_view::npos &&
+      !ParseInt(path.substr(db_slash + 1), 0, 15, &address->db)) {
+    return Status::Error("redis url: database must be 0-15");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+std::string RedisEndpoint::ToString() const {
+  return (host.find(':') == std::string::npos ? host : "[" + host + "]") + ":" +
+         std::to_string(port);
+}
 
 std::string RedisAddress::ToString() const {
   std::string credentials;
   if (!password.empty()) credentials = username + ":***@";
+  if (via_sentinel()) {
+    std::string text = "redis-sentinel://" + credentials;
+    for (size_t i = 0; i < sentinels.size(); ++i) {
+      text += (i ? "," : "") + sentinels[i].ToString();
+    }
+    return text + "/" + sentinel_master + (db ? "/" + std::to_string(db) : "");
+  }
   if (!unix_path.empty()) {
     return "unix://" + credentials + unix_path + (db ? "?db=" + std::to_string(db) : "");
   }
@@ -76,17 +148,23 @@ std::string RedisAddress::ToString() const {
 
 Result<RedisAddress> ParseRedisUrl(std::string_view url) {
   RedisAddress address;
+  constexpr std::string_view kSentinelScheme = "redis-sentinel://";
   const bool unix_socket = url.substr(0, 7) == "unix://";
-  if (!unix_socket && url.substr(0, 8) != "redis://") {
-    return Status::Error("redis url: must start with redis:// or unix://");
+  const bool sentinel = url.substr(0, kSentinelScheme.size()) == kSentinelScheme;
+  if (!unix_socket && !sentinel && url.substr(0, 8) != "redis://") {
+    return Status::Error("redis url: must start with redis://, unix:// or redis-sentinel://");
   }
-  std::string_view rest = url.substr(unix_socket ? 7 : 8);
+  std::string_view rest = url.substr(unix_socket ? 7 : sentinel ? kSentinelScheme.size() : 8);
   // The credentials end at the last '@': neither a host, a port, a path nor a database holds
   // one, and a password that does is still read whole.
   size_t at = rest.rfind('@');
   if (at != std::string_view::npos) {
     if (Status s = ParseCredentials(rest.substr(0, at), &address); !s.ok()) return s;
     rest = rest.substr(at + 1);
+  }
+  if (sentinel) {
+    if (Status s = ParseSentinels(rest, &address); !s.ok()) return s;
+    return address;
   }
   if (unix_socket) {
     size_t query = rest.find('?');
@@ -111,21 +189,10 @@ Result<RedisAddress> ParseRedisUrl(std::string_view url) {
     }
     rest = rest.substr(0, slash);
   }
-  // "host:port", "[v6]:port", "host" or "[v6]"; a bare IPv6 literal needs its brackets.
-  std::string_view host = rest;
-  size_t bracket = rest.find(']');
-  size_t colon = rest.rfind(':');
-  bool has_port = colon != std::string_view::npos &&
-                  (bracket == std::string_view::npos ? rest.find(':') == colon : colon > bracket);
-  if (has_port) {
-    if (!ParseInt<uint16_t>(rest.substr(colon + 1), 1, 65535, &address.port)) {
-      return Status::Error("redis url: port must be 1-65535");
-    }
-    host = rest.substr(0, colon);
-  }
-  host = WithoutBrackets(host);
-  if (host.empty()) return Status::Error("redis url: missing host");
-  address.host = std::string(host);
+  RedisEndpoint server;
+  if (Status s = ParseHostPort(rest, 6379, &server); !s.ok()) return s;
+  address.host = std::move(server.host);
+  address.port = server.port;
   return address;
 }
 

@@ -1,7 +1,10 @@
 // RedisAddress: where a Redis server listens, from "[redis] url" or the embedded server's socket.
 //
-// Forms: "redis://[[user]:password@]host[:port][/db]" and
-// "unix://[[user]:password@]/absolute/path.sock[?db=N]". The credentials are those of Redis's AUTH
+// Forms: "redis://[[user]:password@]host[:port][/db]",
+// "unix://[[user]:password@]/absolute/path.sock[?db=N]", and for Redis Sentinel
+// "redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/master-name[/db]" (the
+// sentinels, 26379 by default, that name the primary of master-name: ResolveSentinelPrimary in
+// storage/redis_sentinel.h). The credentials are those of Redis's AUTH
 // (a password alone for the default user, or an ACL user and its password); in them '%' escapes a
 // byte as in RFC 3986 section 2.1, so that a password may hold ':', '@' or '/'. A user alone
 // ("user@") parses with an empty password, which the caller must supply (gateway/config.h:
@@ -14,10 +17,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "parser/result.h"
 
 namespace postdesk {
+
+struct RedisEndpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const;  // "host:port", "[v6]:port"
+};
 
 struct RedisAddress {
   std::string unix_path;  // set for a unix socket; then host/port are unused
@@ -25,7 +35,12 @@ struct RedisAddress {
   uint16_t port = 6379;
   int db = 0;
   std::string username;  // empty: Redis's default user
-  std::string password;  // empty: no AUTH
+  std::string password;  // empty: no AUTH (the sentinels themselves are asked without)
+  // Set for a redis-sentinel:// url: the server is whichever primary these name for
+  // sentinel_master, found again at every connection; host and port are then unused.
+  std::vector<RedisEndpoint> sentinels;
+  std::string sentinel_master;
+  bool via_sentinel() const { return !sentinels.empty(); }
 
   // The URL for logs and errors: the password shows as "***".
   std::string ToString() const;

@@ -2,10 +2,12 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdarg>
 
 #include "storage/redis_functions.h"
+#include "storage/redis_sentinel.h"
 
 namespace postdesk {
 
@@ -14,9 +16,30 @@ void RedisReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(re
 Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
     const RedisAddress& address, std::chrono::milliseconds timeout) {
   RedisAddress node = address;
+  const uint64_t switches = SentinelSwitches();
+  if (address.via_sentinel()) {
+    Result<RedisAddress> primary =
+        ResolveSentinelPrimary(address, std::min(timeout, kSentinelTimeout));
+    if (!primary.ok()) return primary.status();
+    node = std::move(primary).value();
+  }
   for (int hop = 0;; ++hop) {
     Result<std::unique_ptr<RedisConnection>> connection = ConnectTo(node, timeout);
     if (!connection.ok()) return connection;
+    if (address.via_sentinel()) {
+      // A sentinel may still name the old primary for a moment after a failover (Sentinel's
+      // client guidelines: check ROLE).
+      RedisReplyPtr role = connection.value()->CommandArgv({"ROLE"});
+      if (!role) return Status::Error(connection.value()->LastError());
+      if (role->type != REDIS_REPLY_ARRAY || role->elements == 0 ||
+          role->element[0]->type != REDIS_REPLY_STRING ||
+          std::string_view(role->element[0]->str, role->element[0]->len) != "master") {
+        return Status::Error("redis " + node.ToString() + ": the sentinels of " +
+                             address.ToString() + " name it, but it is no primary (yet)");
+      }
+      connection.value()->via_sentinel_ = true;
+      connection.value()->sentinel_switches_ = switches;
+    }
     // On Redis Cluster, the node that serves the schema's slot (redis_functions.h). Another
     // answer than MOVED (a server without cluster support, one still loading) is left to the
     // commands that follow.
@@ -73,6 +96,10 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::ConnectTo(
 }
 
 RedisConnection::~RedisConnection() { redisFree(context_); }
+
+bool RedisConnection::primary_moved() const {
+  return via_sentinel_ && sentinel_switches_ != SentinelSwitches();
+}
 
 RedisReplyPtr RedisConnection::Command(const char* format, ...) {
   va_list args;

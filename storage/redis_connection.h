@@ -31,7 +31,9 @@ class RedisConnection {
  public:
   // Connects, then sends AUTH when the address has a password and SELECT when its database is
   // not 0; a refusal of either fails the connect, with Redis's reason. On Redis Cluster it
-  // follows MOVED to the node that serves the schema's slot: address() is then that node.
+  // follows MOVED to the node that serves the schema's slot: address() is then that node. For a
+  // redis-sentinel:// address it connects to the primary the sentinels name, and fails when that
+  // server says it is no primary (ROLE).
   static Result<std::unique_ptr<RedisConnection>> Connect(
       const RedisAddress& address, std::chrono::milliseconds timeout = std::chrono::seconds(5));
   ~RedisConnection();
@@ -55,6 +57,9 @@ class RedisConnection {
   Status LoadFunctions();
   redisContext* context() { return context_; }
   const RedisAddress& address() const { return address_; }
+  // Connected through sentinels, which have moved the primary since (SentinelWatcher): writes
+  // here may be lost, so the owner connects again.
+  bool primary_moved() const;
 
  private:
   static Result<std::unique_ptr<RedisConnection>> ConnectTo(const RedisAddress& address,
@@ -64,6 +69,8 @@ class RedisConnection {
       : context_(context), address_(std::move(address)) {}
   redisContext* context_;
   RedisAddress address_;
+  bool via_sentinel_ = false;
+  uint64_t sentinel_switches_ = 0;  // SentinelSwitches() before the sentinels were asked
 };
 
 // A decimal integer stored as a Redis string; 0 when it is not one.

@@ -7,6 +7,7 @@
 #include <cassert>
 
 #include "storage/redis_functions.h"
+#include "storage/redis_sentinel.h"
 #include "storage/resp_command.h"
 
 namespace postdesk {
@@ -67,6 +68,20 @@ void TicketStore::Start() { Connect(); }
 
 void TicketStore::Connect() {
   state_ = State::kConnecting;
+  if (address_.via_sentinel()) {
+    sentinel_switches_ = SentinelSwitches();
+    // Blocking, as the getaddrinfo below: once per connection, never per message.
+    Result<RedisAddress> primary = ResolveSentinelPrimary(address_);
+    if (!primary.ok()) {
+      ScheduleReconnect(primary.status().message());
+      return;
+    }
+    if (primary->ToString() != last_primary_) {
+      last_primary_ = primary->ToString();
+      spdlog::info("redis {}: the primary is {}", address_.ToString(), last_primary_);
+    }
+    address_ = std::move(primary).value();
+  }
   auto link = std::make_unique<Link>();
   link->store = this;
   link->h.handle.data = link.get();
@@ -243,17 +258,32 @@ void TicketStore::OnReply(const redisReply* reply) {
     Drop("MOVED: the cluster serves the slot of {pd} from " + redirect_->ToString());
     return;
   }
+  if (readonly_ && link_ && state_ != State::kClosing) {
+    Drop("READONLY: the server is a replica now");
+    return;
+  }
   if (state_ == State::kClosing && link_ && pending_head_ == pending_.size()) Drop("closed");
 }
 
 void TicketStore::NoteRedirect(const redisReply* reply) {
-  if (!redirect_) redirect_ = MovedTarget({reply->str, reply->len}, address_);
+  std::string_view error(reply->str, reply->len);
+  if (!redirect_) redirect_ = MovedTarget(error, address_);
+  // A primary demoted by a failover (Sentinel's, or a cluster's): connect again, to the
+  // configured address, which finds the new one.
+  readonly_ = readonly_ || IsReadOnlyError(error);
 }
 
 void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) {
   // While the connection is set up, a message waits for AUTH, SELECT and FUNCTION LOAD to be
   // accepted (a sender right after a start or a reconnect); should one of them fail, it hears
   // so.
+  if ((state_ == State::kConnected || state_ == State::kSettingUp) && configured_.via_sentinel() &&
+      sentinel_switches_ != SentinelSwitches()) {
+    // The primary this connection reached may be a replica by now, or about to be one (and
+    // then drop what it took meanwhile): no more writes to it.
+    primary_moved_ = true;
+    Drop("the sentinels moved the primary");
+  }
   if (state_ != State::kConnected && state_ != State::kSettingUp) {
     callback(Status::Error("redis unavailable" +
                            (last_error_.empty() ? std::string() : ": " + last_error_)),
@@ -382,6 +412,7 @@ void TicketStore::ReportState(bool connected) {
 
 void TicketStore::ScheduleReconnect(const std::string& why) {
   state_ = State::kWaiting;
+  readonly_ = false;
   const std::string failed = address_.ToString();
   std::optional<RedisAddress> redirect = std::exchange(redirect_, std::nullopt);
   if (redirect) {
@@ -393,6 +424,13 @@ void TicketStore::ScheduleReconnect(const std::string& why) {
       uv_timer_start(timer_, &TicketStore::OnTimer, 0, 0);
       return;
     }
+  } else if (std::exchange(primary_moved_, false)) {
+    // A failover, not a failure: the sentinels are asked again at once.
+    spdlog::info("redis {}: the sentinels moved the primary; asking them again", failed);
+    last_error_ = why;  // what the messages until the new connection hear
+    address_ = configured_;
+    uv_timer_start(timer_, &TicketStore::OnTimer, 0, 0);
+    return;
   } else {
     // After a failure, the configured node: the one MOVED named may be the one that failed.
     address_ = configured_;

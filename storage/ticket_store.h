@@ -7,7 +7,11 @@
 // it counts as connected once Redis has accepted every step. On Redis Cluster a node that does
 // not serve the slot answers MOVED, at the setup or later (the slot moved): the store then
 // connects at once to the node named, and after any other failure starts again from the
-// configured one. It reconnects with exponential backoff (100 ms to 5 s) after a failure, by
+// configured one. With a redis-sentinel:// address every connection first asks the sentinels
+// for the primary (storage/redis_sentinel.h; blocking, like the host name's resolution), and a
+// READONLY reply (the primary was demoted by a failover) ends the connection so that the next one
+// asks again; FUNCTION LOAD, a write, refuses a replica at the setup. It reconnects with
+// exponential backoff (100 ms to 5 s) after a failure, by
 // itself, and a refused setup step (a wrong password, say) is such a failure, named in Ingest's
 // error. A message that comes while the setup is answered is held until Redis has accepted every
 // step, so that nothing runs behind a refused one (a failed SELECT would leave it in database
@@ -122,9 +126,14 @@ class TicketStore {
 
   uv_loop_t* const loop_;
   const RedisAddress configured_;  // [redis] url, where every reconnect after a failure starts
-  RedisAddress address_;           // the node connected to: configured_, or where MOVED sent us
+  // The node connected to: configured_, the primary its sentinels named, or where MOVED sent us.
+  RedisAddress address_;
   std::optional<RedisAddress> redirect_;  // a MOVED reply's node, for the next connect
   int redirects_ = 0;                     // MOVED hops since the last setup that succeeded
+  bool readonly_ = false;                 // a READONLY reply: the node is a replica now
+  std::string last_primary_;              // the primary the sentinels named last, for the log
+  uint64_t sentinel_switches_ = 0;        // SentinelSwitches() when the sentinels were asked
+  bool primary_moved_ = false;            // dropped for that: reconnect without a backoff
   State state_ = State::kIdle;
   Link* link_ = nullptr;  // the open connection; owned by its handle until OnLinkClosed
   size_t links_open_ = 0;

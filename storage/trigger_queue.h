@@ -75,6 +75,10 @@ class TriggerQueue {
   Status Acknowledge(const std::string& entry_id);
   Status Acknowledge(const std::vector<std::string>& entry_ids);
 
+  // The sentinels moved the primary since this queue connected (RedisConnection::primary_moved):
+  // connect again before the next write.
+  bool primary_moved() const { return connection_->primary_moved(); }
+
  private:
   TriggerQueue(std::unique_ptr<RedisConnection> connection, std::string consumer)
       : connection_(std::move(connection)), consumer_(std::move(consumer)) {}

@@ -136,6 +136,7 @@ void TriggerWorkers::Run(size_t index) {
   auto backoff = std::chrono::milliseconds(100);
   auto next_housekeeping = std::chrono::steady_clock::now();
   while (!stopping_) {
+    if (queue && queue->primary_moved()) queue.reset();  // a failover: ask the sentinels again
     if (!queue) {
       Result<std::unique_ptr<TriggerQueue>> connected =
           TriggerQueue::Connect(options_.redis, consumer);
@@ -167,6 +168,9 @@ void TriggerWorkers::Run(size_t index) {
     }
     if (!failed && entries.empty()) {
       Result<std::vector<TriggerQueueEntry>> fresh = queue->ReadNew(kBatch, kBlockMs);
+      // Read from a primary the sentinels moved away from while the read blocked: left
+      // unacknowledged there, the entries are claimed again from the new primary.
+      if (queue->primary_moved()) continue;
       if (fresh.ok()) {
         entries = std::move(fresh).value();
       } else {

@@ -8,11 +8,13 @@ import random
 import re
 import shutil
 import signal
+import smtplib
 import socket
 import ssl
 import subprocess
 import tempfile
 import time
+from email.message import EmailMessage
 
 POSTDESK = os.environ.get("POSTDESK_BIN", "postdesk")
 
@@ -60,9 +62,10 @@ def free_port():
     raise RuntimeError("no free port in %d-%d" % _FIXED_PORTS)
 
 
-def wait_port(port, timeout=15.0):
+def wait_port(port, timeout=15.0, proc=None):
+    """Waits until something listens on `port`; with `proc`, gives up as soon as it exits."""
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    while time.time() < deadline and (proc is None or proc.poll() is None):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -81,6 +84,42 @@ def wait_for(predicate, timeout=10.0):
             return value
         time.sleep(0.05)
     return predicate()
+
+
+TICKET_REPLY = re.compile(r"^2\.0\.0 Ok: ticket (\d+)$")
+
+
+def send_to_support(port, subject, body="Hello from a test."):
+    """One message from ann@customer.test to support@acme.test with smtplib; (code, text) of the
+    reply to its final dot."""
+    msg = EmailMessage()
+    msg["From"] = "Ann Example <ann@customer.test>"
+    msg["To"] = "support@acme.test"
+    msg["Subject"] = subject
+    msg.set_content(body)
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.ehlo("client.test")
+        smtp.mail("ann@customer.test")
+        smtp.rcpt("support@acme.test")
+        return smtp.data(msg.as_bytes())
+
+
+class RetryingSender:
+    """A unittest.TestCase mixin that sends as a sender's MTA does when it hears 451."""
+
+    def send_until_stored(self, gw, subject, deadline_s=20):
+        """Sends until 250; returns the ticket id and how many 451s came first. Any other reply
+        fails the test: a 5xx would make the sender drop the message."""
+        deferred = 0
+        deadline = time.time() + deadline_s
+        while True:
+            code, text = send_to_support(gw.port, subject)
+            if code == 250:
+                return int(TICKET_REPLY.match(text.decode()).group(1)), deferred
+            self.assertEqual(code, 451, text)
+            deferred += 1
+            self.assertLess(time.time(), deadline, gw.read_log())
+            time.sleep(0.1)
 
 
 def make_certificate(directory, name="mx.postdesk.test"):
@@ -135,7 +174,7 @@ class Gateway:
         self.proc = subprocess.Popen([POSTDESK, "serve", "--config", self.config],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         try:
-            wait_port(self.port)
+            wait_port(self.port, proc=self.proc)
         except Exception:
             # A gateway that refuses to start has exited by now, and its log says why: read
             # before stop(), which closes it and removes the directory.
@@ -177,7 +216,7 @@ class Gateway:
                 time.sleep(0.001)
             self.proc.send_signal(signal.SIGHUP)
         try:
-            wait_port(self.port)
+            wait_port(self.port, proc=self.proc)
         except Exception:
             log = self.read_log()
             self.stop()

@@ -5,19 +5,13 @@ moves to another node, losing nothing."""
 import os
 import re
 import shutil
-import smtplib
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
-from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(__file__))
-from postdesk_harness import Gateway, free_port, wait_for, wait_port  # noqa: E402
-
-TICKET_REPLY = re.compile(r"^2\.0\.0 Ok: ticket (\d+)$")
-
+from postdesk_harness import Gateway, RetryingSender, free_port, wait_for, wait_port  # noqa: E402
 
 class Cluster:
     """Three masters (and, with replicas=1, a replica of each), the slots spread by
@@ -124,38 +118,10 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def send(port, subject):
-    """(code, text) of the reply to the final dot."""
-    msg = EmailMessage()
-    msg["From"] = "Ann Example <ann@customer.test>"
-    msg["To"] = "support@acme.test"
-    msg["Subject"] = subject
-    msg.set_content("Hello from a cluster test.")
-    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
-        smtp.ehlo("client.test")
-        smtp.mail("ann@customer.test")
-        smtp.rcpt("support@acme.test")
-        return smtp.data(msg.as_bytes())
-
-
-class RedisClusterTest(unittest.TestCase):
+class RedisClusterTest(RetryingSender, unittest.TestCase):
     def start_cluster(self, replicas=0):
         self.cluster = Cluster(replicas)
         self.addCleanup(self.cluster.stop)
-
-    def send_until_stored(self, gw, subject, deadline_s=20):
-        """Sends as a sender's MTA retries a 451: until 250. Returns the ticket id and how many
-        451s came first."""
-        deferred = 0
-        deadline = time.time() + deadline_s
-        while True:
-            code, text = send(gw.port, subject)
-            if code == 250:
-                return int(TICKET_REPLY.match(text.decode()).group(1)), deferred
-            self.assertEqual(code, 451, text)  # never a 5xx: the sender keeps the message
-            deferred += 1
-            self.assertLess(time.time(), deadline, gw.read_log())
-            time.sleep(0.1)
 
     def test_gateway_follows_the_slot_to_its_node_and_when_it_moves(self):
         self.start_cluster()

@@ -34,12 +34,45 @@ TEST(RedisAddress, UnixSocket) {
 
 TEST(RedisAddress, BadUrlsSayWhy) {
   EXPECT_EQ(ParseRedisUrl("http://x").status().message(),
-            "redis url: must start with redis:// or unix://");
+            "redis url: must start with redis://, unix:// or redis-sentinel://");
   EXPECT_EQ(ParseRedisUrl("redis://x:0").status().message(), "redis url: port must be 1-65535");
   EXPECT_EQ(ParseRedisUrl("redis://x/99").status().message(), "redis url: database must be 0-15");
   EXPECT_EQ(ParseRedisUrl("unix://relative.sock").status().message(),
             "redis url: unix:// needs an absolute socket path");
   EXPECT_FALSE(ParseRedisUrl("redis://").ok());
+}
+
+TEST(RedisAddress, SentinelUrlNamesItsSentinelsMasterAndDatabase) {
+  Result<RedisAddress> a =
+      ParseRedisUrl("redis-sentinel://:s%40cret@10.0.0.1,10.0.0.2:26380,[fd00::3]/pd-main/2");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_TRUE(a->via_sentinel());
+  ASSERT_EQ(a->sentinels.size(), 3u);
+  EXPECT_EQ(a->sentinels[0].host, "10.0.0.1");
+  EXPECT_EQ(a->sentinels[0].port, 26379);  // Sentinel's port when none is given
+  EXPECT_EQ(a->sentinels[1].port, 26380);
+  EXPECT_EQ(a->sentinels[2].host, "fd00::3");
+  EXPECT_EQ(a->sentinel_master, "pd-main");
+  EXPECT_EQ(a->db, 2);
+  EXPECT_EQ(a->password, "s@cret");  // the primary's, not the sentinels'
+  EXPECT_EQ(a->ToString(),
+            "redis-sentinel://:***@10.0.0.1:26379,10.0.0.2:26380,[fd00::3]:26379/pd-main/2");
+  EXPECT_FALSE(ParseRedisUrl("redis://10.0.0.1")->via_sentinel());
+}
+
+TEST(RedisAddress, BadSentinelUrlsSayWhy) {
+  EXPECT_EQ(ParseRedisUrl("redis-sentinel://10.0.0.1").status().message(),
+            "redis url: redis-sentinel:// needs /master-name after the sentinels");
+  EXPECT_EQ(ParseRedisUrl("redis-sentinel://10.0.0.1/").status().message(),
+            "redis url: the master name must be 1-128 letters, digits, '-', '_', '.'");
+  EXPECT_EQ(ParseRedisUrl("redis-sentinel://10.0.0.1/a b").status().message(),
+            "redis url: the master name must be 1-128 letters, digits, '-', '_', '.'");
+  EXPECT_EQ(ParseRedisUrl("redis-sentinel://10.0.0.1,/pd").status().message(),
+            "redis url: missing host");
+  EXPECT_EQ(ParseRedisUrl("redis-sentinel://10.0.0.1:0/pd").status().message(),
+            "redis url: port must be 1-65535");
+  EXPECT_EQ(ParseRedisUrl("redis-sentinel://10.0.0.1/pd/16").status().message(),
+            "redis url: database must be 0-15");
 }
 
 TEST(RedisAddress, PasswordAloneIsForTheDefaultUserAndNeverPrinted) {

@@ -1,0 +1,176 @@
+"""Redis Sentinel: [redis] url = "redis-sentinel://host:port/master-name". A real primary, its
+replica and a sentinel (redis-server processes). The gateway, its trigger workers, its
+notification sender and its tools store on the primary the sentinel names; after a failover
+(asked for, or a killed primary) they find the new one by themselves, and mail that heard 451
+meanwhile comes again and is stored."""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from postdesk_harness import Gateway, RetryingSender, free_port, wait_for, wait_port  # noqa: E402
+
+MASTER = "pd-main"
+
+
+class SentinelGroup:
+    """A primary and a replica (AOF on, appendfsync always), watched by one sentinel with quorum
+    1 that calls a primary down after a second without an answer."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="pd-sentinel-")
+        self.ports = [free_port(), free_port()]
+        self.procs = {}
+        for i, port in enumerate(self.ports):
+            replica = ["--replicaof", "127.0.0.1", str(self.ports[0])] if i else []
+            self.procs[port] = self.start_server(port, replica)
+        wait_for(lambda: "master_link_status:up" in self.cli(self.ports[1], "INFO", "replication"),
+                 20)
+        # Started after the replica synced: the sentinel's first look at the primary lists it.
+        self.sentinel_port = free_port()
+        config = os.path.join(self.dir, "sentinel.conf")  # Sentinel rewrites it as it learns
+        with open(config, "w") as f:
+            f.write(f"port {self.sentinel_port}\nbind 127.0.0.1\ndir {self.dir}\n"
+                    f"sentinel monitor {MASTER} 127.0.0.1 {self.ports[0]} 1\n"
+                    f"sentinel down-after-milliseconds {MASTER} 1000\n"
+                    f"sentinel failover-timeout {MASTER} 5000\n")
+        self.sentinel = subprocess.Popen(["redis-server", config, "--sentinel"],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.sentinel_port)
+        if not wait_for(lambda: f"127.0.0.1:{self.ports[1]}" in self.sentinel_cli(
+                "SENTINEL", "REPLICAS", MASTER).replace("\n", ":"), 20):
+            raise RuntimeError("the sentinel never saw the replica")
+        self.url = f"redis-sentinel://127.0.0.1:{self.sentinel_port}/{MASTER}"
+
+    def start_server(self, port, extra):
+        node_dir = os.path.join(self.dir, str(port))
+        os.makedirs(node_dir, exist_ok=True)
+        proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", node_dir,
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always", *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(port)
+        return proc
+
+    def cli(self, port, *args):
+        return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True,
+                              text=True, timeout=30).stdout.strip()
+
+    def sentinel_cli(self, *args):
+        return self.cli(self.sentinel_port, *args)
+
+    def primary(self):
+        """The port of the primary the sentinel names now."""
+        answer = self.sentinel_cli("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER).split()
+        return int(answer[1]) if len(answer) == 2 else None
+
+    def caught_up(self, primary, replica):
+        want = re.search(r"master_repl_offset:(\d+)", self.cli(primary, "INFO", "replication"))
+        have = re.search(r"slave_repl_offset:(\d+)", self.cli(replica, "INFO", "replication"))
+        return bool(want and have) and int(have.group(1)) >= int(want.group(1))
+
+    def stop(self):
+        for proc in [self.sentinel, *self.procs.values()]:
+            proc.terminate()
+        for proc in [self.sentinel, *self.procs.values()]:
+            proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RedisSentinelTest(RetryingSender, unittest.TestCase):
+    def setUp(self):
+        self.group = SentinelGroup()
+        self.addCleanup(self.group.stop)
+        self.gw = Gateway(redis_url=self.group.url, extra="[triggers]\ndefaults = true\n")
+        self.addCleanup(self.gw.stop)
+
+    def notified(self, subject):
+        """True once a notification about the ticket of `subject` was written to the outbox
+        folder (no relay is set): the workers and the notification sender both ran."""
+        for path in glob.glob(os.path.join(self.gw.dir, "var", "outbox", "*.eml")):
+            with open(path, errors="replace") as f:
+                if subject in f.read():
+                    return True
+        return False
+
+    def fail_over(self, how):
+        """Moves the primary to the other server, by `how` ("ask" or "kill"); returns its port."""
+        old = self.group.primary()
+        new = next(p for p in self.group.ports if p != old)
+        self.assertTrue(wait_for(lambda: self.group.caught_up(old, new), 10))
+        if how == "ask":
+            self.assertEqual(self.group.sentinel_cli("SENTINEL", "FAILOVER", MASTER), "OK")
+        else:
+            self.group.procs[old].kill()
+        self.assertTrue(wait_for(lambda: self.group.primary() == new and "role:master" in
+                                 self.group.cli(new, "INFO", "replication"), 30))
+        return new
+
+    def test_stores_on_the_primary_the_sentinel_names(self):
+        primary = self.group.primary()
+        ticket, deferred = self.send_until_stored(self.gw, "Through the sentinel")
+        self.assertEqual(deferred, 0)
+        self.assertEqual(self.group.cli(primary, "EXISTS", f"{{pd}}:ticket:{ticket}"), "1")
+        self.assertEqual(self.gw.ticket(ticket)["subject"], "Through the sentinel")
+        self.assertIn(f"the primary is redis://127.0.0.1:{primary}", self.gw.read_log())
+        self.assertTrue(wait_for(lambda: self.gw.ticket(ticket)["events"], 10), self.gw.read_log())
+        self.assertTrue(wait_for(lambda: self.notified("Through the sentinel"), 10),
+                        self.gw.read_log())
+
+    def test_asked_failover_moves_mail_workers_and_tools_to_the_new_primary(self):
+        first, _ = self.send_until_stored(self.gw, "Before the failover")
+        new = self.fail_over("ask")
+        # The old primary takes writes until the sentinels make it a replica, and drops them
+        # then: from the moment the gateway hears of the promotion, it sends it nothing more.
+        self.assertTrue(wait_for(lambda: "the sentinels moved the primary (+promoted-slave" in
+                                 self.gw.read_log(), 10), self.gw.read_log())
+        ids, deferred = [], 0
+        for i in range(6):
+            ticket, refused = self.send_until_stored(self.gw, f"After the failover {i}")
+            ids.append(ticket)
+            deferred += refused
+        # Each loop's next message hears 451 while the loop asks the sentinels again, and is sent
+        # again; the ids go on from the replicated counter.
+        self.assertLessEqual(deferred, 2, self.gw.read_log())  # the gateway runs 2 loops
+        self.assertEqual(ids, list(range(first + 1, first + 7)))
+        self.assertEqual(self.group.cli(new, "EXISTS", f"{{pd}}:ticket:{ids[-1]}"), "1")
+        self.assertEqual(self.gw.ticket(first)["subject"], "Before the failover")
+        self.assertTrue(wait_for(lambda: self.gw.ticket(ids[-1])["events"], 15),
+                        self.gw.read_log())
+        self.assertTrue(wait_for(lambda: self.notified("After the failover 5"), 15),
+                        self.gw.read_log())
+        # Once the old primary follows the new one, what it holds is what the new one has.
+        old = next(p for p in self.group.ports if p != new)
+        self.assertTrue(wait_for(lambda: "role:slave" in self.group.cli(old, "INFO", "replication")
+                                 and self.group.caught_up(new, old), 20))
+        for ticket in [first] + ids:
+            self.assertEqual(self.group.cli(old, "EXISTS", f"{{pd}}:ticket:{ticket}"), "1")
+        self.assertEqual(self.gw.terminate(), 0)
+
+    def test_killed_primary_is_replaced_and_mail_flows_again(self):
+        first, _ = self.send_until_stored(self.gw, "Before the crash")
+        new = self.fail_over("kill")
+        ticket, _ = self.send_until_stored(self.gw, "After the crash", deadline_s=30)
+        self.assertGreater(ticket, first)
+        self.assertEqual(self.group.cli(new, "EXISTS", f"{{pd}}:ticket:{ticket}"), "1")
+        self.assertTrue(wait_for(lambda: self.gw.ticket(ticket)["events"], 15),
+                        self.gw.read_log())
+
+
+class SentinelConfigurationTest(unittest.TestCase):
+    def test_a_master_name_the_sentinels_do_not_know_is_named_at_start(self):
+        group = SentinelGroup()
+        self.addCleanup(group.stop)
+        with self.assertRaises(RuntimeError) as refused:
+            Gateway(redis_url=f"redis-sentinel://127.0.0.1:{group.sentinel_port}/nope")
+        self.assertIn(f"no sentinel named the primary of nope (127.0.0.1:{group.sentinel_port}: "
+                      "no master named nope)", str(refused.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()
