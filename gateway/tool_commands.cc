@@ -1,6 +1,8 @@
 // The operator's subcommands: parse, tickets, check-config.
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "gateway/address_table.h"
@@ -84,18 +86,22 @@ int ParseCommand(const Args& args) {
 int TicketsCommand(const Args& args) {
   static constexpr char kHelp[] =
       "usage: postdesk tickets get ID --config FILE\n"
+      "       postdesk tickets raw ID --config FILE\n"
       "\n"
-      "Prints a stored ticket as JSON: id, subject, description, requester {email, name},\n"
-      "received_at, brand, status, priority, tags, comments, created_at. With the embedded\n"
-      "Redis it reads from the running gateway's server, or starts one on data_dir for the\n"
-      "time of the read when the gateway is stopped.\n";
+      "get: prints a stored ticket as JSON: id, subject, description, requester {email, name},\n"
+      "received_at, brand, status, priority, tags, comments, created_at.\n"
+      "raw: writes the ticket's message as stored, byte for byte: our Received: header, then\n"
+      "the message as the sender sent it (postdesk parse /dev/stdin reads it again).\n"
+      "With the embedded Redis either reads from the running gateway's server, or starts one\n"
+      "on data_dir for the time of the read when the gateway is stopped.\n";
   if (WantsHelp(args)) {
     std::fputs(kHelp, stdout);
     return 0;
   }
   std::optional<std::string> config_path = OptionValue(args, "--config");
   std::optional<int64_t> id;
-  if (args.size() >= 2 && args[0] == "get") id = PositiveId(args[1]);
+  const bool raw = !args.empty() && args[0] == "raw";
+  if (args.size() >= 2 && (args[0] == "get" || raw)) id = PositiveId(args[1]);
   if (!config_path || !id) {
     std::fprintf(stderr, "%s", kHelp);
     return 2;
@@ -105,7 +111,17 @@ int TicketsCommand(const Args& args) {
 
   Result<AdminRedis> redis = OpenRedis(config.value());
   if (!redis.ok()) return Fail(redis.status().message());
-  Result<nlohmann::json> ticket = TicketReader(redis->connection.get()).GetTicket(*id);
+  TicketReader reader(redis->connection.get());
+  if (raw) {
+    Result<std::string> message = reader.GetRawMessage(*id);
+    if (!message.ok()) return Fail(message.status().message());
+    if (std::fwrite(message->data(), 1, message->size(), stdout) != message->size() ||
+        std::fflush(stdout) != 0) {
+      return Fail("cannot write the message: " + std::string(std::strerror(errno)));
+    }
+    return 0;
+  }
+  Result<nlohmann::json> ticket = reader.GetTicket(*id);
   if (!ticket.ok()) return Fail(ticket.status().message());
   PrintJson(ticket.value());
   return 0;

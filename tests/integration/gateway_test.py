@@ -47,6 +47,31 @@ class SmtpDialogueTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.gw.stop()
 
+    def test_tickets_raw_writes_the_message_as_stored(self):
+        message = (b"From: Ann Example <ann@customer.test>\r\nTo: support@acme.test\r\n"
+                   b"Subject: Raw and whole\r\n\r\nLine one.\r\n.leading dot\r\n")
+        with smtplib.SMTP("127.0.0.1", self.gw.port, timeout=10) as smtp:
+            smtp.ehlo("client.test")
+            smtp.mail("ann@customer.test")
+            smtp.rcpt("support@acme.test")
+            code, text = smtp.data(message)
+        self.assertEqual(code, 250, text)
+        ticket = TICKET_REPLY.match(text.decode()).group(1)
+        raw = self.gw.raw_message(ticket)
+        # Our trace header, then the message as smtplib had it before it dot-stuffed the line
+        # that starts with a dot (RFC 5321 4.5.2).
+        self.assertTrue(raw.startswith(b"Received: from client.test ([127.0.0.1])"), raw[:80])
+        self.assertTrue(raw.endswith(message), raw)
+        # What `tickets raw` writes, `postdesk parse` reads back.
+        parse = subprocess.run([POSTDESK, "parse", "/dev/stdin"], input=raw, capture_output=True,
+                               timeout=30)
+        self.assertEqual(parse.returncode, 0, parse.stderr)
+        self.assertIn(b'"subject": "Raw and whole"', parse.stdout)
+        missing = subprocess.run([POSTDESK, "tickets", "raw", "99999", "--config", self.gw.config],
+                                 capture_output=True, text=True, timeout=30)
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn("no ticket 99999", missing.stderr)
+
     def test_ehlo_lists_the_six_extensions(self):
         with smtplib.SMTP("127.0.0.1", self.gw.port, timeout=10) as smtp:
             code, text = smtp.ehlo("client.test")
@@ -110,16 +135,11 @@ class SmtpDialogueTest(unittest.TestCase):
         self.assertEqual(ticket["description"], "Café receipt attached.")
         self.assertEqual(ticket["comments"][0]["attachments"][0]["filename"], "receipt.bin")
         self.assertEqual(ticket["comments"][0]["attachments"][0]["size"], len(octets))
-        # The stored raw message is the chunk's octets after our Received: header.
-        sock = os.path.join(self.gw.dir, "var", "redis.sock")
-        keys = subprocess.run(["redis-cli", "-s", sock, "--scan", "--pattern", "{pd}:message:*"],
-                              capture_output=True, timeout=10).stdout.split()
-        raws = [subprocess.run(["redis-cli", "-s", sock, "GET", k], capture_output=True,
-                               timeout=10).stdout[:-1] for k in keys]
-        stored = [r for r in raws if b"Subject: Binary receipt" in r]
-        self.assertEqual(len(stored), 1)
-        self.assertTrue(stored[0].startswith(b"Received: "))
-        self.assertTrue(stored[0].endswith(message))
+        # The stored raw message (`tickets raw`, every octet through to stdout) is the chunk's
+        # octets after our Received: header.
+        stored = self.gw.raw_message(int(m.group(1)))
+        self.assertTrue(stored.startswith(b"Received: "))
+        self.assertTrue(stored.endswith(message))
 
     def test_greeting_helo_vrfy_noop_rset_quit(self):
         c = RawClient(self.gw.port)

@@ -241,6 +241,14 @@ class Gateway:
             raise AssertionError(f"postdesk {' '.join(args)}: {out.stderr}")
         return json.loads(out.stdout)
 
+    def raw_message(self, ticket_id):
+        """The ticket's message as stored (`postdesk tickets raw`), as bytes."""
+        out = subprocess.run([POSTDESK, "tickets", "raw", str(ticket_id), "--config", self.config],
+                             capture_output=True, timeout=30)
+        if out.returncode != 0:
+            raise AssertionError(f"tickets raw {ticket_id}: {out.stderr.decode()}")
+        return out.stdout
+
     def ticket(self, ticket_id):
         out = subprocess.run([POSTDESK, "tickets", "get", str(ticket_id), "--config", self.config],
                              capture_output=True, text=True, timeout=30)
