@@ -274,9 +274,6 @@ void TicketStore::NoteRedirect(const redisReply* reply) {
 }
 
 void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) {
-  // While the connection is set up, a message waits for AUTH, SELECT and FUNCTION LOAD to be
-  // accepted (a sender right after a start or a reconnect); should one of them fail, it hears
-  // so.
   if ((state_ == State::kConnected || state_ == State::kSettingUp) && configured_.via_sentinel() &&
       sentinel_switches_ != SentinelSwitches()) {
     // The primary this connection reached may be a replica by now, or about to be one (and
@@ -284,6 +281,9 @@ void TicketStore::Ingest(const IngestRequest& request, IngestCallback callback) 
     primary_moved_ = true;
     Drop("the sentinels moved the primary");
   }
+  // While the connection is set up, a message waits for AUTH, SELECT and FUNCTION LOAD to be
+  // accepted (a sender right after a start or a reconnect); should one of them fail, it hears
+  // so.
   if (state_ != State::kConnected && state_ != State::kSettingUp) {
     callback(Status::Error("redis unavailable" +
                            (last_error_.empty() ? std::string() : ": " + last_error_)),

@@ -62,10 +62,9 @@ def free_port():
     raise RuntimeError("no free port in %d-%d" % _FIXED_PORTS)
 
 
-def wait_port(port, timeout=15.0, proc=None):
-    """Waits until something listens on `port`; with `proc`, gives up as soon as it exits."""
+def wait_port(port, timeout=15.0):
     deadline = time.time() + timeout
-    while time.time() < deadline and (proc is None or proc.poll() is None):
+    while time.time() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -174,13 +173,24 @@ class Gateway:
         self.proc = subprocess.Popen([POSTDESK, "serve", "--config", self.config],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         try:
-            wait_port(self.port, proc=self.proc)
+            self.wait_listening()
         except Exception:
             # A gateway that refuses to start has exited by now, and its log says why: read
             # before stop(), which closes it and removes the directory.
             log = self.read_log()
             self.stop()
             raise RuntimeError("gateway did not start:\n" + log)
+
+    def wait_listening(self, timeout=15.0):
+        """Waits for the gateway's "listening on" line, which it logs once every loop listens.
+        Not a probe connection: one that the gateway had not yet seen close would count against
+        the connection and stress limits of the test's own connections."""
+        deadline = time.time() + timeout
+        line = f"listening on 127.0.0.1:{self.port}"
+        while not any(line + end in self.read_log() for end in (" ", ",")):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"the gateway does not listen on 127.0.0.1:{self.port}")
+            time.sleep(0.02)
 
     def read_log(self):
         self.log.flush()
@@ -216,7 +226,7 @@ class Gateway:
                 time.sleep(0.001)
             self.proc.send_signal(signal.SIGHUP)
         try:
-            wait_port(self.port, proc=self.proc)
+            self.wait_listening()
         except Exception:
             log = self.read_log()
             self.stop()
