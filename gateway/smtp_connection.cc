@@ -59,12 +59,11 @@ bool SmtpConnection::Accept(uv_stream_t* listener, std::shared_ptr<const Serving
   // TCP_NODELAY comes from the listener (server_loop.cc).
   client_ = PeerAddress(&tcp_);
   tls_context_ = state->tls;
-  PendingStart start{std::move(state), limits, implicit_tls, std::move(buffers)};
+  PendingStart start{std::move(state), limits, implicit_tls, std::move(buffers), {}};
   if (InNetworks(start.state->config.proxy_protocol_from, client_)) {
     // The balancer's connection counts against no limit until it names its client: the
     // limits are the client's.
-    pending_.emplace(std::move(start));
-    proxy_header_.clear();
+    pending_ = std::make_unique<PendingStart>(std::move(start));
     SetReading(true);
     SetTimeout(kProxyHeaderTimeout);
     return true;
@@ -97,9 +96,10 @@ bool SmtpConnection::StartSession(PendingStart start) {
 }
 
 void SmtpConnection::OnProxyBytes(std::string_view bytes) {
-  size_t taken = std::min(bytes.size(), kMaxProxyHeaderBytes - proxy_header_.size());
-  proxy_header_.append(bytes.substr(0, taken));
-  ProxyHeader header = ParseProxyHeader(proxy_header_);
+  std::string& so_far = pending_->header;
+  size_t taken = std::min(bytes.size(), kMaxProxyHeaderBytes - so_far.size());
+  so_far.append(bytes.substr(0, taken));
+  ProxyHeader header = ParseProxyHeader(so_far);
   if (header.parse == ProxyHeader::Parse::kNeedMore) return;
   if (header.parse == ProxyHeader::Parse::kInvalid) {
     Metrics().proxy_header_errors.Add();
@@ -108,7 +108,7 @@ void SmtpConnection::OnProxyBytes(std::string_view bytes) {
     return;
   }
   // Whatever followed the header is the client's: the start of its SMTP, or its TLS hello.
-  std::string rest = proxy_header_.substr(header.length);
+  std::string rest = so_far.substr(header.length);
   rest.append(bytes.substr(taken));
   if (header.proxied) {
     spdlog::debug("session {:x} proxy={} PROXY v{}: client {}:{} to {}:{}", id_, client_,
@@ -119,9 +119,8 @@ void SmtpConnection::OnProxyBytes(std::string_view bytes) {
     spdlog::debug("session {:x} proxy={} PROXY v{}: the balancer's own connection", id_, client_,
                   header.version);
   }
-  PendingStart start = std::move(*pending_);
-  pending_.reset();
-  if (StartSession(std::move(start)) && !rest.empty()) HandleBytes(rest);
+  std::unique_ptr<PendingStart> start = std::move(pending_);
+  if (StartSession(std::move(*start)) && !rest.empty()) HandleBytes(rest);
 }
 
 void SmtpConnection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {

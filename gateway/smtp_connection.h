@@ -70,12 +70,14 @@ class SmtpConnection : public SmtpSession::Transport {
   static void OnTimer(uv_timer_t* timer);
   static void OnHandleClosed(uv_handle_t* handle);
 
-  // What Accept() was given, kept while a balancer's PROXY header is awaited.
+  // What Accept() was given, kept while a balancer's PROXY header is awaited, with the
+  // header's bytes so far (at most kMaxProxyHeaderBytes).
   struct PendingStart {
     std::shared_ptr<const ServingState> state;
     ConnectionLimits* limits = nullptr;
     bool implicit_tls = false;
     SmtpSession::Buffers buffers;
+    std::string header;
   };
   bool StartSession(PendingStart start);
   void OnProxyBytes(std::string_view bytes);
@@ -100,8 +102,9 @@ class SmtpConnection : public SmtpSession::Transport {
   std::unique_ptr<TlsStream> tls_;                 // set once TLS started
   ConnectionLimits* limits_ = nullptr;  // set when a slot was acquired: released at the end
   std::string client_;
-  std::optional<PendingStart> pending_;  // set while the PROXY header is awaited
-  std::string proxy_header_;             // its bytes so far, at most kMaxProxyHeaderBytes
+  // Set while the PROXY header is awaited: on the heap, so that the connections of a gateway
+  // without balancers (kept by the loop for reuse, idle ones included) do not carry it.
+  std::unique_ptr<PendingStart> pending_;
 };
 
 }  // namespace postdesk
