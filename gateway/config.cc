@@ -321,9 +321,15 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
        [](TableReader& r, Config* c) {
          RETURN_IF_ERROR(r.String("url", &c->redis_url));
          RETURN_IF_ERROR(r.String("password_file", &c->redis_password_file));
-         if (!c->redis_password_file.empty() && c->redis_url.empty()) {
-           return Status::Error(r.Name("password_file") +
-                                ": needs url (the embedded redis-server takes no password)");
+         RETURN_IF_ERROR(r.String("sentinel_password_file", &c->redis_sentinel_password_file));
+         const std::pair<const char*, const std::string*> files[] = {
+             {"password_file", &c->redis_password_file},
+             {"sentinel_password_file", &c->redis_sentinel_password_file}};
+         for (auto [key, path] : files) {
+           if (!path->empty() && c->redis_url.empty()) {
+             return Status::Error(r.Name(key) +
+                                  ": needs url (the embedded redis-server takes no password)");
+           }
          }
          std::string fsync;
          RETURN_IF_ERROR(r.String("appendfsync", &fsync));
@@ -449,9 +455,10 @@ Result<std::string> RandomSecret() {
 
 // A secret file as systemd's LoadCredential= and container secrets provide it: one line, at
 // most kMaxPasswordBytes (Redis takes longer ones, but a larger file is not a password).
-Result<std::string> ReadPasswordFile(const std::string& path) {
+// `key` names the file in errors.
+Result<std::string> ReadPasswordFile(std::string_view key, const std::string& path) {
   constexpr size_t kMaxPasswordBytes = 4096;
-  const std::string name = "[redis].password_file " + path;
+  const std::string name = "[redis]." + std::string(key) + " " + path;
   // Room for a line break after the longest password, and a byte to see that it is longer.
   Result<std::string> read = ReadFileHead(path, kMaxPasswordBytes + 3);
   if (!read.ok()) {
@@ -507,6 +514,17 @@ Result<RedisAddress> ExternalRedisAddress(const Config& config) {
     if (why.substr(0, 11) == "redis url: ") why.remove_prefix(11);
     return Status::Error("[redis].url: " + std::string(why));
   }
+  if (!config.redis_sentinel_password_file.empty()) {
+    if (!address->via_sentinel()) {
+      return Status::Error(
+          "[redis].sentinel_password_file: needs a redis-sentinel:// url (for a server's own "
+          "password, password_file)");
+    }
+    Result<std::string> password =
+        ReadPasswordFile("sentinel_password_file", config.redis_sentinel_password_file);
+    if (!password.ok()) return password.status();
+    address->sentinel_password = std::move(password).value();
+  }
   if (config.redis_password_file.empty()) {
     if (!address->username.empty() && address->password.empty()) {
       return Status::Error(
@@ -518,7 +536,7 @@ Result<RedisAddress> ExternalRedisAddress(const Config& config) {
   if (!address->password.empty()) {
     return Status::Error("[redis].password_file: the url has a password too; give it one way");
   }
-  Result<std::string> password = ReadPasswordFile(config.redis_password_file);
+  Result<std::string> password = ReadPasswordFile("password_file", config.redis_password_file);
   if (!password.ok()) return password.status();
   address->password = std::move(password).value();
   return address;

@@ -142,6 +142,8 @@ struct Config {
   std::vector<IpNetwork> proxy_protocol_from;
   std::string redis_url;  // empty: start the embedded redis-server under data_dir
   std::string redis_password_file;  // [redis] password_file: the AUTH password, read at use
+  // [redis] sentinel_password_file: the sentinels' own AUTH password (redis-sentinel:// only)
+  std::string redis_sentinel_password_file;
   // [redis] appendfsync for the embedded server: "always" (unset) or "everysec", the explicit
   // trade of up to a second of acknowledged mail for fewer waits on the disk.
   EmbeddedFsync redis_fsync = EmbeddedFsync::kAlways;
@@ -173,9 +175,10 @@ Result<Config> LoadConfigFile(const std::string& path, ConfigParts parts = Confi
 Status LoadConfiguredTriggers(Config* config);
 
 // The server of [redis] url (which must be set), with the password of [redis] password_file
-// when one is named: the file is read at each call (a start, a tool's run), its trailing line
-// break dropped. Fails naming the key: a malformed url, an unreadable, empty or multi-line file,
-// or a password given both ways.
+// when one is named, and the sentinels' of [redis] sentinel_password_file: each file is read at
+// each call (a start, a tool's run), its trailing line break dropped. Fails naming the key: a
+// malformed url, an unreadable, empty or multi-line file, a password given both ways, or a
+// sentinel password without a redis-sentinel:// url.
 Result<RedisAddress> ExternalRedisAddress(const Config& config);
 
 // Fills config->classification.token_secret when the configuration has none (32 random bytes

@@ -87,6 +87,7 @@ void Reload(SignalContext* context) {
       old_config.loops != new_config.loops || old_config.data_dir != new_config.data_dir ||
       old_config.redis_url != new_config.redis_url ||
       old_config.redis_password_file != new_config.redis_password_file ||
+      old_config.redis_sentinel_password_file != new_config.redis_sentinel_password_file ||
       old_config.redis_fsync != new_config.redis_fsync ||
       old_config.http_listen.has_value() != new_config.http_listen.has_value() ||
       (old_config.http_listen && (old_config.http_listen->host != new_config.http_listen->host ||

@@ -35,11 +35,14 @@ struct RedisAddress {
   uint16_t port = 6379;
   int db = 0;
   std::string username;  // empty: Redis's default user
-  std::string password;  // empty: no AUTH (the sentinels themselves are asked without)
+  std::string password;  // empty: no AUTH to the server (the primary, with Sentinel)
   // Set for a redis-sentinel:// url: the server is whichever primary these name for
   // sentinel_master, found again at every connection; host and port are then unused.
   std::vector<RedisEndpoint> sentinels;
   std::string sentinel_master;
+  // The sentinels' own password (their requirepass), from [redis] sentinel_password_file: the
+  // url's credentials are the primary's. Empty: the sentinels are asked without AUTH.
+  std::string sentinel_password;
   bool via_sentinel() const { return !sentinels.empty(); }
 
   // The URL for logs and errors: the password shows as "***".

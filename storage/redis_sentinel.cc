@@ -36,9 +36,25 @@ std::vector<std::string_view> Words(std::string_view text) {
   return words;
 }
 
+// AUTH to a sentinel that has a requirepass (Redis 6.2+ sentinels take one of their own). A
+// sentinel without one would refuse the AUTH: none is sent when no password is set.
+Status Authenticate(redisContext* c, const std::string& password) {
+  if (password.empty()) return Status::Ok();
+  const char* argv[] = {"AUTH", password.c_str()};
+  const size_t lens[] = {4, password.size()};
+  std::unique_ptr<redisReply, ReplyFree> r(
+      static_cast<redisReply*>(redisCommandArgv(c, 2, argv, lens)));
+  if (!r) return Status::Error(std::string("AUTH: ") + (c->err ? c->errstr : "no reply"));
+  if (r->type == REDIS_REPLY_ERROR) {
+    return Status::Error("AUTH: " + std::string(r->str, r->len));
+  }
+  return Status::Ok();
+}
+
 // One sentinel's answer: the primary's host and port, or why there is none.
-Result<RedisEndpoint> AskOne(const RedisEndpoint& sentinel, const std::string& master,
+Result<RedisEndpoint> AskOne(const RedisEndpoint& sentinel, const RedisAddress& address,
                              std::chrono::milliseconds timeout) {
+  const std::string& master = address.sentinel_master;
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
@@ -47,6 +63,7 @@ Result<RedisEndpoint> AskOne(const RedisEndpoint& sentinel, const std::string& m
   if (!c) return Status::Error("out of memory");
   if (c->err) return Status::Error(c->errstr);
   redisSetTimeout(c.get(), tv);
+  if (Status auth = Authenticate(c.get(), address.sentinel_password); !auth.ok()) return auth;
   const char* argv[] = {"SENTINEL", "get-master-addr-by-name", master.c_str()};
   const size_t lens[] = {8, 23, master.size()};
   std::unique_ptr<redisReply, ReplyFree> r(
@@ -75,7 +92,7 @@ Result<RedisAddress> ResolveSentinelPrimary(const RedisAddress& address,
                                             std::chrono::milliseconds timeout) {
   std::string errors;
   for (const RedisEndpoint& sentinel : address.sentinels) {
-    Result<RedisEndpoint> primary = AskOne(sentinel, address.sentinel_master, timeout);
+    Result<RedisEndpoint> primary = AskOne(sentinel, address, timeout);
     if (primary.ok()) {
       RedisAddress resolved = address;
       resolved.sentinels.clear();
@@ -147,6 +164,11 @@ bool SentinelWatcher::Watch(const RedisEndpoint& sentinel, bool count_the_subscr
     return false;
   }
   redisSetTimeout(c.get(), tv);
+  if (Status auth = Authenticate(c.get(), address_.sentinel_password); !auth.ok()) {
+    spdlog::warn("redis {}: sentinel {}: {}", address_.ToString(), sentinel.ToString(),
+                 auth.message());
+    return false;
+  }
   // +promoted-slave comes when the sentinels start naming the new primary (the replica has
   // taken the role), +switch-master at the end of the failover, when the old primary is told to
   // follow it: in between, the old one still takes writes that it drops when it does.

@@ -2,10 +2,11 @@
 // (storage/redis_address.h).
 //
 // Sentinel's client protocol (https://redis.io/docs/reference/sentinel-clients/): ask the
-// sentinels in turn for the master name's address, connect to it, and check that it is a
-// primary; after a failover, the old primary answers writes with READONLY or goes away, and the
-// client asks again. RedisConnection::Connect and TicketStore both ask at every connection
-// (so each reconnection finds the primary of the moment) and check the server they reach.
+// sentinels in turn (after AUTH when they have a password of their own) for the master name's
+// address, connect to it, and check that it is a primary; after a failover, the old primary
+// answers writes with READONLY or goes away, and the client asks again. RedisConnection::Connect
+// and TicketStore both ask at every connection (so each reconnection finds the primary of the
+// moment) and check the server they reach.
 //
 // Blocking, with `timeout` per sentinel (connect and reply): a caller on a libuv loop pays it
 // only when it (re)connects, as for its getaddrinfo. Any thread. Fails with a message that

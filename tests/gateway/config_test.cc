@@ -259,6 +259,31 @@ TEST_F(RedisPasswordFileTest, PasswordInTheUrlAndAFileIsRefused) {
             "[redis].password_file: the url has a password too; give it one way");
 }
 
+TEST_F(RedisPasswordFileTest, SentinelPasswordIsTheSentinelsAndNotThePrimarys) {
+  std::ofstream(path_) << "sentinels' secret\n";
+  auto address_with = [&](const std::string& url) {
+    Result<Config> c = ParseConfig(std::string(kMinimal) + "[redis]\nurl = \"" + url +
+                                       "\"\nsentinel_password_file = \"" + path_ + "\"\n",
+                                   "t.toml");
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    return ExternalRedisAddress(c.value());
+  };
+  Result<RedisAddress> a = address_with("redis-sentinel://:primarys@10.0.0.7/pd-main");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->sentinel_password, "sentinels' secret");
+  EXPECT_EQ(a->password, "primarys");
+  EXPECT_EQ(a->ToString().find("secret"), std::string::npos) << a->ToString();
+  EXPECT_EQ(address_with("redis://10.0.0.7").status().message(),
+            "[redis].sentinel_password_file: needs a redis-sentinel:// url (for a server's own "
+            "password, password_file)");
+  std::filesystem::remove(path_);
+  EXPECT_EQ(address_with("redis-sentinel://10.0.0.7/pd-main").status().message(),
+            "[redis].sentinel_password_file " + path_ + ": cannot open: No such file or directory");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[redis]\nsentinel_password_file = \"/run/pw\"\n"),
+            "t.toml: [redis].sentinel_password_file: needs url (the embedded redis-server takes "
+            "no password)");
+}
+
 TEST(Config, RedisPasswordFileNeedsAUrlAndABadUrlIsNamed) {
   EXPECT_EQ(ErrorOf(std::string(kMinimal) + "[redis]\npassword_file = \"/run/pw\"\n"),
             "t.toml: [redis].password_file: needs url (the embedded redis-server takes no "

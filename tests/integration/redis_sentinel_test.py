@@ -20,12 +20,22 @@ MASTER = "pd-main"
 
 class SentinelGroup:
     """A primary and a replica (AOF on, appendfsync always), watched by one sentinel with quorum
-    1 that calls a primary down after a second without an answer."""
+    1 that calls a primary down after a second without an answer; with `password`, the
+    sentinel's own requirepass."""
 
-    def __init__(self):
+    def __init__(self, password=None):
+        self.password = password
         self.dir = tempfile.mkdtemp(prefix="pd-sentinel-")
         self.ports = [free_port(), free_port()]
         self.procs = {}
+        self.sentinel = None
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # what did start, so that a failed start leaves no server behind
+            raise
+
+    def start(self):
         for i, port in enumerate(self.ports):
             replica = ["--replicaof", "127.0.0.1", str(self.ports[0])] if i else []
             self.procs[port] = self.start_server(port, replica)
@@ -38,14 +48,24 @@ class SentinelGroup:
             f.write(f"port {self.sentinel_port}\nbind 127.0.0.1\ndir {self.dir}\n"
                     f"sentinel monitor {MASTER} 127.0.0.1 {self.ports[0]} 1\n"
                     f"sentinel down-after-milliseconds {MASTER} 1000\n"
-                    f"sentinel failover-timeout {MASTER} 5000\n")
+                    f"sentinel failover-timeout {MASTER} 5000\n"
+                    + (f'requirepass "{self.password}"\n' if self.password else ""))
         self.sentinel = subprocess.Popen(["redis-server", config, "--sentinel"],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.sentinel_port)
-        if not wait_for(lambda: f"127.0.0.1:{self.ports[1]}" in self.sentinel_cli(
-                "SENTINEL", "REPLICAS", MASTER).replace("\n", ":"), 20):
-            raise RuntimeError("the sentinel never saw the replica")
+        # Listed is not yet promotable: the sentinel lists a replica as soon as the primary's INFO
+        # names it, and refuses to promote it (NOGOODSLAVE) until the replica's own INFO said
+        # that its link to the primary is up.
+        if not wait_for(self.replica_is_promotable, 20):
+            raise RuntimeError("the sentinel never saw the replica: " +
+                               self.sentinel_cli("SENTINEL", "REPLICAS", MASTER))
         self.url = f"redis-sentinel://127.0.0.1:{self.sentinel_port}/{MASTER}"
+
+    def replica_is_promotable(self):
+        lines = self.sentinel_cli("SENTINEL", "REPLICAS", MASTER).split("\n")
+        replica = dict(zip(lines[0::2], lines[1::2]))
+        return (replica.get("port") == str(self.ports[1]) and replica.get("flags") == "slave"
+                and replica.get("master-link-status") == "ok")
 
     def start_server(self, port, extra):
         node_dir = os.path.join(self.dir, str(port))
@@ -62,7 +82,8 @@ class SentinelGroup:
                               text=True, timeout=30).stdout.strip()
 
     def sentinel_cli(self, *args):
-        return self.cli(self.sentinel_port, *args)
+        auth = ["-a", self.password, "--no-auth-warning"] if self.password else []
+        return self.cli(self.sentinel_port, *auth, *args)
 
     def primary(self):
         """The port of the primary the sentinel names now."""
@@ -75,14 +96,32 @@ class SentinelGroup:
         return bool(want and have) and int(have.group(1)) >= int(want.group(1))
 
     def stop(self):
-        for proc in [self.sentinel, *self.procs.values()]:
+        procs = [p for p in [self.sentinel, *self.procs.values()] if p]
+        for proc in procs:
             proc.terminate()
-        for proc in [self.sentinel, *self.procs.values()]:
+        for proc in procs:
             proc.wait(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class RedisSentinelTest(RetryingSender, unittest.TestCase):
+class FailsOver:
+    """For a TestCase with a running SentinelGroup as self.group."""
+
+    def fail_over(self, how):
+        """Moves the primary to the other server, by `how` ("ask" or "kill"); returns its port."""
+        old = self.group.primary()
+        new = next(p for p in self.group.ports if p != old)
+        self.assertTrue(wait_for(lambda: self.group.caught_up(old, new), 10))
+        if how == "ask":
+            self.assertEqual(self.group.sentinel_cli("SENTINEL", "FAILOVER", MASTER), "OK")
+        else:
+            self.group.procs[old].kill()
+        self.assertTrue(wait_for(lambda: self.group.primary() == new and "role:master" in
+                                 self.group.cli(new, "INFO", "replication"), 30))
+        return new
+
+
+class RedisSentinelTest(RetryingSender, FailsOver, unittest.TestCase):
     def setUp(self):
         self.group = SentinelGroup()
         self.addCleanup(self.group.stop)
@@ -97,19 +136,6 @@ class RedisSentinelTest(RetryingSender, unittest.TestCase):
                 if subject in f.read():
                     return True
         return False
-
-    def fail_over(self, how):
-        """Moves the primary to the other server, by `how` ("ask" or "kill"); returns its port."""
-        old = self.group.primary()
-        new = next(p for p in self.group.ports if p != old)
-        self.assertTrue(wait_for(lambda: self.group.caught_up(old, new), 10))
-        if how == "ask":
-            self.assertEqual(self.group.sentinel_cli("SENTINEL", "FAILOVER", MASTER), "OK")
-        else:
-            self.group.procs[old].kill()
-        self.assertTrue(wait_for(lambda: self.group.primary() == new and "role:master" in
-                                 self.group.cli(new, "INFO", "replication"), 30))
-        return new
 
     def test_stores_on_the_primary_the_sentinel_names(self):
         primary = self.group.primary()
@@ -170,6 +196,49 @@ class SentinelConfigurationTest(unittest.TestCase):
             Gateway(redis_url=f"redis-sentinel://127.0.0.1:{group.sentinel_port}/nope")
         self.assertIn(f"no sentinel named the primary of nope (127.0.0.1:{group.sentinel_port}: "
                       "no master named nope)", str(refused.exception))
+
+
+class SentinelPasswordTest(RetryingSender, FailsOver, unittest.TestCase):
+    """Sentinels with a requirepass of their own ([redis] sentinel_password_file), in front of a
+    primary without one: the url's credentials are the primary's."""
+
+    PASSWORD = "sentinels only"
+
+    def setUp(self):
+        self.group = SentinelGroup(password=self.PASSWORD)
+        self.addCleanup(self.group.stop)
+        self.secrets = tempfile.mkdtemp(prefix="pd-secret-")
+        self.addCleanup(shutil.rmtree, self.secrets, True)
+
+    def password_file(self, password):
+        path = os.path.join(self.secrets, "sentinel-password")
+        with open(path, "w") as f:
+            f.write(password + "\n")
+        return f'sentinel_password_file = "{path}"'
+
+    def test_sentinels_are_asked_and_watched_after_auth(self):
+        gw = Gateway(redis_url=self.group.url, redis_keys=self.password_file(self.PASSWORD))
+        self.addCleanup(gw.stop)
+        first, _ = self.send_until_stored(gw, "Past a sentinel's password")
+        new = self.fail_over("ask")
+        # Heard on the watcher's subscription, which authenticated too.
+        self.assertTrue(wait_for(lambda: "the sentinels moved the primary" in gw.read_log(), 10),
+                        gw.read_log())
+        ticket, _ = self.send_until_stored(gw, "After the failover")
+        self.assertEqual(ticket, first + 1)
+        self.assertEqual(self.group.cli(new, "EXISTS", f"{{pd}}:ticket:{ticket}"), "1")
+        self.assertNotIn("NOAUTH", gw.read_log())
+        self.assertNotIn(self.PASSWORD, gw.read_log())
+
+    def test_a_missing_or_wrong_password_is_named_at_start(self):
+        with self.assertRaises(RuntimeError) as refused:
+            Gateway(redis_url=self.group.url)
+        self.assertIn(f"no sentinel named the primary of {MASTER} (127.0.0.1:"
+                      f"{self.group.sentinel_port}: NOAUTH", str(refused.exception))
+        with self.assertRaises(RuntimeError) as refused:
+            Gateway(redis_url=self.group.url, redis_keys=self.password_file("not it"))
+        self.assertIn(f"{self.group.sentinel_port}: AUTH: WRONGPASS", str(refused.exception))
+        self.assertNotIn("not it", str(refused.exception))
 
 
 if __name__ == "__main__":
