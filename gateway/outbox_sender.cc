@@ -346,7 +346,7 @@ class OutboxSender::Worker {
     NotificationEmail email;
     email.from_name = brand ? brand->name : "Postdesk";
     email.from_address = from;
-    email.reply_to = e.Field("received_at").empty() ? from : e.Field("received_at");
+    email.reply_to = ReplyTo(s, e.Field("received_at"), ticket, from);
     if (job.recipients.size() == 1) {
       email.to_name = e.Field("recipient_name");
       email.to_address = job.recipients[0];
@@ -371,6 +371,22 @@ class OutboxSender::Worker {
       job.message.rcpt_to.push_back(s.config.notify.archive_address);  // blind copy
     }
     job.message.data = BuildNotificationMessage(email);
+  }
+
+  // design.md "Threading and duplicates": on a hosted domain the Reply-To carries the ticket's
+  // token as a plus tag (support+id1G7EOR-0Q2J8K@acme.test), so that a reply threads even from a
+  // client that drops In-Reply-To and quotes nothing. Not for an external mailbox that forwards
+  // to us: its own provider receives that address, and may not forward a tagged one.
+  static std::string ReplyTo(const Settings& s, const std::string& received_at, int64_t ticket,
+                             const std::string& from) {
+    const std::string& address = received_at.empty() ? from : received_at;
+    if (ticket <= 0) return address;  // an alert to the administrators
+    for (const BrandConfig& brand : s.config.brands) {
+      for (const std::string& external : brand.external_addresses) {
+        if (EqualsIgnoreCase(external, address)) return address;
+      }
+    }
+    return s.tokens.PlusAddress(ticket, address).value_or(address);
   }
 
   // Nothing can be sent: record why on the ticket and acknowledge. Returns false.

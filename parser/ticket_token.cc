@@ -97,6 +97,17 @@ std::optional<int64_t> TicketTokens::FromPlusTag(std::string_view local_part) co
   return Verify(tag.substr(2));
 }
 
+std::optional<std::string> TicketTokens::PlusAddress(int64_t ticket_id,
+                                                     std::string_view address) const {
+  constexpr size_t kMaxLocalPart = 64;  // RFC 5321 section 4.5.3.1.1
+  AddressParts parts = SplitAddress(address);
+  std::string_view local = StripPlusTag(parts.local);
+  if (parts.domain.empty() || local.empty() || local.front() == '"') return std::nullopt;
+  std::string tagged = std::string(local) + "+id" + Token(ticket_id);
+  if (tagged.size() > kMaxLocalPart) return std::nullopt;
+  return tagged + "@" + std::string(parts.domain);
+}
+
 std::string TicketTokens::MessageId(int64_t ticket_id, uint64_t nonce,
                                     std::string_view host) const {
   std::string id = Base36(static_cast<uint64_t>(ticket_id));

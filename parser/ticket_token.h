@@ -29,6 +29,11 @@ class TicketTokens {
   std::optional<int64_t> FindInText(std::string_view text) const;
   // "id<token>" as the +tag of a local part ("support+id1G7EOR-0Q2J8K").
   std::optional<int64_t> FromPlusTag(std::string_view local_part) const;
+  // `address` with "+id<token>" of `ticket_id` as the tag of its local part, what FromPlusTag
+  // reads back ("support@acme.test" -> "support+id1G7EOR-0Q2J8K@acme.test"); a tag it has is
+  // replaced. Nullopt when the result would not be an address every sender's MTA takes: a
+  // quoted local part, no domain, or a local part over 64 octets (RFC 5321 section 4.5.3.1.1).
+  std::optional<std::string> PlusAddress(int64_t ticket_id, std::string_view address) const;
 
   // A Message-ID for a notification about `ticket_id` (without angle brackets); `nonce` makes
   // each one unique.

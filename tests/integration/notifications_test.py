@@ -71,7 +71,10 @@ class NotificationTest(unittest.TestCase):
         self.assertEqual(note["From"].addresses[0].addr_spec, "support@acme.test")
         self.assertEqual(note["From"].addresses[0].display_name, "acme")
         self.assertEqual(note["To"].addresses[0].addr_spec, "zoe@customer.test")
-        self.assertEqual(note["Reply-To"].addresses[0].addr_spec, "support@acme.test")
+        # On a hosted address the Reply-To carries the body's token as its plus tag.
+        token = re.search(r"\[([0-9A-Z]+-[0-9A-Z]+)\]", note.get_content()).group(1)
+        self.assertEqual(note["Reply-To"].addresses[0].addr_spec,
+                         f"support+id{token}@acme.test")
         self.assertEqual(note["Auto-Submitted"], "auto-generated")
         self.assertEqual(note["X-Auto-Response-Suppress"], "All")
         self.assertEqual(note["X-Loop"], "mx.postdesk.test")
@@ -242,6 +245,36 @@ class NotificationTest(unittest.TestCase):
         self.assertIsNotNone(ticket, self.gw.read_log())
         self.assertIn("Any news?", ticket["comments"][1]["body"])
         self.assertNotEqual(tokens[0][-6:], tokens[1][-6:])  # the MACs of two keys
+
+    def test_a_reply_to_the_plus_address_alone_threads_and_a_forwarded_mailbox_gets_its_own(self):
+        relay = Relay()
+        self.start(notify_config(relay.port), relay)
+        send(self.gw.port, "Hosted", to="help@acme.test")
+        self.assertTrue(self.relay.wait_for(1), self.gw.read_log())
+        reply_to = self.parsed(0)["Reply-To"].addresses[0].addr_spec
+        self.assertRegex(reply_to, r"^help\+id[0-9A-Z]+-[0-9A-Z]+@acme\.test$")
+        # A client that keeps neither In-Reply-To nor the quoted body: only the address it
+        # answers to ties the reply to ticket 1.
+        with smtplib.SMTP("127.0.0.1", self.gw.port, timeout=10) as smtp:
+            smtp.sendmail("zoe@customer.test", [reply_to],
+                          f"From: zoe@customer.test\r\nTo: {reply_to}\r\nSubject: hello again"
+                          "\r\n\r\nIs it fixed?\r\n")
+        ticket = wait_for(lambda: (lambda t: t if len(t["comments"]) == 2 else None)(
+            self.gw.ticket(1)))
+        self.assertIsNotNone(ticket, self.gw.read_log())
+        self.assertIn("Is it fixed?", ticket["comments"][1]["body"])
+        # Mail forwarded from an external mailbox: replies go back to that mailbox, untagged
+        # (its provider, not this gateway, receives them and forwards them on).
+        with smtplib.SMTP("127.0.0.1", self.gw.port, timeout=10) as smtp:
+            smtp.sendmail("ann@customer.test", ["support@acme.test"],
+                          "From: ann@customer.test\r\nTo: acme.support@gmail.test\r\n"
+                          "Delivered-To: acme.support@gmail.test\r\nSubject: forwarded\r\n"
+                          "\r\nHello\r\n")
+        forwarded = wait_for(lambda: next(
+            (self.parsed(i) for i in range(len(self.relay.messages))
+             if "forwarded" in self.parsed(i)["Subject"]), None))
+        self.assertIsNotNone(forwarded, self.gw.read_log())
+        self.assertEqual(forwarded["Reply-To"].addresses[0].addr_spec, "acme.support@gmail.test")
 
     def test_nodes_sharing_a_redis_share_the_token_key_so_replies_thread_through_either(self):
         # No [classification] token_secret: the first node stores one in Redis, the second

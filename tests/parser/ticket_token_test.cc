@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "parser/email_address.h"
+
 namespace postdesk {
 namespace {
 
@@ -46,6 +48,27 @@ TEST(TicketToken, PlusTagOfAReplyToAddress) {
   EXPECT_EQ(kTokens.FromPlusTag("support+ID" + kTokens.Token(5)), 5);
   EXPECT_FALSE(kTokens.FromPlusTag("support+billing"));
   EXPECT_FALSE(kTokens.FromPlusTag("support"));
+}
+
+TEST(TicketToken, PlusAddressIsReadBackAsItsTicket) {
+  std::optional<std::string> address = kTokens.PlusAddress(5, "support@acme.test");
+  ASSERT_TRUE(address);
+  EXPECT_EQ(*address, "support+id" + kTokens.Token(5) + "@acme.test");
+  AddressParts parts = SplitAddress(*address);
+  EXPECT_EQ(kTokens.FromPlusTag(parts.local), 5);
+  EXPECT_EQ(parts.domain, "acme.test");
+  // A tag it has is replaced, not nested (FromPlusTag reads the first one).
+  EXPECT_EQ(kTokens.PlusAddress(5, "support+billing@acme.test"), address);
+}
+
+TEST(TicketToken, NoPlusAddressWhereAnMtaCouldRefuseIt) {
+  EXPECT_FALSE(kTokens.PlusAddress(5, "\"odd local\"@acme.test"));
+  EXPECT_FALSE(kTokens.PlusAddress(5, "support"));
+  EXPECT_FALSE(kTokens.PlusAddress(5, "@acme.test"));
+  // 64 octets at most in the local part, tag included (RFC 5321 section 4.5.3.1.1).
+  const size_t room = 64 - ("+id" + kTokens.Token(5)).size();
+  EXPECT_TRUE(kTokens.PlusAddress(5, std::string(room, 'a') + "@acme.test"));
+  EXPECT_FALSE(kTokens.PlusAddress(5, std::string(room + 1, 'a') + "@acme.test"));
 }
 
 TEST(TicketToken, MessageIdsEncodeTheTicketAndAreUnique) {
