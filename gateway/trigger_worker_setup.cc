@@ -10,6 +10,14 @@ std::shared_ptr<const TriggerSet> TriggerSetOf(const Config& config) {
   return kEmpty;
 }
 
+std::set<std::string> AgentAddresses(const Config& config) {
+  std::set<std::string> agents(config.notify.agents.begin(), config.notify.agents.end());
+  for (const GroupConfig& group : config.groups) {
+    agents.insert(group.members.begin(), group.members.end());
+  }
+  return agents;
+}
+
 std::unique_ptr<TriggerWorkers> StartTriggerWorkers(const Config& config,
                                                     const RedisAddress& redis, size_t threads) {
   TriggerWorkerOptions options;
@@ -17,6 +25,7 @@ std::unique_ptr<TriggerWorkers> StartTriggerWorkers(const Config& config,
   options.threads = threads;
   options.claim_idle = config.triggers.claim_timeout;
   options.token_secret = config.classification.token_secret;
+  options.agents = AgentAddresses(config);
   std::shared_ptr<const TriggerSet> set = TriggerSetOf(config);
   auto workers = std::make_unique<TriggerWorkers>(options, set);
   workers->Start();
@@ -29,6 +38,7 @@ void ReloadTriggerWorkers(const Config& config, TriggerWorkers* workers) {
   workers->SetTriggers(TriggerSetOf(config));
   workers->SetClaimIdle(config.triggers.claim_timeout);
   workers->SetTokenSecret(config.classification.token_secret);
+  workers->SetAgents(AgentAddresses(config));
 }
 
 }  // namespace postdesk

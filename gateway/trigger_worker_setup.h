@@ -5,6 +5,8 @@
 #define POSTDESK_GATEWAY_TRIGGER_WORKER_SETUP_H_
 
 #include <memory>
+#include <set>
+#include <string>
 
 #include "gateway/config.h"
 #include "storage/redis_address.h"
@@ -15,13 +17,16 @@ namespace postdesk {
 // The configuration's trigger set; an empty set when the configuration has none loaded.
 std::shared_ptr<const TriggerSet> TriggerSetOf(const Config& config);
 
-// Starts `threads` workers on `redis` with the configuration's triggers, token secret and claim
-// timeout, and logs what runs.
+// The agents a trigger's sender_type "agent" names: [notify] agents and every group's members.
+std::set<std::string> AgentAddresses(const Config& config);
+
+// Starts `threads` workers on `redis` with the configuration's triggers, agents, token secret
+// and claim timeout, and logs what runs.
 std::unique_ptr<TriggerWorkers> StartTriggerWorkers(const Config& config,
                                                     const RedisAddress& redis, size_t threads);
 
-// SIGHUP: running workers take a reloaded configuration's triggers and claim timeout (the
-// token secret and the thread count stay until a restart).
+// SIGHUP: running workers take a reloaded configuration's triggers, agents, token secret and
+// claim timeout (the thread count stays until a restart).
 void ReloadTriggerWorkers(const Config& config, TriggerWorkers* workers);
 
 }  // namespace postdesk

@@ -117,7 +117,8 @@ Result<int64_t> TriggerQueue::ReleaseDelayed(size_t count) {
 }
 
 Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry,
-                                              const TicketTokens* tokens) {
+                                              const TicketTokens* tokens,
+                                              const std::set<std::string>* agents) {
   LoadedTriggerEvent loaded;
   int64_t id = ParseStoredInt(Field(entry.fields, "ticket"));
   std::string type = Field(entry.fields, "type");
@@ -193,7 +194,13 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry,
       loaded.comment_message_id = c.value("message_id", std::string());
     }
   }
-  event.sender_type = author == event.current.requester_email ? "requester" : "end_user";
+  // Zendesk's "current user is agent": an agent who answers by email (or opens a ticket) writes
+  // as an agent, even on a ticket they requested.
+  if (agents && agents->count(author)) {
+    event.sender_type = "agent";
+  } else {
+    event.sender_type = author == event.current.requester_email ? "requester" : "end_user";
+  }
   RedisArgv zcount;
   const StoredText description(Field(hash, "description_body"), Field(hash, "message"),
                                Field(hash, "description_span"));

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -63,10 +64,12 @@ class TriggerQueue {
   Result<int64_t> ReleaseDelayed(size_t count);
 
   // Reads the ticket and comment an entry names. A ticket that no longer exists gives
-  // ticket_id 0 (the caller acknowledges the entry). `tokens` fills {{ticket.encoded_id}}
-  // (the caller's, so that a reloaded token_secret applies from the next entry); may be null.
+  // ticket_id 0 (the caller acknowledges the entry). `tokens` fills {{ticket.encoded_id}};
+  // a comment written from one of `agents` (lower-case addresses) has sender_type "agent".
+  // Both are the caller's, so that a reload applies from the next entry; either may be null.
   Result<LoadedTriggerEvent> Load(const TriggerQueueEntry& entry,
-                                  const TicketTokens* tokens = nullptr);
+                                  const TicketTokens* tokens = nullptr,
+                                  const std::set<std::string>* agents = nullptr);
   // Writes the cycle's result and acknowledges the entry, in one atomic step.
   Result<ApplyResult> Apply(const TriggerQueueEntry& entry, const LoadedTriggerEvent& loaded,
                             const TriggerOutcome& outcome);

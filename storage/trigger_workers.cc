@@ -35,7 +35,8 @@ bool NothingToApply(const TriggerOutcome& outcome) {
 }
 
 Processed ProcessEntry(TriggerQueue& queue, const TriggerSet& triggers, const TicketTokens* tokens,
-                       const TriggerQueueEntry& entry, TriggerWorkerCounters& counters) {
+                       const std::set<std::string>* agents, const TriggerQueueEntry& entry,
+                       TriggerWorkerCounters& counters) {
   // With no active trigger a cycle cannot fire: the event is done without reading the ticket.
   // Delayed actions run whatever the set holds now.
   if (triggers.triggers().size() == triggers.inactive_count() &&
@@ -43,7 +44,7 @@ Processed ProcessEntry(TriggerQueue& queue, const TriggerSet& triggers, const Ti
     return Processed::kNothingToDo;
   }
   for (int attempt = 0; attempt < kMaxConflicts; ++attempt) {
-    Result<LoadedTriggerEvent> loaded = queue.Load(entry, tokens);
+    Result<LoadedTriggerEvent> loaded = queue.Load(entry, tokens, agents);
     if (!loaded.ok()) {
       spdlog::warn("triggers: {}: {}", entry.id, loaded.status().message());
       return Processed::kRedisFailed;
@@ -104,6 +105,7 @@ TriggerWorkers::TriggerWorkers(TriggerWorkerOptions options,
       triggers_(std::move(triggers)) {
   if (options_.consumer_prefix.empty()) options_.consumer_prefix = DefaultConsumerPrefix();
   SetTokenSecret(options_.token_secret);
+  SetAgents(options_.agents);
 }
 
 TriggerWorkers::~TriggerWorkers() { Stop(); }
@@ -128,6 +130,12 @@ void TriggerWorkers::SetTokenSecret(const std::string& secret) {
   auto tokens = secret.empty() ? nullptr : std::make_shared<const TicketTokens>(secret);
   std::lock_guard<std::mutex> lock(rules_mutex_);
   tokens_ = std::move(tokens);
+}
+
+void TriggerWorkers::SetAgents(std::set<std::string> agents) {
+  auto shared = std::make_shared<const std::set<std::string>>(std::move(agents));
+  std::lock_guard<std::mutex> lock(rules_mutex_);
+  agents_ = std::move(shared);
 }
 
 void TriggerWorkers::Run(size_t index) {
@@ -180,16 +188,19 @@ void TriggerWorkers::Run(size_t index) {
     }
     std::shared_ptr<const TriggerSet> set;
     std::shared_ptr<const TicketTokens> tokens;
+    std::shared_ptr<const std::set<std::string>> agents;
     {
       std::lock_guard<std::mutex> lock(rules_mutex_);
       set = triggers_;
       tokens = tokens_;
+      agents = agents_;
     }
     std::vector<std::string> nothing_to_do;
     for (const TriggerQueueEntry& entry : entries) {
       if (failed) break;
       counters_.events++;
-      Processed processed = ProcessEntry(*queue, *set, tokens.get(), entry, counters_);
+      Processed processed =
+          ProcessEntry(*queue, *set, tokens.get(), agents.get(), entry, counters_);
       failed = processed == Processed::kRedisFailed;
       if (processed == Processed::kNothingToDo) nothing_to_do.push_back(entry.id);
     }

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +36,7 @@ struct TriggerWorkerOptions {
   // An entry pending this long in another consumer is taken over (its worker is presumed dead).
   std::chrono::milliseconds claim_idle{std::chrono::seconds(30)};
   std::string token_secret;  // for {{ticket.encoded_id}}
+  std::set<std::string> agents;  // lower-case addresses whose comments are sender_type "agent"
   std::string consumer_prefix;  // default: host name and pid
 };
 
@@ -61,6 +63,9 @@ class TriggerWorkers {
   // A reloaded [classification] token_secret, for {{ticket.encoded_id}} from the next batch on;
   // empty: no encoded ids.
   void SetTokenSecret(const std::string& secret);
+  // The agents' addresses (lower case), whose comments have sender_type "agent"; from the next
+  // batch on.
+  void SetAgents(std::set<std::string> agents);
   // A reloaded [triggers] claim_timeout, from the next takeover round on (thread-safe).
   void SetClaimIdle(std::chrono::milliseconds claim_idle) {
     claim_idle_ms_.store(claim_idle.count(), std::memory_order_relaxed);
@@ -72,9 +77,10 @@ class TriggerWorkers {
 
   TriggerWorkerOptions options_;
   std::atomic<int64_t> claim_idle_ms_;  // options_.claim_idle, or a reload's
-  mutable std::mutex rules_mutex_;      // guards triggers_ and tokens_
+  mutable std::mutex rules_mutex_;      // guards triggers_, tokens_ and agents_
   std::shared_ptr<const TriggerSet> triggers_;
   std::shared_ptr<const TicketTokens> tokens_;  // null without a token secret
+  std::shared_ptr<const std::set<std::string>> agents_;
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
   TriggerWorkerCounters counters_;

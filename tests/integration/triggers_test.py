@@ -61,9 +61,10 @@ ZENDESK_EXPORT = {
 }
 
 
-def send(port, subject, to="support@acme.test", body="Hello"):
+def send(port, subject, to="support@acme.test", body="Hello",
+         sender="Ann Customer <ann@customer.test>"):
     msg = EmailMessage()
-    msg["From"] = "Ann Customer <ann@customer.test>"
+    msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject
     msg.set_content(body)
@@ -198,6 +199,49 @@ class TriggersTest(unittest.TestCase):
         finally:
             workers.send_signal(signal.SIGTERM)
             self.assertEqual(workers.wait(timeout=10), 0)
+
+    def test_a_comment_from_an_agents_address_is_written_by_an_agent(self):
+        # Zendesk's "current user is agent": [notify] agents and group members answering by
+        # email; anyone else who is not the requester is an end user.
+        def tag_when(sender_type, tag):
+            return {"title": tag, "conditions": {"all": [
+                {"field": "update_type", "operator": "is", "value": "Change"},
+                {"field": "sender_type", "operator": "is", "value": sender_type}]},
+                "actions": [{"field": "current_tags", "value": tag}]}
+        token = {"title": "Token", "conditions": {"all": [
+            {"field": "update_type", "operator": "is", "value": "Create"}]},
+            "actions": [{"field": "notification_user",
+                         "value": ["requester_id", "Re: {{ticket.title}}",
+                                   "Reference [{{ticket.encoded_id}}]"]}]}
+        self.start([token, tag_when("agent", "by_agent"), tag_when("end_user", "by_end_user"),
+                    tag_when("requester", "by_requester")],
+                   extra='[notify]\nagents = ["bob@acme.test"]\n[[group]]\nid = "2"\n'
+                         'name = "Billing"\nmembers = ["carol@acme.test"]\n')
+        outbox = os.path.join(self.gw.dir, "var", "outbox")
+
+        def reference():
+            import glob
+            import re
+            for path in glob.glob(os.path.join(outbox, "*.eml")):
+                found = re.search(r"Reference \[([0-9A-Z]+-[0-9A-Z]+)\]", read(path))
+                if found:
+                    return found.group(1)
+            return None
+
+        send(self.gw.port, "Printer on fire")
+        self.assertTrue(wait_for(reference, 10), self.gw.read_log())
+        for sender, tag in [("Bob Agent <Bob@acme.test>", "by_agent"),
+                            ("carol@acme.test", "by_agent"),
+                            ("Dave <dave@customer.test>", "by_end_user"),
+                            ("ann@customer.test", "by_requester")]:
+            comments = len(self.gw.ticket(1)["comments"])
+            send(self.gw.port, "Re: Printer on fire", body=f"On it. [{reference()}]",
+                 sender=sender)
+            self.assertTrue(wait_for(lambda: len(self.gw.ticket(1)["comments"]) == comments + 1
+                                     and tag in self.gw.ticket(1)["tags"], 10),
+                            (sender, self.gw.ticket(1), self.gw.read_log()))
+        self.assertEqual(sorted(self.gw.ticket(1)["tags"]),
+                         ["by_agent", "by_end_user", "by_requester"])
 
     def test_postdesk_workers_take_a_reloaded_token_secret(self):
         # The body token of a notification is rendered by `postdesk workers` and checked by the

@@ -321,6 +321,31 @@ TEST_F(TriggerQueueTest, CommentEventSeesReopenAsStatusChange) {
   EXPECT_EQ(created->event.comment, "Body of question");
 }
 
+TEST_F(TriggerQueueTest, CommentFromAnAgentsAddressIsWrittenByAnAgent) {
+  int64_t id = Ingest("question");
+  Ingest("answer", "Bob@Acme.test", id);
+  std::unique_ptr<TriggerQueue> queue = Queue("w/0");
+  Result<std::vector<TriggerQueueEntry>> read = queue->ReadNew(10, 100);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->size(), 2u);
+  const std::set<std::string> agents = {"bob@acme.test"};
+  Result<LoadedTriggerEvent> answer = queue->Load(read->at(1), nullptr, &agents);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->event.sender_type, "agent");
+  // Without the agents, or from someone else, the same reads as before.
+  answer = queue->Load(read->at(1));
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->event.sender_type, "end_user");
+  Result<LoadedTriggerEvent> question = queue->Load(read->at(0), nullptr, &agents);
+  ASSERT_TRUE(question.ok());
+  EXPECT_EQ(question->event.sender_type, "requester");
+  // An agent who requested the ticket still writes as an agent.
+  const std::set<std::string> requester_is_agent = {"ann@customer.test"};
+  question = queue->Load(read->at(0), nullptr, &requester_is_agent);
+  ASSERT_TRUE(question.ok());
+  EXPECT_EQ(question->event.sender_type, "agent");
+}
+
 // Texts kept only inside the raw message (no {pd}:body: key) reach the trigger event whole, line
 // ends normalised as the parser gave them.
 TEST_F(TriggerQueueTest, TextsKeptInTheRawMessageReachTheEvent) {
