@@ -47,17 +47,24 @@ addresses = ["help@globex.test"]
 # connection of a test running beside this one may take it as its source port. A port from
 # this range is only ever taken by someone binding it on purpose.
 _FIXED_PORTS = (20000, 32767)
+# Ports this process handed out: two calls before either server binds (a primary and its
+# replica) would otherwise draw the same port now and then, and the second server would fail to
+# bind while wait_port() saw the first one listening there.
+_handed_out = set()
 
 
 def free_port():
     """A port nothing listens on, for a server that binds it a moment later."""
     for _ in range(1000):
         port = random.randint(*_FIXED_PORTS)
+        if port in _handed_out:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _handed_out.add(port)
             return port
     raise RuntimeError("no free port in %d-%d" % _FIXED_PORTS)
 

@@ -38,9 +38,10 @@ class SentinelGroup:
     def start(self):
         for i, port in enumerate(self.ports):
             replica = ["--replicaof", "127.0.0.1", str(self.ports[0])] if i else []
-            self.procs[port] = self.start_server(port, replica)
-        wait_for(lambda: "master_link_status:up" in self.cli(self.ports[1], "INFO", "replication"),
-                 20)
+            self.start_server(port, replica)
+        if not wait_for(lambda: "master_link_status:up" in self.cli(self.ports[1], "INFO",
+                                                                       "replication"), 20):
+            raise RuntimeError("the replica never synced:\n" + self.logs())
         # Started after the replica synced: the sentinel's first look at the primary lists it.
         self.sentinel_port = free_port()
         config = os.path.join(self.dir, "sentinel.conf")  # Sentinel rewrites it as it learns
@@ -49,17 +50,29 @@ class SentinelGroup:
                     f"sentinel monitor {MASTER} 127.0.0.1 {self.ports[0]} 1\n"
                     f"sentinel down-after-milliseconds {MASTER} 1000\n"
                     f"sentinel failover-timeout {MASTER} 5000\n"
+                    f"logfile {os.path.join(self.dir, 'sentinel.log')}\n"
                     + (f'requirepass "{self.password}"\n' if self.password else ""))
         self.sentinel = subprocess.Popen(["redis-server", config, "--sentinel"],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.sentinel_port)
+        if self.sentinel.poll() is not None:  # what listens there is another test's server
+            raise RuntimeError(f"the sentinel exited ({self.sentinel.returncode}):\n" + self.logs())
         # Listed is not yet promotable: the sentinel lists a replica as soon as the primary's INFO
         # names it, and refuses to promote it (NOGOODSLAVE) until the replica's own INFO said
         # that its link to the primary is up.
         if not wait_for(self.replica_is_promotable, 20):
             raise RuntimeError("the sentinel never saw the replica: " +
-                               self.sentinel_cli("SENTINEL", "REPLICAS", MASTER))
+                               self.sentinel_cli("SENTINEL", "REPLICAS", MASTER) + "\n" +
+                               self.logs())
         self.url = f"redis-sentinel://127.0.0.1:{self.sentinel_port}/{MASTER}"
+
+    def logs(self):
+        """The last lines of every server's log, for a failed start's error."""
+        text = ""
+        for path in sorted(glob.glob(os.path.join(self.dir, "*.log"))):
+            with open(path, errors="replace") as f:
+                text += f"--- {os.path.basename(path)}\n" + "".join(f.readlines()[-15:])
+        return text
 
     def replica_is_promotable(self):
         lines = self.sentinel_cli("SENTINEL", "REPLICAS", MASTER).split("\n")
@@ -72,10 +85,14 @@ class SentinelGroup:
         os.makedirs(node_dir, exist_ok=True)
         proc = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", node_dir,
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always", *extra],
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+             "--logfile", os.path.join(self.dir, f"{port}.log"), *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs[port] = proc  # stopped by stop(), whatever happens next
         wait_port(port)
-        return proc
+        if proc.poll() is not None:  # what listens there is another test's server
+            raise RuntimeError(f"redis-server on {port} exited ({proc.returncode}):\n" +
+                               self.logs())
 
     def cli(self, port, *args):
         return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True,
