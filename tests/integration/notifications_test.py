@@ -368,6 +368,27 @@ class NotificationTest(unittest.TestCase):
         self.assertEqual(relay.messages, [])
         self.assertNotIn("deferred", self.gw.read_log())
 
+    def test_bulk_and_list_mail_gets_no_automatic_notification_but_the_agents_hear_of_it(self):
+        # design.md's classifier table: Precedence bulk/list and List-Id make a ticket whose
+        # automatic notifications to the sender are suppressed; the default "notify all agents
+        # of received request" still runs.
+        relay = Relay()
+        self.start(notify_config(relay.port, 'agents = ["bob@acme.test"]'), relay)
+        send(self.gw.port, "Plain request")
+        send(self.gw.port, "Newsletter", headers={"Precedence": "bulk"})
+        send(self.gw.port, "List digest", headers={"List-Id": "<news.customer.test>"})
+
+        def sent(to, subject):
+            return [m for m in self.relay.messages
+                    if to in m[1] and subject.encode() in m[2]]
+        for subject in ["Plain request", "Newsletter", "List digest"]:
+            self.assertTrue(wait_for(lambda: sent("bob@acme.test", subject), 10),
+                            (subject, self.gw.read_log()))
+        self.assertTrue(wait_for(lambda: sent("zoe@customer.test", "Plain request"), 10))
+        time.sleep(0.3)  # a requester's notification would have come with the agents'
+        self.assertEqual(sent("zoe@customer.test", "Newsletter"), [])
+        self.assertEqual(sent("zoe@customer.test", "List digest"), [])
+
     def test_per_recipient_caps_stop_a_runaway_loop(self):
         # A customer's system that opens ticket after ticket (each from a new Message-ID, so
         # below the rate guard's 20): past recipient_limit it gets no more notifications, and
