@@ -201,25 +201,39 @@ Result<LoadedTriggerEvent> TriggerQueue::Load(const TriggerQueueEntry& entry,
   } else {
     event.sender_type = author == event.current.requester_email ? "requester" : "end_user";
   }
-  RedisArgv zcount;
   const StoredText description(Field(hash, "description_body"), Field(hash, "message"),
                                Field(hash, "description_span"));
   const StoredText comment_text(body_key, body_message, body_span);
-  std::string requester_key = "{pd}:requester:" + event.current.requester_email + ":tickets";
-  std::string before_creation = "(" + std::to_string(created_ms);
+  // The requester's tickets are scored by their creation's millisecond: the ones before it,
+  // and those of the same millisecond (one transaction to several brands, a burst) with a
+  // lower id.
+  const std::string requester_key = "{pd}:requester:" + event.current.requester_email + ":tickets";
+  const std::string created = std::to_string(created_ms);
+  const std::string before_created = "(" + created;  // exclusive
+  RedisArgv before, same_moment;
   for (std::string_view arg : {std::string_view("ZCOUNT"), std::string_view(requester_key),
-                               std::string_view("-inf"), std::string_view(before_creation)}) {
-    zcount.Add(arg);
+                               std::string_view("-inf"), std::string_view(before_created)}) {
+    before.Add(arg);
+  }
+  for (std::string_view arg :
+       {std::string_view("ZRANGEBYSCORE"), std::string_view(requester_key),
+        std::string_view(created), std::string_view(created), std::string_view("LIMIT"),
+        std::string_view("0"), std::string_view("100")}) {
+    same_moment.Add(arg);
   }
   Result<std::vector<RedisReplyPtr>> second =
-      connection_->Pipeline({description.Command(), comment_text.Command(), zcount});
+      connection_->Pipeline({description.Command(), comment_text.Command(), before, same_moment});
   if (!second.ok()) return second.status();
   event.current.description = description.TextOf(second.value()[0].get());
   if (!body_key.empty()) event.comment = comment_text.TextOf(second.value()[1].get());
   if (type != "ticket.created") event.previous.description = event.current.description;
   const redisReply* count = second.value()[2].get();
+  const redisReply* same = second.value()[3].get();
   if (!event.current.requester_email.empty() && count && count->type == REDIS_REPLY_INTEGER) {
     event.requester_previous_tickets = count->integer;
+    for (size_t i = 0; same && same->type == REDIS_REPLY_ARRAY && i < same->elements; ++i) {
+      if (ParseStoredInt(ReplyText(same->element[i])) < id) ++event.requester_previous_tickets;
+    }
   }
 
   auto set = [&event](Placeholder p, std::string value) {

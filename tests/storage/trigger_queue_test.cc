@@ -44,8 +44,11 @@ class TriggerQueueTest : public EmbeddedRedisTest {
   // Stores a message through postdesk_ingest, as the gateway does; returns the ticket id. With
   // `text_in_raw` the text is the raw message's plain body, parsed as the gateway parses it, so
   // that storage keeps it only inside the raw message (ParsedMessage::description_span).
+  // `also_to_brands`: one transaction to these brands too, one new ticket each (one script call:
+  // the same creation millisecond).
   int64_t Ingest(const std::string& subject, const std::string& from = "ann@customer.test",
-                 int64_t thread = 0, bool text_in_raw = false) {
+                 int64_t thread = 0, bool text_in_raw = false,
+                 const std::vector<std::string>& also_to_brands = {}) {
     IngestRequest r;
     r.subject = subject;
     r.description = "Body of " + subject;
@@ -58,6 +61,12 @@ class TriggerQueueTest : public EmbeddedRedisTest {
     target.received_at = "support@acme.test";
     target.thread_ticket = thread;
     r.tickets = {target};
+    for (const std::string& brand : also_to_brands) {
+      NewTicketTarget other;
+      other.brand = brand;
+      other.received_at = "help@" + brand + ".test";
+      r.tickets.push_back(other);
+    }
     r.raw = "Subject: " + subject + "\r\n\r\nbody\r\n";
     if (text_in_raw) {
       r.raw = "Subject: " + subject + "\r\n\r\nBody of\r\n" + subject + "\r\n";
@@ -344,6 +353,30 @@ TEST_F(TriggerQueueTest, CommentFromAnAgentsAddressIsWrittenByAnAgent) {
   question = queue->Load(read->at(0), nullptr, &requester_is_agent);
   ASSERT_TRUE(question.ok());
   EXPECT_EQ(question->event.sender_type, "agent");
+}
+
+// design.md's "the requester's previous tickets": those opened before this one, by this
+// requester only; a comment does not count as a ticket, and of two tickets of one millisecond
+// (one message to two brands) the second counts the first.
+TEST_F(TriggerQueueTest, RequesterPreviousTicketsCountsOnlyTheirEarlierTickets) {
+  int64_t first = Ingest("one");
+  Ingest("someone else's", "bob@other.test");
+  Ingest("a comment", "ann@customer.test", first);
+  Ingest("two", "ann@customer.test", 0, false, {"globex"});
+  Ingest("three");
+  std::unique_ptr<TriggerQueue> queue = Queue("w/0");
+  Result<std::vector<TriggerQueueEntry>> read = queue->ReadNew(10, 100);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->size(), 6u);
+  std::vector<int64_t> previous;
+  for (const TriggerQueueEntry& entry : read.value()) {
+    Result<LoadedTriggerEvent> loaded = queue->Load(entry);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+    previous.push_back(loaded->event.requester_previous_tickets);
+  }
+  // one, someone else's, the comment on one (ticket one's count), two at acme and at globex,
+  // three.
+  EXPECT_EQ(previous, (std::vector<int64_t>{0, 0, 0, 1, 2, 3}));
 }
 
 // Texts kept only inside the raw message (no {pd}:body: key) reach the trigger event whole, line
