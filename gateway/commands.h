@@ -20,10 +20,13 @@ int CheckConfigCommand(const Args& args);
 int SuspendedCommand(const Args& args);
 int WorkersCommand(const Args& args);
 int TargetsCommand(const Args& args);
+int SendersCommand(const Args& args);
 
 // Shared option handling: "--config FILE" or "--config=FILE"; true if args hold -h/--help.
 std::optional<std::string> OptionValue(const Args& args, std::string_view name);
 bool WantsHelp(const Args& args);
+// A tool's failure: "postdesk: MESSAGE" on stderr; returns 1, the exit status.
+int Fail(const std::string& message);
 
 }  // namespace postdesk
 

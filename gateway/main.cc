@@ -28,6 +28,8 @@ constexpr char kUsage[] =
     "  workers --config FILE           run trigger workers without the gateway\n"
     "  targets list|test|activate|deactivate [ID] --config FILE\n"
     "                                  email targets of notifications\n"
+    "  senders list|suspend|unsuspend [BRAND ADDRESS] --config FILE\n"
+    "                                  senders whose mail to a brand is suspended\n"
     "\n"
     "Run 'postdesk COMMAND --help' for a command's options.\n";
 
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
   if (command == "suspended") return postdesk::SuspendedCommand(args);
   if (command == "workers") return postdesk::WorkersCommand(args);
   if (command == "targets") return postdesk::TargetsCommand(args);
+  if (command == "senders") return postdesk::SendersCommand(args);
   std::fprintf(stderr, "postdesk: unknown command '%s'\n\n%s", argv[1], kUsage);
   return 2;
 }

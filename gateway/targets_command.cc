@@ -29,11 +29,6 @@ constexpr char kHelp[] =
     "sends a test message to it now through its relay and prints the relay's answer;\n"
     "'activate' and 'deactivate' switch it (activating also clears its failure count).\n";
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "postdesk: %s\n", message.c_str());
-  return 1;
-}
-
 // Sends one message through a fresh SmtpClient on a private loop and waits for the answer.
 DeliveryResult SendNow(const Config& config, const std::string& relay, OutboundMessage message) {
   uv_loop_t loop;

@@ -36,12 +36,12 @@ std::optional<int64_t> PositiveId(std::string_view text) {
   return id;
 }
 
+}  // namespace
+
 int Fail(const std::string& message) {
   std::fprintf(stderr, "postdesk: %s\n", message.c_str());
   return 1;
 }
-
-}  // namespace
 
 std::optional<std::string> OptionValue(const Args& args, std::string_view name) {
   for (size_t i = 0; i < args.size(); ++i) {

@@ -151,7 +151,7 @@ local function ingest(keys, args)
       -- gives it the block time instead, during which every message is over the limit.
       if cause == '' and sender ~= '' and not recovering then
         if redis.call('SISMEMBER', P .. 'suspended_senders:' .. brand, sender) == 1 then
-          cause, reason = 'blocklisted', 'sender suspended by a trigger'
+          cause, reason = 'blocklisted', 'sender suspended for this brand'
         else
           local counter = P .. 'rate:' .. brand .. ':' .. sender
           local n = redis.call('INCR', counter)

@@ -71,6 +71,11 @@ inline constexpr const char* kSlotProbeKey = "{pd}:ticket:next_id";
 // The streams of the schema above, for the code that writes and reads them.
 inline constexpr const char* kEventsStream = "{pd}:events";
 inline constexpr const char* kOutboxStream = "{pd}:outbox";
+// The senders whose mail to `brand` is suspended (the ingest script reads it for each message,
+// the suspend_sender action and `postdesk senders` write it).
+inline std::string SuspendedSendersKey(std::string_view brand) {
+  return "{pd}:suspended_senders:" + std::string(brand);
+}
 
 // FUNCTION LOAD REPLACE takes this source; FCALL postdesk_ingest then stores one message, in the
 // MULTI ... EXEC block that IngestCommands (storage/ingest_request.h) builds, and returns one

@@ -445,7 +445,8 @@ class CommandLineTest(unittest.TestCase):
         return subprocess.run([POSTDESK, *args], capture_output=True, text=True, timeout=30)
 
     def test_every_subcommand_has_help(self):
-        for sub in (["serve"], ["parse"], ["tickets"], ["check-config"], []):
+        for sub in (["serve"], ["parse"], ["tickets"], ["check-config"], ["suspended"],
+                    ["workers"], ["targets"], ["senders"], []):
             out = self.run_postdesk(*sub, "--help")
             self.assertEqual(out.returncode, 0, sub)
             self.assertIn("usage: postdesk", out.stdout)

@@ -243,6 +243,46 @@ class TriggersTest(unittest.TestCase):
         self.assertEqual(sorted(self.gw.ticket(1)["tags"]),
                          ["by_agent", "by_end_user", "by_requester"])
 
+    def test_a_suspended_sender_is_listed_and_lifted_by_command(self):
+        # suspend_sender keeps the sender's next messages out of the tickets; `postdesk senders`
+        # lists them, lifts the suspension, and suspends by hand, each from the next message.
+        self.start([{"title": "Block", "conditions": {"all": [
+            {"field": "update_type", "operator": "is", "value": "Create"},
+            {"field": "subject", "operator": "contains", "value": "casino"}]},
+            "actions": [{"field": "suspend_sender", "value": True}]}])
+
+        def stored():
+            import re
+            return re.findall(r'stored="([^"]+)"', self.gw.read_log())
+        send(self.gw.port, "Best casino offers")
+        self.assertTrue(wait_for(lambda: self.gw.postdesk("senders", "list") ==
+                                 [{"brand": "acme", "sender": "ann@customer.test"}], 10),
+                        self.gw.read_log())
+        send(self.gw.port, "A real question")
+        self.assertEqual(stored(), ["ticket 1", "suspended 1 (blocklisted)"])
+        self.assertEqual([m["subject"] for m in self.gw.postdesk("suspended", "list")],
+                         ["A real question"])
+        self.assertEqual(self.gw.postdesk("senders", "unsuspend", "acme", "Ann@Customer.test"),
+                         {"brand": "acme", "sender": "ann@customer.test", "suspended": False})
+        self.assertEqual(self.gw.postdesk("senders", "list"), [])
+        send(self.gw.port, "Asking again")
+        self.assertEqual(stored()[-1], "ticket 2")
+        self.gw.postdesk("senders", "suspend", "globex", "ann@customer.test")
+        send(self.gw.port, "To globex", to="help@globex.test")
+        send(self.gw.port, "To acme")
+        # Suspended for globex only: acme still takes ann's mail.
+        self.assertEqual(stored()[-2:], ["suspended 2 (blocklisted)", "ticket 3"])
+        refused = subprocess.run([POSTDESK, "senders", "unsuspend", "acme", "ann@customer.test",
+                                  "--config", self.gw.config], capture_output=True, text=True,
+                                 timeout=30)
+        self.assertEqual((refused.returncode, refused.stderr),
+                         (1, "postdesk: ann@customer.test is not suspended for acme\n"))
+        refused = subprocess.run([POSTDESK, "senders", "suspend", "nope", "x@y.test",
+                                  "--config", self.gw.config], capture_output=True, text=True,
+                                 timeout=30)
+        self.assertEqual((refused.returncode, refused.stderr),
+                         (1, 'postdesk: no [[brand]] named "nope"\n'))
+
     def test_postdesk_workers_take_a_reloaded_token_secret(self):
         # The body token of a notification is rendered by `postdesk workers` and checked by the
         # gateway: after both reload a new key, a reply carrying only that token threads.
