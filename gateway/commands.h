@@ -4,6 +4,7 @@
 #ifndef POSTDESK_GATEWAY_COMMANDS_H_
 #define POSTDESK_GATEWAY_COMMANDS_H_
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,8 @@ std::optional<std::string> OptionValue(const Args& args, std::string_view name);
 bool WantsHelp(const Args& args);
 // A tool's failure: "postdesk: MESSAGE" on stderr; returns 1, the exit status.
 int Fail(const std::string& message);
+// A tool's result on stdout, indented; invalid UTF-8 in it is replaced, not thrown on.
+void PrintJson(const nlohmann::json& json);
 
 }  // namespace postdesk
 

@@ -19,7 +19,7 @@ constexpr char kUsage[] =
     "\n"
     "commands:\n"
     "  serve --config FILE             run the SMTP gateway\n"
-    "  parse FILE.eml                  print what the parser makes of a message, as JSON\n"
+    "  parse FILE.eml [--config FILE]  what the parser and classifier make of a message, as JSON\n"
     "  tickets get ID --config FILE    print a stored ticket as JSON\n"
     "  tickets raw ID --config FILE    write a ticket's message as stored\n"
     "  check-config --config FILE      validate a configuration file\n"

@@ -6,27 +6,15 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/address_table.h"
-#include "gateway/bounded_file.h"
 #include "gateway/commands.h"
 #include "gateway/config.h"
 #include "gateway/tool_redis.h"
-#include "parser/message_json.h"
-#include "parser/message_parser.h"
 #include "storage/embedded_redis.h"
 #include "storage/suspended_messages.h"
 #include "storage/ticket_reader.h"
 
 namespace postdesk {
 namespace {
-
-// Larger files are not mail we would accept over SMTP either ([limits] max_message_size).
-constexpr size_t kMaxParseFileBytes = 256 * 1024 * 1024;
-
-void PrintJson(const nlohmann::json& json) {
-  std::string text = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fputc('\n', stdout);
-}
 
 // A ticket or message id as the operator typed it: a positive decimal number.
 std::optional<int64_t> PositiveId(std::string_view text) {
@@ -37,6 +25,12 @@ std::optional<int64_t> PositiveId(std::string_view text) {
 }
 
 }  // namespace
+
+void PrintJson(const nlohmann::json& json) {
+  std::string text = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fputc('\n', stdout);
+}
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "postdesk: %s\n", message.c_str());
@@ -59,28 +53,6 @@ bool WantsHelp(const Args& args) {
     if (a == "--help" || a == "-h") return true;
   }
   return false;
-}
-
-int ParseCommand(const Args& args) {
-  static constexpr char kHelp[] =
-      "usage: postdesk parse FILE.eml\n"
-      "\n"
-      "Prints what the parser makes of a message, as JSON: subject, from_email, from_name,\n"
-      "description, truncated, attachments [{filename, content_type, size, content_id}], and\n"
-      "the headers that classification and threading use.\n";
-  if (WantsHelp(args)) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
-  if (args.size() != 1) {
-    std::fprintf(stderr, "%s", kHelp);
-    return 2;
-  }
-  std::string path(args[0]);
-  Result<std::string> raw = ReadFileAtMost(path, kMaxParseFileBytes);
-  if (!raw.ok()) return Fail(path + ": " + raw.status().message());
-  PrintJson(MessageToJson(ParseMessage(raw.value())));
-  return 0;
 }
 
 int TicketsCommand(const Args& args) {

@@ -5,11 +5,12 @@ import json
 import os
 import re
 import smtplib
+import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from postdesk_harness import Gateway  # noqa: E402
+from postdesk_harness import POSTDESK, Gateway  # noqa: E402
 from smtp_relay import Relay  # noqa: E402
 
 CORPUS = os.environ.get("POSTDESK_SHARED_CORPUS",
@@ -84,6 +85,32 @@ class CorpusVerdictTest(unittest.TestCase):
                                  want.get("auto_notifications_suppressed", False))
                 checked += 1
         self.assertGreater(checked, 15)
+
+    def test_postdesk_parse_prints_every_corpus_expectation_offline(self):
+        # design.md: `postdesk parse` prints "the keys of shared/corpus/expected.json"; with the
+        # gateway's configuration the verdict is the one SMTP gives (above), without Redis.
+        keys = ["verdict", "cause", "auto_notifications_suppressed", "subject", "from_email",
+                "from_name", "truncated"]
+        checked = 0
+        for name, want in sorted(self.expected.items()):
+            if name in NEEDS_NOTIFICATIONS:
+                continue
+            with self.subTest(case=name):
+                args = [POSTDESK, "parse", os.path.join(CORPUS, name + ".eml"),
+                        "--config", self.gw.config]
+                if "envelope_from" in want:
+                    args += ["--mail-from", want["envelope_from"]]
+                out = subprocess.run(args, capture_output=True, text=True, timeout=30)
+                self.assertEqual(out.returncode, 0, out.stderr)
+                got = json.loads(out.stdout)
+                self.assertEqual({k: got.get(k) for k in keys if k in want},
+                                 {k: want[k] for k in keys if k in want})
+                if want["verdict"] == "suspended":
+                    self.assertTrue(got["reason"])
+                for needle in want.get("body_contains", []):
+                    self.assertIn(needle, got["description"])
+                checked += 1
+        self.assertEqual(checked, len(self.expected) - len(NEEDS_NOTIFICATIONS))
 
 
 def corpus_file(name):
