@@ -31,14 +31,21 @@ struct Delivery::Job {
   DeliveryOutcome outcome;
 };
 
-Classification ClassifyTransaction(const SmtpTransaction& tx, const ParsedMessage& parsed) {
+ClassifierContext DeploymentClassifierContext(const AddressTable& addresses,
+                                              const std::string& hostname,
+                                              const TicketTokens& tokens) {
   ClassifierContext context;
-  context.tokens = &tx.state->tokens;
-  context.loop_markers = {&tx.state->config.hostname, 1};
-  const AddressTable& addresses = tx.state->addresses;
+  context.tokens = &tokens;
+  if (!hostname.empty()) context.loop_markers = {&hostname, 1};
   context.is_support_address = [&addresses](std::string_view a) {
     return addresses.IsSupportAddress(a);
   };
+  return context;
+}
+
+Classification ClassifyTransaction(const SmtpTransaction& tx, const ParsedMessage& parsed) {
+  const ClassifierContext context =
+      DeploymentClassifierContext(tx.state->addresses, tx.state->config.hostname, tx.state->tokens);
   // Views of the recipients, in a vector each thread keeps (loops and parsing workers both
   // classify).
   thread_local std::vector<std::string_view> recipients;

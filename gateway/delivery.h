@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "gateway/smtp_transaction.h"
@@ -62,6 +63,13 @@ inline constexpr size_t kInlineParseBytes = 64 * 1024;
 // Received: headers past which a message is a routing loop (RFC 5321 6.3; Postfix's
 // hopcount_limit has the same default).
 inline constexpr size_t kMaxReceivedHeaders = 100;
+
+// The classifier's view of a deployment: its support addresses, its loop marker (`hostname`;
+// none when empty) and its tokens, which must outlive the context. One function for the
+// gateway and `postdesk parse`, so that the tool's verdict is the gateway's.
+ClassifierContext DeploymentClassifierContext(const AddressTable& addresses,
+                                              const std::string& hostname,
+                                              const TicketTokens& tokens);
 
 // The classification of a transaction's message, with this deployment's tokens, loop marker
 // and support addresses.

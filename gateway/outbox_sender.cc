@@ -381,11 +381,7 @@ class OutboxSender::Worker {
                              const std::string& from) {
     const std::string& address = received_at.empty() ? from : received_at;
     if (ticket <= 0) return address;  // an alert to the administrators
-    for (const BrandConfig& brand : s.config.brands) {
-      for (const std::string& external : brand.external_addresses) {
-        if (EqualsIgnoreCase(external, address)) return address;
-      }
-    }
+    if (s.addresses.FindExternal(address)) return address;
     return s.tokens.PlusAddress(ticket, address).value_or(address);
   }
 

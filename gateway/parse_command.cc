@@ -14,6 +14,7 @@
 #include "gateway/bounded_file.h"
 #include "gateway/commands.h"
 #include "gateway/config.h"
+#include "gateway/delivery.h"
 #include "parser/classifier.h"
 #include "parser/message_json.h"
 #include "parser/message_parser.h"
@@ -72,12 +73,7 @@ int ParseCommand(const Args& args) {
 
   const AddressTable addresses(config.brands);
   const TicketTokens tokens(config.classification.token_secret);
-  ClassifierContext context;
-  context.tokens = &tokens;
-  if (!config.hostname.empty()) context.loop_markers = {&config.hostname, 1};
-  context.is_support_address = [&addresses](std::string_view a) {
-    return addresses.IsSupportAddress(a);
-  };
+  const ClassifierContext context = DeploymentClassifierContext(addresses, config.hostname, tokens);
   std::vector<std::string_view> recipients;
   if (!config.brands.empty() && !config.brands[0].addresses.empty()) {
     recipients.push_back(config.brands[0].addresses[0]);

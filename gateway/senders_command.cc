@@ -15,6 +15,7 @@
 #include "gateway/tool_redis.h"
 #include "parser/email_address.h"
 #include "storage/redis_functions.h"
+#include "storage/redis_stream.h"
 
 namespace postdesk {
 namespace {
@@ -48,19 +49,22 @@ int SendersCommand(const Args& args) {
   Result<AdminRedis> redis = OpenRedis(config.value());
   if (!redis.ok()) return Fail(redis.status().message());
   RedisConnection& connection = *redis->connection;
+  // Redis's error reply, or why there was none.
+  auto redis_failed = [&connection](const std::string& prefix, const redisReply* r) {
+    return Fail(prefix +
+                (r && r->type == REDIS_REPLY_ERROR ? ReplyText(r) : connection.LastError()));
+  };
 
   if (verb == "list") {
     nlohmann::json list = nlohmann::json::array();
     for (const BrandConfig& brand : config->brands) {
       RedisReplyPtr members = connection.CommandArgv({"SMEMBERS", SuspendedSendersKey(brand.name)});
       if (!members || members->type != REDIS_REPLY_ARRAY) {
-        return Fail("redis: SMEMBERS: " + (members && members->type == REDIS_REPLY_ERROR
-                                               ? std::string(members->str, members->len)
-                                               : connection.LastError()));
+        return redis_failed("redis: SMEMBERS: ", members.get());
       }
       std::vector<std::string> senders;
       for (size_t i = 0; i < members->elements; ++i) {
-        senders.emplace_back(members->element[i]->str, members->element[i]->len);
+        senders.push_back(ReplyText(members->element[i]));
       }
       std::sort(senders.begin(), senders.end());
       for (const std::string& sender : senders) {
@@ -80,10 +84,7 @@ int SendersCommand(const Args& args) {
   if (SplitAddress(sender).domain.empty()) return Fail("not an address: " + sender);
   RedisReplyPtr r = connection.CommandArgv(
       {verb == "suspend" ? "SADD" : "SREM", SuspendedSendersKey(brand), sender});
-  if (!r || r->type != REDIS_REPLY_INTEGER) {
-    return Fail("redis: " + (r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len)
-                                                               : connection.LastError()));
-  }
+  if (!r || r->type != REDIS_REPLY_INTEGER) return redis_failed("redis: ", r.get());
   if (verb == "unsuspend" && r->integer == 0) {
     return Fail(sender + " is not suspended for " + brand);
   }

@@ -334,10 +334,14 @@ RedisArgv FunctionLoadCommand() {
 }
 
 RedisArgv AuthCommand(const RedisAddress& address) {
+  return AuthCommand(address.username, address.password);
+}
+
+RedisArgv AuthCommand(std::string_view username, std::string_view password) {
   RedisArgv command;
   command.Add("AUTH");
-  if (!address.username.empty()) command.Add(address.username);  // an ACL user (Redis 6)
-  command.Add(address.password);
+  if (!username.empty()) command.Add(username);  // an ACL user (Redis 6)
+  command.Add(password);
   return command;
 }
 

@@ -105,6 +105,8 @@ RedisArgv FunctionLoadCommand();
 
 // AUTH [username] password, for an address with a password (the views point into `address`).
 RedisArgv AuthCommand(const RedisAddress& address);
+// AUTH [username] password (the views point into the arguments); no username: the default user.
+RedisArgv AuthCommand(std::string_view username, std::string_view password);
 
 }  // namespace postdesk
 

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "storage/redis_functions.h"
+
 namespace postdesk {
 namespace {
 
@@ -40,10 +42,9 @@ std::vector<std::string_view> Words(std::string_view text) {
 // sentinel without one would refuse the AUTH: none is sent when no password is set.
 Status Authenticate(redisContext* c, const std::string& password) {
   if (password.empty()) return Status::Ok();
-  const char* argv[] = {"AUTH", password.c_str()};
-  const size_t lens[] = {4, password.size()};
+  const RedisArgv auth = AuthCommand("", password);
   std::unique_ptr<redisReply, ReplyFree> r(
-      static_cast<redisReply*>(redisCommandArgv(c, 2, argv, lens)));
+      static_cast<redisReply*>(redisCommandArgv(c, auth.count(), auth.args(), auth.lens.data())));
   if (!r) return Status::Error(std::string("AUTH: ") + (c->err ? c->errstr : "no reply"));
   if (r->type == REDIS_REPLY_ERROR) {
     return Status::Error("AUTH: " + std::string(r->str, r->len));
