@@ -90,6 +90,9 @@ struct TargetConfig {
   std::string email;
   std::string subject;  // the subject of every message to it (placeholders are not expanded)
   std::string relay;    // "host:port"; empty: [notify] relay
+  // False: an operator took the target out of service; nothing is sent to it whatever its
+  // state in Redis (where 21 consecutive failures or `targets deactivate` switch it off too).
+  bool active = true;
   bool operator==(const TargetConfig&) const = default;
 };
 

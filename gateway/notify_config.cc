@@ -101,6 +101,7 @@ Status ReadTarget(TableReader& r, TargetConfig* out) {
     Result<ListenAddress> relay = ParseRelay(out->relay);
     if (!relay.ok()) return Status::Error(r.Name("relay") + ": " + relay.status().message());
   }
+  RETURN_IF_ERROR(r.Bool("active", &out->active));
   return r.Finish();
 }
 

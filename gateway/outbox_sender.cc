@@ -274,6 +274,9 @@ class OutboxSender::Worker {
         if (t.id == recipient) target = &t;
       }
       if (!target) return Drop(job, "no target " + recipient + " in the configuration");
+      if (!target->active) {
+        return Drop(job, "target " + target->id + " is inactive in the configuration");
+      }
       Result<TargetHealth> health = queue_->GetTarget(target->id);
       if (!health.ok()) return Lost(health.status()), false;
       if (!health->active) return Drop(job, "target " + target->id + " is deactivated");

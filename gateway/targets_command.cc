@@ -25,9 +25,11 @@ constexpr char kHelp[] =
     "       postdesk targets deactivate ID --config FILE\n"
     "\n"
     "Email targets ([[target]] in FILE) that notification_target actions send to. 'list'\n"
-    "prints each with its state (active, consecutive failures, last error) as JSON; 'test'\n"
-    "sends a test message to it now through its relay and prints the relay's answer;\n"
-    "'activate' and 'deactivate' switch it (activating also clears its failure count).\n";
+    "prints each with its state as JSON: active (it is sent to), active_in_configuration (its\n"
+    "[[target]] active key), deactivated (by 21 consecutive failures or 'deactivate'),\n"
+    "consecutive failures, last error; 'test' sends a test message to it now through its relay\n"
+    "and prints the relay's answer; 'activate' and 'deactivate' switch it (activating also\n"
+    "clears its failure count; a target whose [[target]] says active = false stays inactive).\n";
 
 // Sends one message through a fresh SmtpClient on a private loop and waits for the answer.
 DeliveryResult SendNow(const Config& config, const std::string& relay, OutboundMessage message) {
@@ -101,7 +103,9 @@ int TargetsCommand(const Args& args) {
                       {"email", t.email},
                       {"subject", t.subject},
                       {"relay", t.relay.empty() ? config->notify.relay : t.relay},
-                      {"active", health->active},
+                      {"active", t.active && health->active},
+                      {"active_in_configuration", t.active},
+                      {"deactivated", !health->active},
                       {"failures", health->failures},
                       {"last_error", health->last_error}});
     }
@@ -111,8 +115,14 @@ int TargetsCommand(const Args& args) {
   if (verb == "activate" || verb == "deactivate") {
     Status set = queue.value()->SetTargetActive(target->id, verb == "activate");
     if (!set.ok()) return Fail(set.message());
+    // The file has the last word: activating a target it marks inactive changes nothing yet.
+    bool active = verb == "activate" && target->active;
+    if (verb == "activate" && !active) {
+      std::fprintf(stderr, "target %s stays inactive: its [[target]] says active = false\n",
+                   target->id.c_str());
+    }
     std::printf("{\"id\": %s, \"active\": %s}\n", nlohmann::json(target->id).dump().c_str(),
-                verb == "activate" ? "true" : "false");
+                active ? "true" : "false");
     return 0;
   }
   // test

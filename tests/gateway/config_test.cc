@@ -40,6 +40,27 @@ TEST(Config, ExampleFileInTheRepositoryLoads) {
   EXPECT_FALSE(c->brands.empty());
 }
 
+TEST(Config, TargetIsActiveUnlessTheFileTakesItOutOfService) {
+  Result<Config> c = ParseConfig(std::string(kMinimal) + R"(
+[[target]]
+id = "ops"
+email = "pager@ops.test"
+[[target]]
+id = "retired"
+email = "old-pager@ops.test"
+active = false
+)",
+                                 "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->targets.size(), 2u);
+  EXPECT_TRUE(c->targets[0].active);
+  EXPECT_FALSE(c->targets[1].active);
+  EXPECT_NE(ErrorOf(std::string(kMinimal) +
+                    "[[target]]\nid = \"ops\"\nemail = \"p@ops.test\"\nactive = \"no\"\n")
+                .find("active"),
+            std::string::npos);
+}
+
 TEST(Config, FullFileIsReadWithAddressesLowerCased) {
   Result<Config> c = ParseConfig(R"(
 data_dir = "/tmp/pd"

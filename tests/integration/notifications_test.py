@@ -186,6 +186,39 @@ class NotificationTest(unittest.TestCase):
         self.assertEqual(self.parsed(1)["Subject"], "New ticket")
         self.assertIn("Ticket 2: page ops", self.parsed(1).get_content())
 
+    def test_a_target_inactive_in_the_configuration_gets_nothing_until_reloaded_active(self):
+        relay = Relay()
+        triggers = [{"title": "Page ops", "conditions": {"all": [
+            {"field": "update_type", "operator": "is", "value": "Create"}]},
+            "actions": [{"field": "notification_target", "value": ["ops", "Ticket {{ticket.id}}"]}]}]
+        path = self.triggers_file(triggers)
+        self.start(f'[triggers]\nfile = "{path}"\n[notify]\nrelay = "127.0.0.1:{relay.port}"\n'
+                   '[[target]]\nid = "ops"\nemail = "pager@ops.test"\nactive = false\n', relay)
+        target = self.gw.postdesk("targets", "list")[0]
+        self.assertEqual((target["active"], target["active_in_configuration"],
+                          target["deactivated"]), (False, False, False))
+        # `activate` switches Redis's state, but the file keeps the target out of service.
+        self.assertFalse(self.gw.postdesk("targets", "activate", "ops")["active"])
+        send(self.gw.port, "page nobody")
+        records = wait_for(lambda: [e["notification"] for e in self.gw.ticket(1)["events"]
+                                    if "notification" in e])
+        self.assertEqual(records[0]["result"], "not_sent", records)
+        self.assertIn("target ops is inactive in the configuration", records[0]["reason"])
+
+        with open(self.gw.config) as f:
+            text = f.read()
+        with open(self.gw.config, "w") as f:
+            f.write(text.replace("active = false", "active = true"))
+        reloaded = self.gw.read_log().count("configuration reloaded")
+        self.gw.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: self.gw.read_log().count("configuration reloaded")
+                                 > reloaded), self.gw.read_log())
+        send(self.gw.port, "page ops")
+        self.assertTrue(self.relay.wait_for(1), self.gw.read_log())
+        self.assertEqual(self.relay.messages[0][1], ["pager@ops.test"])
+        self.assertIn("Ticket 2", self.parsed(0).get_content())
+        self.assertEqual(len(self.relay.messages), 1)
+
     def test_sighup_swaps_targets_for_the_next_notification(self):
         relay = Relay()
         triggers = [{"title": "Page ops", "conditions": {"all": [
