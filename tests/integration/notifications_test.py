@@ -205,14 +205,7 @@ class NotificationTest(unittest.TestCase):
         self.assertEqual(records[0]["result"], "not_sent", records)
         self.assertIn("target ops is inactive in the configuration", records[0]["reason"])
 
-        with open(self.gw.config) as f:
-            text = f.read()
-        with open(self.gw.config, "w") as f:
-            f.write(text.replace("active = false", "active = true"))
-        reloaded = self.gw.read_log().count("configuration reloaded")
-        self.gw.proc.send_signal(signal.SIGHUP)
-        self.assertTrue(wait_for(lambda: self.gw.read_log().count("configuration reloaded")
-                                 > reloaded), self.gw.read_log())
+        self.gw.reload(lambda text: text.replace("active = false", "active = true"))
         send(self.gw.port, "page ops")
         self.assertTrue(self.relay.wait_for(1), self.gw.read_log())
         self.assertEqual(self.relay.messages[0][1], ["pager@ops.test"])
@@ -231,14 +224,8 @@ class NotificationTest(unittest.TestCase):
         self.start(base + target.format(email="pager@ops.test", subject="First"), relay)
         send(self.gw.port, "one")
         self.assertTrue(self.relay.wait_for(1), self.gw.read_log())
-        with open(self.gw.config) as f:
-            text = f.read()
-        with open(self.gw.config, "w") as f:
-            f.write(text.replace("pager@ops.test", "oncall@ops.test").replace('"First"', '"Second"'))
-        reloaded = self.gw.read_log().count("configuration reloaded")
-        self.gw.proc.send_signal(signal.SIGHUP)
-        self.assertTrue(wait_for(lambda: self.gw.read_log().count("configuration reloaded")
-                                 > reloaded), self.gw.read_log())
+        self.gw.reload(lambda text: text.replace("pager@ops.test", "oncall@ops.test")
+                       .replace('"First"', '"Second"'))
         send(self.gw.port, "two")
         self.assertTrue(self.relay.wait_for(2), self.gw.read_log())
         self.assertEqual(self.relay.messages[0][1], ["pager@ops.test"])
@@ -253,13 +240,7 @@ class NotificationTest(unittest.TestCase):
                    '[classification]\ntoken_secret = "first key, sixteen bytes or more"\n', relay)
         send(self.gw.port, "before the new key")
         self.assertTrue(self.relay.wait_for(1), self.gw.read_log())
-        with open(self.gw.config) as f:
-            text = f.read()
-        with open(self.gw.config, "w") as f:
-            f.write(text.replace("first key", "second key"))
-        self.gw.proc.send_signal(signal.SIGHUP)
-        self.assertTrue(wait_for(lambda: "configuration reloaded" in self.gw.read_log()),
-                        self.gw.read_log())
+        self.gw.reload(lambda text: text.replace("first key", "second key"))
         send(self.gw.port, "after the new key")
         self.assertTrue(self.relay.wait_for(2), self.gw.read_log())
         tokens = [re.search(r"\[[0-9A-Z]+-[0-9A-Z]+\]", self.parsed(i).get_content()).group(0)

@@ -250,6 +250,20 @@ class Gateway:
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def reload(self, edit=None, marker="configuration reloaded", timeout=10.0):
+        """SIGHUP, after rewriting the configuration file as edit(text) when given; waits until
+        the log holds `marker` once more than before (a refused configuration logs its own line:
+        pass that). Raises AssertionError with the log when it does not come."""
+        if edit:
+            with open(self.config) as f:
+                text = f.read()
+            with open(self.config, "w") as f:
+                f.write(edit(text))
+        before = self.read_log().count(marker)
+        self.proc.send_signal(signal.SIGHUP)
+        if not wait_for(lambda: self.read_log().count(marker) > before, timeout):
+            raise AssertionError(f"SIGHUP: {marker!r} was not logged:\n" + self.read_log())
+
     def postdesk(self, *args):
         """Runs a postdesk subcommand against this gateway's configuration; returns its JSON."""
         out = subprocess.run([POSTDESK, *args, "--config", self.config],
