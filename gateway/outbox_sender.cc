@@ -343,8 +343,7 @@ class OutboxSender::Worker {
     for (const BrandConfig& b : s.config.brands) {
       if (b.name == e.Field("brand")) brand = &b;
     }
-    std::string from = brand && !brand->addresses.empty() ? brand->addresses[0]
-                                                           : "postmaster@" + s.config.hostname;
+    std::string from = FromAddress(s, brand, e.Field("received_at"));
     int64_t ticket = ParseStoredInt(e.Field("ticket"));
     NotificationEmail email;
     email.from_name = brand ? brand->name : "Postdesk";
@@ -374,6 +373,20 @@ class OutboxSender::Worker {
       job.message.rcpt_to.push_back(s.config.notify.archive_address);  // blind copy
     }
     job.message.data = BuildNotificationMessage(email);
+  }
+
+  // design.md "Addresses and brands": notifications about a ticket go out from its received-at
+  // address, as Zendesk's do from the support address a request came to: whoever wrote to
+  // billing@ hears back from billing@. The brand's default address (its first) stands in when
+  // the ticket came through an external mailbox (its provider's domain is not ours to send as,
+  // nor to sign for), for alerts, and when a reload took the address from the brand.
+  static std::string FromAddress(const Settings& s, const BrandConfig* brand,
+                                 const std::string& received_at) {
+    if (!brand) return "postmaster@" + s.config.hostname;
+    std::optional<AddressMatch> match;
+    if (!received_at.empty()) match = s.addresses.FindRecipient(received_at);
+    if (match && &s.config.brands[match->brand] == brand) return match->received_at;
+    return brand->addresses.empty() ? "postmaster@" + s.config.hostname : brand->addresses[0];
   }
 
   // design.md "Threading and duplicates": on a hosted domain the Reply-To carries the ticket's

@@ -5,8 +5,8 @@
 // For each notification it resolves the recipients (the requester or assignee address, a
 // group's members, "all_agents", a target's address, the administrator for alerts), drops our own
 // support addresses and the partner addresses (loop safety), applies the per-recipient caps,
-// builds the message (parser/notification_message.h: From the brand, Reply-To the ticket's
-// received_at, Auto-Submitted, X-Auto-Response-Suppress, X-Loop, a Message-ID that encodes the
+// builds the message (parser/notification_message.h: From and Reply-To the ticket's
+// received_at, or the brand's default address for an external mailbox's; Auto-Submitted, X-Auto-Response-Suppress, X-Loop, a Message-ID that encodes the
 // ticket, In-Reply-To/References, the ticket token), and hands it to an SmtpClient (pipelining,
 // connection reuse, STARTTLS). The entry is acknowledged only after the relay's 250, after a
 // permanent failure (recorded on the ticket), or when nothing is left to send (recorded too).

@@ -265,6 +265,9 @@ class NotificationTest(unittest.TestCase):
         self.start(notify_config(relay.port), relay)
         send(self.gw.port, "Hosted", to="help@acme.test")
         self.assertTrue(self.relay.wait_for(1), self.gw.read_log())
+        # From the address the customer wrote to, not the brand's default (support@).
+        self.assertEqual(self.parsed(0)["From"].addresses[0].addr_spec, "help@acme.test")
+        self.assertEqual(self.relay.messages[0][0], "help@acme.test")
         reply_to = self.parsed(0)["Reply-To"].addresses[0].addr_spec
         self.assertRegex(reply_to, r"^help\+id[0-9A-Z]+-[0-9A-Z]+@acme\.test$")
         # A client that keeps neither In-Reply-To nor the quoted body: only the address it
@@ -289,6 +292,15 @@ class NotificationTest(unittest.TestCase):
              if "forwarded" in self.parsed(i)["Subject"]), None))
         self.assertIsNotNone(forwarded, self.gw.read_log())
         self.assertEqual(forwarded["Reply-To"].addresses[0].addr_spec, "acme.support@gmail.test")
+        # gmail.test is not ours to send as: the brand's default address signs it.
+        self.assertEqual(forwarded["From"].addresses[0].addr_spec, "support@acme.test")
+        # A wildcard's address is a received-at address like any other.
+        send(self.gw.port, "Wildcard", to="Returns@In.Acme.test")
+        wildcard = wait_for(lambda: next(
+            (self.parsed(i) for i in range(len(self.relay.messages))
+             if "Wildcard" in self.parsed(i)["Subject"]), None))
+        self.assertIsNotNone(wildcard, self.gw.read_log())
+        self.assertEqual(wildcard["From"].addresses[0].addr_spec, "returns@in.acme.test")
 
     def test_nodes_sharing_a_redis_share_the_token_key_so_replies_thread_through_either(self):
         # No [classification] token_secret: the first node stores one in Redis, the second
