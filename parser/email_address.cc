@@ -106,9 +106,13 @@ AddressParts SplitAddress(std::string_view address) {
 }
 
 std::string_view StripPlusTag(std::string_view local) {
-  size_t plus = local.find('+');
-  if (plus == std::string_view::npos || plus == 0) return local;
-  return local.substr(0, plus);
+  return local.substr(0, local.find('+', 1));
+}
+
+std::optional<std::string_view> PlusTag(std::string_view local) {
+  size_t plus = local.find('+', 1);
+  if (plus == std::string_view::npos) return std::nullopt;
+  return local.substr(plus + 1);
 }
 
 }  // namespace postdesk

@@ -5,6 +5,7 @@
 #ifndef POSTDESK_PARSER_EMAIL_ADDRESS_H_
 #define POSTDESK_PARSER_EMAIL_ADDRESS_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,8 +49,12 @@ struct AddressParts {
 };
 AddressParts SplitAddress(std::string_view address);
 
-// "local+tag" -> "local"; unchanged without '+' or when '+' is the first character.
+// Subaddressing: the tag starts at the first '+' after the first character, so that a local
+// part that begins with '+' (a telephone number, "+4930123456") keeps it as part of its name.
+// StripPlusTag: "local+tag" -> "local", "+4930123456+tag" -> "+4930123456"; unchanged without
+// a tag. PlusTag: the tag after its '+' ("tag"), nullopt without one.
 std::string_view StripPlusTag(std::string_view local);
+std::optional<std::string_view> PlusTag(std::string_view local);
 
 }  // namespace postdesk
 

@@ -90,9 +90,9 @@ std::optional<int64_t> TicketTokens::FindInText(std::string_view text) const {
 }
 
 std::optional<int64_t> TicketTokens::FromPlusTag(std::string_view local_part) const {
-  size_t plus = local_part.find('+');
-  if (plus == std::string_view::npos) return std::nullopt;
-  std::string_view tag = local_part.substr(plus + 1);
+  std::optional<std::string_view> plus_tag = PlusTag(local_part);
+  if (!plus_tag) return std::nullopt;
+  std::string_view tag = *plus_tag;
   if (tag.size() < 2 || !EqualsIgnoreCase(tag.substr(0, 2), "ID")) return std::nullopt;
   return Verify(tag.substr(2));
 }

@@ -35,6 +35,18 @@ TEST(AddressTable, PlusTagMatchesTheBaseAddress) {
   EXPECT_EQ(m->received_at, "help@acme.test");
 }
 
+TEST(AddressTable, LeadingPlusIsPartOfTheAddressAndATagMayFollowIt) {
+  BrandConfig phone;
+  phone.name = "phone";
+  phone.addresses = {"+4930123456@acme.test"};
+  AddressTable table({phone});
+  auto m = table.FindRecipient("+4930123456+id1G7EOR-0Q2J8K@acme.test");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->received_at, "+4930123456@acme.test");
+  EXPECT_TRUE(table.FindRecipient("+4930123456@acme.test"));
+  EXPECT_FALSE(table.FindRecipient("+49301234567@acme.test"));
+}
+
 TEST(AddressTable, WildcardTakesEveryLocalPartOfItsDomainOnly) {
   AddressTable table(Brands());
   auto m = table.FindRecipient("Billing+x@In.Acme.Test");

@@ -106,6 +106,13 @@ TEST(EmailAddress, SplitAndStripPlusTag) {
   EXPECT_EQ(parts.domain, "acme.test");
   EXPECT_EQ(StripPlusTag(parts.local), "support");
   EXPECT_EQ(StripPlusTag("+leading"), "+leading");
+  // A leading '+' is part of the name (a telephone number); a tag may still follow it.
+  EXPECT_EQ(StripPlusTag("+4930123456+id42"), "+4930123456");
+  EXPECT_EQ(PlusTag("support+id42"), "id42");
+  EXPECT_EQ(PlusTag("+4930123456+id42"), "id42");
+  EXPECT_EQ(PlusTag("support+"), "");
+  EXPECT_FALSE(PlusTag("+4930123456"));
+  EXPECT_FALSE(PlusTag("support"));
   EXPECT_EQ(LowerAscii("Support@ACME.Test"), "support@acme.test");
 }
 

@@ -61,6 +61,18 @@ TEST(TicketToken, PlusAddressIsReadBackAsItsTicket) {
   EXPECT_EQ(kTokens.PlusAddress(5, "support+billing@acme.test"), address);
 }
 
+// ticket_token_fuzzer's first find: for a local part that begins with '+', the tag went after
+// a second '+', which FromPlusTag (and the address table) did not read as a tag, so a reply to
+// the Reply-To was refused at RCPT.
+TEST(TicketToken, PlusAddressOfATelephoneNumberMailboxReadsBack) {
+  std::optional<std::string> address = kTokens.PlusAddress(42, "+4930123456@acme.test");
+  ASSERT_TRUE(address);
+  EXPECT_EQ(*address, "+4930123456+id" + kTokens.Token(42) + "@acme.test");
+  EXPECT_EQ(kTokens.FromPlusTag(SplitAddress(*address).local), 42);
+  EXPECT_EQ(kTokens.PlusAddress(42, "+id16-0Q2J8K@acme.test"),
+            "+id16-0Q2J8K+id" + kTokens.Token(42) + "@acme.test");
+}
+
 TEST(TicketToken, NoPlusAddressWhereAnMtaCouldRefuseIt) {
   EXPECT_FALSE(kTokens.PlusAddress(5, "\"odd local\"@acme.test"));
   EXPECT_FALSE(kTokens.PlusAddress(5, "support"));
