@@ -204,7 +204,13 @@ Status ReadBrand(TableReader& brand, BrandConfig* out) {
   RETURN_IF_ERROR(
       ReadEntries(brand, "external_addresses", &BrandMailbox, &out->external_addresses));
   RETURN_IF_ERROR(ReadEntries(brand, "wildcards", &WildcardDomain, &out->wildcards));
-  if (out->addresses.empty() && out->wildcards.empty()) {
+  RETURN_IF_ERROR(brand.String("addresses_file", &out->addresses_file));
+  if (brand.Get("addresses_file") && out->addresses_file.empty()) {
+    return Status::Error(brand.Name("addresses_file") +
+                         ": must not be empty (leave it out for none)");
+  }
+  // With a file, LoadBrandAddressFiles checks this once it has read it.
+  if (out->addresses.empty() && out->wildcards.empty() && out->addresses_file.empty()) {
     return Status::Error(brand.Name("addresses") + ": a brand needs at least one address");
   }
   return brand.Finish();
@@ -558,7 +564,12 @@ Result<Config> LoadConfigFile(const std::string& path, ConfigParts parts) {
     return Status::Error(path + ": the configuration file: " + text.status().message());
   }
   Result<Config> config = ParseConfig(text.value(), path);
-  if (!config.ok() || parts == ConfigParts::kWithoutTriggers) return config;
+  if (!config.ok()) return config;
+  // Here rather than in ParseConfig, which stays pure: `check-config`, `serve` and each SIGHUP
+  // come this way, so each reads the files as they are now.
+  Status addresses = LoadBrandAddressFiles(&config.value());
+  if (!addresses.ok()) return addresses;
+  if (parts == ConfigParts::kWithoutTriggers) return config;
   Status triggers = LoadConfiguredTriggers(&config.value());
   if (!triggers.ok()) return triggers;
   Status references = CheckNotifyReferences(config.value());
