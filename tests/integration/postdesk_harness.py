@@ -204,6 +204,15 @@ class Gateway:
         with open(self.log_path) as f:
             return f.read()
 
+    def hup_and_wait(self, marker, timeout=10.0):
+        """SIGHUP, then waits until the log holds `marker` once more than before ("configuration
+        reloaded", "configuration refused"); AssertionError, with the log, when it does not."""
+        before = self.read_log().count(marker)
+        self.proc.send_signal(signal.SIGHUP)
+        if not wait_for(lambda: self.read_log().count(marker) > before, timeout):
+            raise AssertionError(f"SIGHUP: no new {marker!r} within {timeout} s:\n"
+                                 + self.read_log())
+
     def redis_pid(self):
         m = re.search(r"embedded redis-server pid (\d+)", self.read_log())
         return int(m.group(1)) if m else None

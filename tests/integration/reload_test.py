@@ -3,7 +3,6 @@ dropping a connection; a bad one refused with the reason in the log; certificate
 import hashlib
 import os
 import shutil
-import signal
 import smtplib
 import ssl
 import sys
@@ -52,14 +51,6 @@ class ReloadTest(unittest.TestCase):
         self.gw.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def hup_and_wait(self, marker):
-        before = self.gw.read_log().count(marker)
-        self.gw.proc.send_signal(signal.SIGHUP)
-        deadline = time.time() + 10
-        while self.gw.read_log().count(marker) == before:
-            self.assertLess(time.time(), deadline, self.gw.read_log())
-            time.sleep(0.05)
-
     def test_new_address_is_accepted_after_sighup_without_dropping_a_session(self):
         open_session = RawClient(self.gw.port)
         open_session.reply()
@@ -68,7 +59,7 @@ class ReloadTest(unittest.TestCase):
         self.assertEqual(rcpt_code(self.gw.port, "billing@acme.test"), 550)
         with open(self.gw.config, "w") as f:
             f.write(self.original.replace('"help@acme.test"]', '"help@acme.test", "billing@acme.test"]'))
-        self.hup_and_wait("configuration reloaded")
+        self.gw.hup_and_wait("configuration reloaded")
         self.assertEqual(rcpt_code(self.gw.port, "billing@acme.test"), 250)
         # The session opened before the reload is still served.
         open_session.send("NOOP\r\n")
@@ -78,7 +69,7 @@ class ReloadTest(unittest.TestCase):
     def test_bad_configuration_is_refused_and_the_old_one_keeps_running(self):
         with open(self.gw.config, "w") as f:
             f.write(self.original + "\n[bogus]\nkey = 1\n")
-        self.hup_and_wait("configuration refused")
+        self.gw.hup_and_wait("configuration refused")
         self.assertIn("bogus: unknown key", self.gw.read_log())
         self.assertEqual(rcpt_code(self.gw.port, "support@acme.test"), 250)
         self.assertIsNone(self.gw.proc.poll())
@@ -100,7 +91,7 @@ class ReloadTest(unittest.TestCase):
         second_cert, second_key = make_certificate(self.dir, "second")
         shutil.copy(second_cert, self.live_cert)
         shutil.copy(second_key, self.live_key)
-        self.hup_and_wait("configuration reloaded")
+        self.gw.hup_and_wait("configuration reloaded")
         self.assertEqual(served_cert_digest(self.gw.port), file_digest(second_cert))
 
 
