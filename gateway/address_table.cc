@@ -8,6 +8,17 @@
 namespace postdesk {
 
 AddressTable::AddressTable(const std::vector<BrandConfig>& brands) {
+  // Sized once: hundreds of thousands of addresses (addresses_file) would otherwise rehash
+  // them all a dozen times, at every start and SIGHUP.
+  size_t addresses = 0, external = 0, wildcards = 0;
+  for (const BrandConfig& brand : brands) {
+    addresses += brand.addresses.size();
+    external += brand.external_addresses.size();
+    wildcards += brand.wildcards.size();
+  }
+  exact_.reserve(addresses);
+  external_.reserve(external);
+  wildcards_.reserve(wildcards);
   for (size_t i = 0; i < brands.size(); ++i) {
     for (const std::string& a : brands[i].addresses) exact_.emplace(LowerAscii(a), i);
     for (const std::string& a : brands[i].external_addresses) external_.emplace(LowerAscii(a), i);

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "gateway/bounded_file.h"
+#include "gateway/brand_addresses.h"
 #include "gateway/notify_config.h"
 #include "gateway/toml_table_reader.h"
 #include "parser/email_address.h"
@@ -180,15 +181,18 @@ Status ReadClassification(TableReader& r, ClassificationConfig* out) {
   return r.Finish();
 }
 
-Status ReadAddresses(TableReader& brand, std::string_view key, std::vector<std::string>* out) {
+// `key`'s list of strings, each checked and normalized by `check` (BrandMailbox,
+// WildcardDomain); a bad one is named by its index.
+Status ReadEntries(TableReader& brand, std::string_view key,
+                   Result<std::string> (*check)(std::string_view), std::vector<std::string>* out) {
   RETURN_IF_ERROR(brand.StringList(key, out));
   for (size_t i = 0; i < out->size(); ++i) {
-    std::string& address = (*out)[i];
-    if (!IsValidMailbox(address) || SplitAddress(address).domain.empty()) {
-      return Status::Error(brand.Name(key) + "[" + std::to_string(i) + "]: \"" + address +
-                           "\" is not a mailbox address");
+    Result<std::string> entry = check((*out)[i]);
+    if (!entry.ok()) {
+      return Status::Error(brand.Name(key) + "[" + std::to_string(i) +
+                           "]: " + entry.status().message());
     }
-    address = LowerAscii(address);
+    (*out)[i] = std::move(entry).value();
   }
   return Status::Ok();
 }
@@ -196,44 +200,20 @@ Status ReadAddresses(TableReader& brand, std::string_view key, std::vector<std::
 Status ReadBrand(TableReader& brand, BrandConfig* out) {
   RETURN_IF_ERROR(brand.String("name", &out->name));
   if (out->name.empty()) return Status::Error(brand.Name("name") + ": required");
-  RETURN_IF_ERROR(ReadAddresses(brand, "addresses", &out->addresses));
-  RETURN_IF_ERROR(ReadAddresses(brand, "external_addresses", &out->external_addresses));
-  std::vector<std::string> wildcards;
-  RETURN_IF_ERROR(brand.StringList("wildcards", &wildcards));
-  for (size_t i = 0; i < wildcards.size(); ++i) {
-    std::string_view w = wildcards[i];
-    if (w.substr(0, 2) != "*@" || !IsValidMailbox("x" + std::string(w.substr(1)))) {
-      return Status::Error(brand.Name("wildcards") + "[" + std::to_string(i) + "]: \"" +
-                           wildcards[i] + "\" must look like \"*@domain\"");
-    }
-    out->wildcards.push_back(LowerAscii(w.substr(2)));
+  RETURN_IF_ERROR(ReadEntries(brand, "addresses", &BrandMailbox, &out->addresses));
+  RETURN_IF_ERROR(
+      ReadEntries(brand, "external_addresses", &BrandMailbox, &out->external_addresses));
+  RETURN_IF_ERROR(ReadEntries(brand, "wildcards", &WildcardDomain, &out->wildcards));
+  RETURN_IF_ERROR(brand.String("addresses_file", &out->addresses_file));
+  if (brand.Get("addresses_file") && out->addresses_file.empty()) {
+    return Status::Error(brand.Name("addresses_file") +
+                         ": must not be empty (leave it out for none)");
   }
-  if (out->addresses.empty() && out->wildcards.empty()) {
+  // With a file, LoadBrandAddressFiles checks this once it has read it.
+  if (out->addresses.empty() && out->wildcards.empty() && out->addresses_file.empty()) {
     return Status::Error(brand.Name("addresses") + ": a brand needs at least one address");
   }
   return brand.Finish();
-}
-
-// Every support address, wildcard domain and external address belongs to one brand only:
-// otherwise which brand gets the ticket would depend on the order of the file.
-Status CheckUnique(const std::vector<BrandConfig>& brands) {
-  std::set<std::string> names, addresses, domains;
-  for (const BrandConfig& b : brands) {
-    if (!names.insert(b.name).second) return Status::Error("brand \"" + b.name + "\" twice");
-    for (const auto* list : {&b.addresses, &b.external_addresses}) {
-      for (const std::string& a : *list) {
-        if (!addresses.insert(a).second) {
-          return Status::Error("address \"" + a + "\" appears twice (brand \"" + b.name + "\")");
-        }
-      }
-    }
-    for (const std::string& d : b.wildcards) {
-      if (!domains.insert(d).second) {
-        return Status::Error("wildcard \"*@" + d + "\" appears twice (brand \"" + b.name + "\")");
-      }
-    }
-  }
-  return Status::Ok();
 }
 
 // ParseConfig's `keys`: what `reader` asked for, under `table` ("" at the top level).
@@ -429,7 +409,7 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
   if (!config.listen_tls.empty() && config.tls_cert.empty()) {
     return fail(Status::Error("[smtp].listen_tls: needs [tls] cert and key"));
   }
-  s = CheckUnique(config.brands);
+  s = CheckBrandsUnique(config.brands);
   if (!s.ok()) return fail(s);
   if (config.hostname.empty()) config.hostname = MachineHostName();
   return config;
@@ -584,7 +564,12 @@ Result<Config> LoadConfigFile(const std::string& path, ConfigParts parts) {
     return Status::Error(path + ": the configuration file: " + text.status().message());
   }
   Result<Config> config = ParseConfig(text.value(), path);
-  if (!config.ok() || parts == ConfigParts::kWithoutTriggers) return config;
+  if (!config.ok()) return config;
+  // Here rather than in ParseConfig, which stays pure: `check-config`, `serve` and each SIGHUP
+  // come this way, so each reads the files as they are now.
+  Status addresses = LoadBrandAddressFiles(&config.value());
+  if (!addresses.ok()) return addresses;
+  if (parts == ConfigParts::kWithoutTriggers) return config;
   Status triggers = LoadConfiguredTriggers(&config.value());
   if (!triggers.ok()) return triggers;
   Status references = CheckNotifyReferences(config.value());

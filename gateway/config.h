@@ -5,7 +5,7 @@
 // message that names the key ("config.toml: [[brand]] #2 addresses[1]: ..."). A Config is an
 // immutable value once loaded: the serving loops share one through a shared_ptr<const Config>.
 // Configurations compare member by member (the loaded trigger set by pointer).
-// Pure code, no I/O beyond reading the file; callable from any thread.
+// Pure code, no I/O beyond reading the file and those it names; callable from any thread.
 #ifndef POSTDESK_GATEWAY_CONFIG_H_
 #define POSTDESK_GATEWAY_CONFIG_H_
 
@@ -35,9 +35,12 @@ struct ListenAddress {
 
 struct BrandConfig {
   std::string name;
-  std::vector<std::string> addresses;           // lower case; the first is the brand's default
-  std::vector<std::string> wildcards;           // lower case domains of "*@domain"
+  // Lower case; the first is the brand's default. The inline ones, then (once LoadConfigFile
+  // has read it) addresses_file's, so that a changed file alone changes the configuration.
+  std::vector<std::string> addresses;
+  std::vector<std::string> wildcards;  // lower case domains of "*@domain"; inline, then the file's
   std::vector<std::string> external_addresses;  // lower case; mailboxes that forward to us
+  std::string addresses_file;                   // as written; empty: none
   bool operator==(const BrandConfig&) const = default;
 };
 
@@ -164,14 +167,19 @@ struct Config {
   bool operator==(const Config&) const = default;
 };
 
+// ParseConfig is pure: it checks what the text says, and leaves the brands' addresses_file
+// unread (a brand with one and nothing inline has no address yet).
 // `keys`, when not null, receives every key the parser takes: "data_dir" and the section names
 // at the top level, "smtp.listen" in a section (absent sections included), "brand.name" in an
 // array of tables (for the entries the file has). tests/gateway/config_reference_test.cc holds
 // docs/configuration.md to them.
 Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name,
                            std::set<std::string>* keys = nullptr);
-// ParseConfig, then LoadConfiguredTriggers: the file and everything it names. Tools that only
-// read tickets skip the triggers, so that a broken trigger file does not lock them out.
+// LoadConfigFile: ParseConfig, then the brands' addresses_file (LoadBrandAddressFiles in
+// gateway/brand_addresses.h) and LoadConfiguredTriggers: the file and everything it names. Tools
+// that only read tickets skip the triggers, so that a broken trigger file does not lock them
+// out; the addresses they all read, since what a brand is includes them (`postdesk parse`
+// needs them for its verdict).
 enum class ConfigParts { kAll, kWithoutTriggers };
 Result<Config> LoadConfigFile(const std::string& path, ConfigParts parts = ConfigParts::kAll);
 // Reads [triggers] file (and the defaults) into config->triggers.set; a broken set fails whole.

@@ -205,9 +205,14 @@ TEST(Config, BadHttpAndLogValuesAreRefusedByName) {
 TEST(Config, MissingBrandsAndDuplicatesAreRefused) {
   EXPECT_EQ(ErrorOf("data_dir = \"x\"\n"), "t.toml: no [[brand]]: every recipient would be refused");
   EXPECT_EQ(ErrorOf(std::string(kMinimal) + kMinimal), "t.toml: brand \"acme\" twice");
+  EXPECT_EQ(
+      ErrorOf(std::string(kMinimal) + "[[brand]]\nname=\"b\"\naddresses=[\"SUPPORT@acme.test\"]\n"),
+      "t.toml: [[brand]] #2.addresses[0]: address \"support@acme.test\" appears twice: "
+      "brand \"acme\" has it at [[brand]] #1.addresses[0]");
   EXPECT_EQ(ErrorOf(std::string(kMinimal) +
-                    "[[brand]]\nname=\"b\"\naddresses=[\"SUPPORT@acme.test\"]\n"),
-            "t.toml: address \"support@acme.test\" appears twice (brand \"b\")");
+                    "[[brand]]\nname=\"b\"\nwildcards=[\"*@b.test\", \"*@B.test\"]\n"),
+            "t.toml: [[brand]] #2.wildcards[1]: wildcard \"*@b.test\" appears twice: brand \"b\" "
+            "has it at [[brand]] #2.wildcards[0]");
 }
 
 TEST(Config, TomlSyntaxErrorsNameTheLine) {
