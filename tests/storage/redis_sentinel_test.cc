@@ -1,6 +1,6 @@
 // The parts of Redis Sentinel support that need no real sentinel: its events, an unreachable
-// sentinel, and one that takes connections and never answers, asked off the loop
-// (RedisNodeLookup). tests/integration/redis_sentinel_test.py runs the rest against a real
+// sentinel, and one that takes connections and never answers, which a loop's store asks off its
+// loop (RedisNodeLookup). tests/integration/redis_sentinel_test.py runs the rest against a real
 // primary, replica and sentinel, failovers included.
 #include "storage/redis_sentinel.h"
 
@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/ticket_store.h"
 #include "tests/storage/run_loop_until.h"
 
 namespace postdesk {
@@ -71,6 +72,26 @@ class SilentServer {
   int listener_ = -1;
   uint16_t port_ = 0;
   std::vector<int> taken_;
+};
+
+// A sentinel that names `primary` to whoever asks (any question gets that answer).
+class AnsweringSentinel : public SilentServer {
+ public:
+  explicit AnsweringSentinel(const SilentServer& primary) : primary_port_(primary.port()) {}
+  // Answers a question that came; call it while the loop and the pool wait.
+  void Serve() {
+    if (int fd = Take(); fd >= 0) {
+      char question[512];
+      if (read(fd, question, sizeof(question)) <= 0) return;
+      const std::string port = std::to_string(primary_port_);
+      const std::string answer =
+          "*2\r\n$9\r\n127.0.0.1\r\n$" + std::to_string(port.size()) + "\r\n" + port + "\r\n";
+      EXPECT_EQ(write(fd, answer.data(), answer.size()), static_cast<ssize_t>(answer.size()));
+    }
+  }
+
+ private:
+  uint16_t primary_port_;
 };
 
 RedisAddress SentinelUrl(const std::vector<std::string>& sentinels) {
@@ -184,6 +205,51 @@ TEST_F(StuckSentinelTest, CancelledOrDestroyedLookupNeverAnswers) {
   EXPECT_FALSE(cancelled.in_flight());
   uv_run(&loop_, UV_RUN_DEFAULT);  // until the pool hands both back
   EXPECT_FALSE(answered);
+}
+
+TEST_F(StuckSentinelTest, StoreServesItsLoopWhileAskingThenConnectsToTheNodeNamed) {
+  SilentServer primary;
+  AnsweringSentinel live(primary);
+  TicketStore store(&loop_, SentinelUrl({stuck_.endpoint(), live.endpoint()}));
+  store.Start();
+  // Start returned before the stuck sentinel gave up; a message meanwhile hears at once that
+  // Redis is unavailable.
+  int question = QuestionTo(stuck_);
+  ASSERT_GE(question, 0);
+  std::optional<Status> stored;
+  IngestRequest request;
+  store.Ingest(request, [&](const Status& status, const auto&) { stored = status; });
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->message(), "redis unavailable");
+  EXPECT_FALSE(SilentServer::ClosedByClient(question));
+  // Then the live sentinel names the primary, and the store connects there, on the loop.
+  int connection = -1;
+  ASSERT_TRUE(RunUntil(
+      &loop_,
+      [&] {
+        live.Serve();
+        return (connection = primary.Take()) >= 0;
+      },
+      seconds(10)));
+  EXPECT_TRUE(SilentServer::ClosedByClient(question));
+  close(connection);  // the store hears the connection end, and asks the sentinels again
+  EXPECT_TRUE(CloseAndWait(&loop_, store));
+}
+
+TEST_F(StuckSentinelTest, StoreClosedOrDestroyedWhileAskingDropsTheAnswer) {
+  TicketStore closed(&loop_, SentinelUrl({stuck_.endpoint()}));
+  auto destroyed = std::make_unique<TicketStore>(&loop_, SentinelUrl({stuck_.endpoint()}));
+  closed.Start();
+  destroyed->Start();
+  int first = QuestionTo(stuck_);
+  int second = QuestionTo(stuck_);
+  ASSERT_GE(second, 0);
+  // Close finishes without waiting for the lookup: the stuck sentinel still holds it.
+  EXPECT_TRUE(CloseAndWait(&loop_, closed));
+  destroyed.reset();  // never connected: no Close needed
+  EXPECT_FALSE(SilentServer::ClosedByClient(first));
+  EXPECT_FALSE(SilentServer::ClosedByClient(second));
+  // The fixture runs the loop until the pool hands both lookups back, and closes it.
 }
 
 }  // namespace
