@@ -1,12 +1,16 @@
 #include "storage/redis_sentinel.h"
 
 #include <hiredis/hiredis.h>
+#include <netdb.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -107,6 +111,114 @@ Result<RedisAddress> ResolveSentinelPrimary(const RedisAddress& address,
   }
   return Status::Error("redis " + address.ToString() + ": no sentinel named the primary of " +
                        address.sentinel_master + " (" + errors + ")");
+}
+
+namespace {
+
+// `host`'s first address for `port`, into `ip`: 0, or getaddrinfo's error. With `numeric_only`
+// a name is not looked up (EAI_NONAME): that never blocks.
+int ResolveHost(const std::string& host, uint16_t port, bool numeric_only, sockaddr_storage* ip) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | (numeric_only ? AI_NUMERICHOST : 0);
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) return rc;
+  std::memcpy(ip, found->ai_addr, std::min<size_t>(found->ai_addrlen, sizeof(*ip)));
+  freeaddrinfo(found);
+  return 0;
+}
+
+}  // namespace
+
+std::optional<RedisNode> NodeWithoutLookup(const RedisAddress& address) {
+  if (address.via_sentinel()) return std::nullopt;
+  RedisNode node{address, {}};
+  if (!address.unix_path.empty() || ResolveHost(address.host, address.port, true, &node.ip) == 0) {
+    return node;
+  }
+  return std::nullopt;
+}
+
+Result<RedisNode> LookUpNode(const RedisAddress& address, std::chrono::milliseconds timeout) {
+  RedisNode node{address, {}};
+  if (address.via_sentinel()) {
+    Result<RedisAddress> primary = ResolveSentinelPrimary(address, timeout);
+    if (!primary.ok()) return primary.status();
+    node.address = std::move(primary).value();
+  }
+  if (!node.address.unix_path.empty()) return node;
+  if (int rc = ResolveHost(node.address.host, node.address.port, false, &node.ip); rc != 0) {
+    return Status::Error("cannot resolve " + node.address.host + ": " + gai_strerror(rc));
+  }
+  return node;
+}
+
+struct RedisNodeLookup::Request {
+  uv_work_t work;
+  // Cleared (on the loop) when its lookup cancels it: the answer is then dropped, and this is
+  // never followed to a lookup that is gone. The pool thread never reads it.
+  RedisNodeLookup* owner;
+  RedisAddress address;                                 // the question
+  Result<RedisNode> node = Status::Error("no answer");  // the pool's answer
+  bool out_of_memory = false;  // the pool thread's LookUpNode threw (it allocates, nothing else)
+};
+
+void RedisNodeLookup::Start(const RedisAddress& address, Done done) {
+  Cancel();
+  auto request = std::make_unique<Request>();
+  request->work.data = request.get();
+  request->owner = this;
+  request->address = address;
+  done_ = std::move(done);
+  // Refused only for a null callback, which these are not; asserted rather than answered from
+  // inside Start, where the caller does not expect `done`.
+  [[maybe_unused]] int rc = uv_queue_work(loop_, &request->work, &RedisNodeLookup::LookUpOnPool,
+                                          &RedisNodeLookup::AnswerOnLoop);
+  assert(rc == 0);
+  request_ = request.release();  // owned by its work request until AnswerOnLoop
+}
+
+void RedisNodeLookup::Cancel() {
+  if (request_ == nullptr) return;
+  request_->owner = nullptr;
+  // Not begun yet: it never will be (AnswerOnLoop still runs, with UV_ECANCELED, and frees it).
+  // Begun: it runs to its end, and AnswerOnLoop drops its answer.
+  uv_cancel(reinterpret_cast<uv_req_t*>(&request_->work));
+  request_ = nullptr;
+  done_ = nullptr;
+}
+
+void RedisNodeLookup::LookUpOnPool(uv_work_t* work) {
+  auto* request = static_cast<Request*>(work->data);
+  // No exception may leave a callback of libuv's.
+  try {
+    request->node = LookUpNode(request->address);
+  } catch (...) {
+    request->out_of_memory = true;
+  }
+}
+
+void RedisNodeLookup::AnswerOnLoop(uv_work_t* work, int status) {
+  std::unique_ptr<Request> request(static_cast<Request*>(work->data));
+  RedisNodeLookup* self = request->owner;
+  if (self == nullptr) return;  // cancelled: nobody waits for this answer
+  self->request_ = nullptr;
+  // Moved out first: `done` may start the next lookup, or destroy this one.
+  Done done = std::move(self->done_);
+  try {
+    if (status != 0 || request->out_of_memory) {
+      done(Status::Error("redis " + request->address.ToString() + ": lookup failed: " +
+                         (status != 0 ? uv_strerror(status) : "out of memory")));
+    } else {
+      done(std::move(request->node));
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("redis {}: after the lookup: {}", request->address.ToString(), e.what());
+  } catch (...) {
+    spdlog::error("redis {}: after the lookup: an exception", request->address.ToString());
+  }
 }
 
 bool IsReadOnlyError(std::string_view error) { return error.substr(0, 9) == "READONLY "; }

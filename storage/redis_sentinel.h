@@ -8,15 +8,22 @@
 // and TicketStore both ask at every connection (so each reconnection finds the primary of the
 // moment) and check the server they reach.
 //
-// Blocking, with `timeout` per sentinel (connect and reply): a caller on a libuv loop pays it
-// only when it (re)connects, as for its getaddrinfo. Any thread. Fails with a message that
-// names every sentinel asked and what it answered; never the password.
+// ResolveSentinelPrimary and LookUpNode block, with `timeout` per sentinel for the connect and
+// for each reply: a sentinel that is down or stuck costs each lookup that much. They run on any
+// thread that may wait (the tools', the workers'), never on a serving loop: a loop's store finds
+// its node with a RedisNodeLookup, which runs them on libuv's thread pool. They fail with a
+// message that names every sentinel asked and what it answered; never the password.
 #ifndef POSTDESK_STORAGE_REDIS_SENTINEL_H_
 #define POSTDESK_STORAGE_REDIS_SENTINEL_H_
+
+#include <sys/socket.h>
+#include <uv.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -32,6 +39,56 @@ inline constexpr std::chrono::milliseconds kSentinelTimeout{500};
 // and database kept, its sentinels cleared. `address` must be via_sentinel().
 Result<RedisAddress> ResolveSentinelPrimary(const RedisAddress& address,
                                             std::chrono::milliseconds timeout = kSentinelTimeout);
+
+// Where a connection to a server goes: the server's address (for a redis-sentinel:// one, the
+// primary its sentinels named) and, unless it is a unix socket, the IP address of its host.
+struct RedisNode {
+  RedisAddress address;
+  sockaddr_storage ip{};
+};
+
+// The node of an address that needs neither a sentinel nor a name server (a unix socket, or a
+// host that is an IP address), found without blocking; nullopt for any other address.
+std::optional<RedisNode> NodeWithoutLookup(const RedisAddress& address);
+
+// The node of any address: the sentinels' primary (ResolveSentinelPrimary), then its host's
+// first address (getaddrinfo). Blocking; fails with the sentinels' answers, or with "cannot
+// resolve HOST: why".
+Result<RedisNode> LookUpNode(const RedisAddress& address,
+                             std::chrono::milliseconds timeout = kSentinelTimeout);
+
+// RedisNodeLookup: LookUpNode off a libuv loop, for a client that lives on the loop (one
+// TicketStore per loop). Start() queues it on libuv's thread pool (the process's 4 threads, or
+// UV_THREADPOOL_SIZE's number, which also parse large messages: a stuck sentinel holds one of
+// them for the lookup's timeouts, never the loop) and returns at once; `done` runs later on the
+// loop with the node or the failure, exactly once unless Cancel() (or the destructor) comes first,
+// after which it never runs. One lookup at a time: Start() cancels the one in flight. A cancelled
+// lookup that has begun runs to its end on the pool, its request owned by libuv, and is dropped:
+// the loop keeps running until then (uv_run does not return while the request is out), for at most
+// the lookup's timeouts. An exception out of `done` is logged, never let through libuv. Every
+// method runs on the loop's thread.
+class RedisNodeLookup {
+ public:
+  using Done = std::function<void(Result<RedisNode> node)>;
+
+  explicit RedisNodeLookup(uv_loop_t* loop) : loop_(loop) {}
+  ~RedisNodeLookup() { Cancel(); }
+  RedisNodeLookup(const RedisNodeLookup&) = delete;
+  RedisNodeLookup& operator=(const RedisNodeLookup&) = delete;
+
+  void Start(const RedisAddress& address, Done done);
+  void Cancel();
+  bool in_flight() const { return request_ != nullptr; }
+
+ private:
+  struct Request;  // one lookup's question and answer, owned by its work request
+  static void LookUpOnPool(uv_work_t* work);
+  static void AnswerOnLoop(uv_work_t* work, int status);
+
+  uv_loop_t* const loop_;
+  Request* request_ = nullptr;  // the lookup in flight, if any; libuv owns it
+  Done done_;
+};
 
 // True for Redis's answer to a write on a replica ("READONLY You can't write against a read
 // only replica."): the server is no primary (any more), and the client should connect again.

@@ -1,7 +1,6 @@
 #include "storage/ticket_store.h"
 
 #include <hiredis/hiredis.h>
-#include <netdb.h>
 #include <spdlog/spdlog.h>
 
 #include <cassert>
@@ -42,6 +41,7 @@ TicketStore::TicketStore(uv_loop_t* loop, RedisAddress address)
     : loop_(loop),
       configured_(address),
       address_(std::move(address)),
+      lookup_(loop),
       timer_(new uv_timer_t),
       flush_(new uv_check_t),
       read_buffer_(new char[kReadBufferBytes]) {
@@ -53,7 +53,8 @@ TicketStore::TicketStore(uv_loop_t* loop, RedisAddress address)
 
 TicketStore::~TicketStore() {
   // Close() must have finished when a connection was made: the link is freed in its close
-  // callback. The timer handle is freed in its own.
+  // callback. The timer handle is freed in its own. A lookup in flight is cancelled by lookup_'s
+  // destructor: its answer, when the pool hands it back, goes nowhere.
   assert(link_ == nullptr && links_open_ == 0);
   if (reader_) redisReaderFree(reader_);
   if (timer_) {
@@ -67,21 +68,32 @@ TicketStore::~TicketStore() {
 void TicketStore::Start() { Connect(); }
 
 void TicketStore::Connect() {
-  state_ = State::kConnecting;
-  if (address_.via_sentinel()) {
-    sentinel_switches_ = SentinelSwitches();
-    // Blocking, as the getaddrinfo below: once per connection, never per message.
-    Result<RedisAddress> primary = ResolveSentinelPrimary(address_);
-    if (!primary.ok()) {
-      ScheduleReconnect(primary.status().message());
-      return;
-    }
-    if (primary->ToString() != last_primary_) {
-      last_primary_ = primary->ToString();
-      spdlog::info("redis {}: the primary is {}", address_.ToString(), last_primary_);
-    }
-    address_ = std::move(primary).value();
+  if (std::optional<RedisNode> node = NodeWithoutLookup(address_)) {
+    ConnectTo(*node);
+    return;
   }
+  // The sentinels and the name server answer blocking calls, a dead sentinel only after its
+  // timeouts: they are asked on the thread pool, and the loop serves its sessions meanwhile.
+  state_ = State::kLookingUp;
+  if (address_.via_sentinel()) sentinel_switches_ = SentinelSwitches();
+  lookup_.Start(address_, [this](Result<RedisNode> node) { OnNodeFound(std::move(node)); });
+}
+
+void TicketStore::OnNodeFound(Result<RedisNode> node) {
+  if (!node.ok()) {
+    ScheduleReconnect(node.status().message());
+    return;
+  }
+  if (address_.via_sentinel() && node->address.ToString() != last_primary_) {
+    last_primary_ = node->address.ToString();
+    spdlog::info("redis {}: the primary is {}", address_.ToString(), last_primary_);
+  }
+  ConnectTo(node.value());
+}
+
+void TicketStore::ConnectTo(const RedisNode& node) {
+  state_ = State::kConnecting;
+  address_ = node.address;
   auto link = std::make_unique<Link>();
   link->store = this;
   link->h.handle.data = link.get();
@@ -92,21 +104,11 @@ void TicketStore::Connect() {
     uv_pipe_connect(&link->connect, &link->h.pipe, address_.unix_path.c_str(),
                     &TicketStore::OnConnected);  // errors come to the callback
   } else {
-    // Resolved here, blocking, as hiredis did: once per connection, not per message.
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    const std::string port = std::to_string(address_.port);
-    if (int rc = getaddrinfo(address_.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-      ScheduleReconnect(std::string("cannot resolve ") + address_.host + ": " + gai_strerror(rc));
-      return;
-    }
     uv_tcp_init(loop_, &link->h.tcp);
-    int rc =
-        uv_tcp_connect(&link->connect, &link->h.tcp, found->ai_addr, &TicketStore::OnConnected);
-    freeaddrinfo(found);
-    if (rc != 0) {
+    if (int rc =
+            uv_tcp_connect(&link->connect, &link->h.tcp,
+                           reinterpret_cast<const sockaddr*>(&node.ip), &TicketStore::OnConnected);
+        rc != 0) {
       uv_close(&link.release()->h.handle, &TicketStore::OnLinkClosed);
       ++links_open_;
       ScheduleReconnect(std::string("cannot connect: ") + uv_strerror(rc));
@@ -489,8 +491,12 @@ void TicketStore::Close(std::function<void()> done) {
       state_ = State::kClosing;
       Drop("closed");
       return;
+    case State::kLookingUp:
     case State::kIdle:
     case State::kWaiting:
+      // Not waiting for a lookup in flight: its answer would be dropped anyway, and the loop
+      // runs until the pool hands it back (storage/redis_sentinel.h).
+      lookup_.Cancel();
       uv_timer_stop(timer_);
       state_ = State::kClosed;
       MaybeFinishClose();

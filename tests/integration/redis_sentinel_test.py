@@ -6,14 +6,18 @@ meanwhile comes again and is stored."""
 import glob
 import os
 import re
+import select
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from postdesk_harness import Gateway, RetryingSender, free_port, wait_for, wait_port  # noqa: E402
+from postdesk_harness import (Gateway, RawClient, RetryingSender, free_port, wait_for,  # noqa: E402
+                              wait_port)
 
 MASTER = "pd-main"
 
@@ -121,6 +125,53 @@ class SentinelGroup:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class StuckSentinel:
+    """A sentinel that takes connections and never answers them: whoever asks it waits until its
+    own timeout gives up. It holds every connection until stop(), so a connection it holds that
+    the other side has not closed is a lookup that has not finished."""
+
+    def __init__(self):
+        self.port = free_port()
+        # Nothing is accepted until the test looks: the kernel completes the handshakes, and a
+        # client's question sits unread in the socket.
+        self.listener = socket.create_server(("127.0.0.1", self.port), backlog=64)
+        self.held = []
+
+    def take_connections(self, count, timeout=10.0):
+        """Accepts `count` connections, waiting up to `timeout` seconds for each; returns them."""
+        taken = []
+        self.listener.settimeout(timeout)
+        try:
+            while len(taken) < count:
+                taken.append(self.listener.accept()[0])
+        except socket.timeout:
+            pass
+        self.held += taken
+        return taken
+
+    def forget_earlier_connections(self):
+        """Accepts what is waiting already (the gateway's start asked here too), so that the
+        next take_connections sees only later ones."""
+        self.listener.setblocking(False)
+        try:
+            while True:
+                self.held.append(self.listener.accept()[0])
+        except BlockingIOError:
+            pass
+
+    @staticmethod
+    def closed_by_client(connection):
+        poller = select.poll()
+        poller.register(connection, select.POLLRDHUP)
+        return any(events & (select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+                   for _, events in poller.poll(0))
+
+    def stop(self):
+        for connection in self.held:
+            connection.close()
+        self.listener.close()
+
+
 class FailsOver:
     """For a TestCase with a running SentinelGroup as self.group."""
 
@@ -203,6 +254,90 @@ class RedisSentinelTest(RetryingSender, FailsOver, unittest.TestCase):
         self.assertEqual(self.group.cli(new, "EXISTS", f"{{pd}}:ticket:{ticket}"), "1")
         self.assertTrue(wait_for(lambda: self.gw.ticket(ticket)["events"], 15),
                         self.gw.read_log())
+
+
+class StuckSentinelTest(RetryingSender, unittest.TestCase):
+    """A sentinel that takes connections and never answers is listed before the live one: every
+    lookup waits for its timeout there. That wait is the store's, never its loop's: the sessions
+    on the loop are answered meanwhile (design.md: "Slow or stuck clients never block others")."""
+
+    def setUp(self):
+        self.group = SentinelGroup()
+        self.addCleanup(self.group.stop)
+        self.stuck = StuckSentinel()
+        self.addCleanup(self.stuck.stop)
+        url = (f"redis-sentinel://127.0.0.1:{self.stuck.port},"
+               f"127.0.0.1:{self.group.sentinel_port}/{MASTER}")
+        # No trigger workers: the loops' stores are then the only connections that ask the
+        # sentinels again after the kill below (the outbox keeps its connection, the failover
+        # watcher its subscription to the live sentinel).
+        self.gw = Gateway(redis_url=url, extra="[triggers]\nworkers = 0\n")
+        self.addCleanup(self.gw.stop)
+
+    def kill_store_connections(self):
+        """Closes the loops' store connections on the primary, in one write so that both loops
+        reconnect together; returns how many there were. A store's last command is its setup's
+        FUNCTION LOAD or a message's EXEC; the outbox's, the sentinel's are others."""
+        primary = self.group.primary()
+        clients = self.group.cli(primary, "CLIENT", "LIST").splitlines()
+        ids = [re.search(r"\bid=(\d+)", c).group(1) for c in clients
+               if re.search(r"\bcmd=(exec|function\|load)\b", c)]
+        with socket.create_connection(("127.0.0.1", primary), timeout=10) as admin:
+            admin.sendall(b"".join(b"CLIENT KILL ID %s\r\n" % i.encode() for i in ids))
+            answers = b""
+            while answers.count(b"\r\n") < len(ids):
+                answers += admin.recv(4096)
+        self.assertEqual(answers, b":1\r\n" * len(ids))
+        return len(ids)
+
+    def reconnect_through_the_stuck_sentinel(self):
+        """Makes both loops' stores reconnect; returns their lookups' connections to the stuck
+        sentinel, which they ask first."""
+        self.stuck.forget_earlier_connections()
+        self.assertEqual(self.kill_store_connections(), 2)  # the gateway runs 2 loops
+        lookups = self.stuck.take_connections(2)  # after each store's backoff
+        self.assertEqual(len(lookups), 2, self.gw.read_log())
+        return lookups
+
+    def test_sessions_are_answered_while_the_store_waits_for_a_stuck_sentinel(self):
+        first, _ = self.send_until_stored(self.gw, "Before the reconnection")
+        sessions = [RawClient(self.gw.port) for _ in range(4)]
+        for session in sessions:
+            self.addCleanup(session.close)
+            self.assertTrue(session.reply()[0].startswith("220 "))
+            session.send("EHLO client.test\r\n")
+            self.assertTrue(session.reply()[-1].startswith("250 "))
+        lookups = self.reconnect_through_the_stuck_sentinel()
+        for session in sessions:
+            session.send("NOOP\r\n")
+        for session in sessions:
+            self.assertEqual(session.reply(), ["250 2.0.0 Ok"])
+        # A lookup ends only once its asker gives up on the stuck sentinel and closes the
+        # connection: both are still open, so every session was answered while both loops'
+        # stores were still waiting there.
+        self.assertEqual([self.stuck.closed_by_client(c) for c in lookups], [False, False],
+                         self.gw.read_log())
+        # Then the live sentinel names the primary, and mail is stored again.
+        ticket, _ = self.send_until_stored(self.gw, "After the reconnection")
+        self.assertEqual(ticket, first + 1)
+        self.assertEqual(self.group.cli(self.group.primary(), "EXISTS", f"{{pd}}:ticket:{ticket}"),
+                         "1")
+        self.assertTrue(all(self.stuck.closed_by_client(c) for c in lookups))
+        self.assertEqual(self.gw.terminate(), 0)
+
+    def test_sigterm_while_the_stores_wait_for_a_stuck_sentinel_drains_and_exits(self):
+        self.send_until_stored(self.gw, "Before the reconnection")
+        session = RawClient(self.gw.port)
+        self.addCleanup(session.close)
+        self.assertTrue(session.reply()[0].startswith("220 "))
+        lookups = self.reconnect_through_the_stuck_sentinel()
+        self.gw.proc.send_signal(signal.SIGTERM)
+        # The idle session hears the drain at once, not after the lookup.
+        self.assertTrue(session.reply()[0].startswith("421 "))
+        self.assertEqual([self.stuck.closed_by_client(c) for c in lookups], [False, False])
+        # The loops end once the pool has handed their lookups back (answered, then dropped).
+        self.assertEqual(self.gw.proc.wait(timeout=30), 0, self.gw.read_log())
+        self.assertIn("all loops drained", self.gw.read_log())
 
 
 class SentinelConfigurationTest(unittest.TestCase):
