@@ -302,6 +302,11 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
          RETURN_IF_ERROR(r.String("url", &c->redis_url));
          RETURN_IF_ERROR(r.String("password_file", &c->redis_password_file));
          RETURN_IF_ERROR(r.String("sentinel_password_file", &c->redis_sentinel_password_file));
+         RETURN_IF_ERROR(r.Duration("sentinel_timeout", &c->redis_sentinel_timeout));
+         if (c->redis_sentinel_timeout < std::chrono::milliseconds(10) ||
+             c->redis_sentinel_timeout > std::chrono::seconds(60)) {
+           return Status::Error(r.Name("sentinel_timeout") + ": from 10ms to 60s");
+         }
          const std::pair<const char*, const std::string*> files[] = {
              {"password_file", &c->redis_password_file},
              {"sentinel_password_file", &c->redis_sentinel_password_file}};
@@ -505,6 +510,7 @@ Result<RedisAddress> ExternalRedisAddress(const Config& config) {
     if (!password.ok()) return password.status();
     address->sentinel_password = std::move(password).value();
   }
+  address->sentinel_timeout = config.redis_sentinel_timeout;
   if (config.redis_password_file.empty()) {
     if (!address->username.empty() && address->password.empty()) {
       return Status::Error(

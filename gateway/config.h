@@ -150,6 +150,9 @@ struct Config {
   std::string redis_password_file;  // [redis] password_file: the AUTH password, read at use
   // [redis] sentinel_password_file: the sentinels' own AUTH password (redis-sentinel:// only)
   std::string redis_sentinel_password_file;
+  // [redis] sentinel_timeout: how long one sentinel may take to connect and answer before the
+  // next is asked (redis-sentinel:// only).
+  std::chrono::milliseconds redis_sentinel_timeout{500};
   // [redis] appendfsync for the embedded server: "always" (unset) or "everysec", the explicit
   // trade of up to a second of acknowledged mail for fewer waits on the disk.
   EmbeddedFsync redis_fsync = EmbeddedFsync::kAlways;

@@ -13,6 +13,7 @@
 #ifndef POSTDESK_STORAGE_REDIS_ADDRESS_H_
 #define POSTDESK_STORAGE_REDIS_ADDRESS_H_
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,6 +44,9 @@ struct RedisAddress {
   // The sentinels' own password (their requirepass), from [redis] sentinel_password_file: the
   // url's credentials are the primary's. Empty: the sentinels are asked without AUTH.
   std::string sentinel_password;
+  // How long one sentinel may take to connect and answer before the next is asked ([redis]
+  // sentinel_timeout): a dead sentinel costs each (re)connection this much.
+  std::chrono::milliseconds sentinel_timeout{500};
   bool via_sentinel() const { return !sentinels.empty(); }
 
   // The URL for logs and errors: the password shows as "***".

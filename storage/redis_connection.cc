@@ -18,8 +18,9 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(
   RedisAddress node = address;
   const uint64_t switches = SentinelSwitches();
   if (address.via_sentinel()) {
-    Result<RedisAddress> primary =
-        ResolveSentinelPrimary(address, std::min(timeout, kSentinelTimeout));
+    RedisAddress asked = address;  // a sentinel gets no more than the whole connection
+    asked.sentinel_timeout = std::min(timeout, address.sentinel_timeout);
+    Result<RedisAddress> primary = ResolveSentinelPrimary(asked);
     if (!primary.ok()) return primary.status();
     node = std::move(primary).value();
   }

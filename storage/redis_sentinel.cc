@@ -56,13 +56,18 @@ Status Authenticate(redisContext* c, const std::string& password) {
   return Status::Ok();
 }
 
-// One sentinel's answer: the primary's host and port, or why there is none.
-Result<RedisEndpoint> AskOne(const RedisEndpoint& sentinel, const RedisAddress& address,
-                             std::chrono::milliseconds timeout) {
-  const std::string& master = address.sentinel_master;
+timeval Timeval(std::chrono::milliseconds timeout) {
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  return tv;
+}
+
+// One sentinel's answer within the address's sentinel_timeout: the primary's host and port,
+// or why there is none.
+Result<RedisEndpoint> AskOne(const RedisEndpoint& sentinel, const RedisAddress& address) {
+  const std::string& master = address.sentinel_master;
+  const timeval tv = Timeval(address.sentinel_timeout);
   std::unique_ptr<redisContext, ContextFree> c(
       redisConnectWithTimeout(sentinel.host.c_str(), sentinel.port, tv));
   if (!c) return Status::Error("out of memory");
@@ -93,11 +98,10 @@ Result<RedisEndpoint> AskOne(const RedisEndpoint& sentinel, const RedisAddress& 
 
 }  // namespace
 
-Result<RedisAddress> ResolveSentinelPrimary(const RedisAddress& address,
-                                            std::chrono::milliseconds timeout) {
+Result<RedisAddress> ResolveSentinelPrimary(const RedisAddress& address) {
   std::string errors;
   for (const RedisEndpoint& sentinel : address.sentinels) {
-    Result<RedisEndpoint> primary = AskOne(sentinel, address, timeout);
+    Result<RedisEndpoint> primary = AskOne(sentinel, address);
     if (primary.ok()) {
       RedisAddress resolved = address;
       resolved.sentinels.clear();
@@ -141,10 +145,10 @@ std::optional<RedisNode> NodeWithoutLookup(const RedisAddress& address) {
   return std::nullopt;
 }
 
-Result<RedisNode> LookUpNode(const RedisAddress& address, std::chrono::milliseconds timeout) {
+Result<RedisNode> LookUpNode(const RedisAddress& address) {
   RedisNode node{address, {}};
   if (address.via_sentinel()) {
-    Result<RedisAddress> primary = ResolveSentinelPrimary(address, timeout);
+    Result<RedisAddress> primary = ResolveSentinelPrimary(address);
     if (!primary.ok()) return primary.status();
     node.address = std::move(primary).value();
   }
@@ -267,8 +271,7 @@ void SentinelWatcher::Run() {
 }
 
 bool SentinelWatcher::Watch(const RedisEndpoint& sentinel, bool count_the_subscription) {
-  timeval tv{};
-  tv.tv_usec = static_cast<suseconds_t>(kSentinelTimeout.count() * 1000);
+  const timeval tv = Timeval(address_.sentinel_timeout);
   std::unique_ptr<redisContext, ContextFree> c(
       redisConnectWithTimeout(sentinel.host.c_str(), sentinel.port, tv));
   if (!c || c->err) {
@@ -305,7 +308,7 @@ bool SentinelWatcher::Watch(const RedisEndpoint& sentinel, bool count_the_subscr
   std::string last_promoted;
   while (!stopping_) {
     pollfd fd{c->fd, POLLIN, 0};
-    int ready = poll(&fd, 1, static_cast<int>(kSentinelTimeout.count()));
+    int ready = poll(&fd, 1, static_cast<int>(kWatcherPollInterval.count()));
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) continue;
     ssize_t n = ready > 0 ? recv(c->fd, buffer, sizeof(buffer), 0) : -1;

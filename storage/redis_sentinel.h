@@ -33,12 +33,10 @@
 
 namespace postdesk {
 
-inline constexpr std::chrono::milliseconds kSentinelTimeout{500};
-
 // The primary's address: `address` with the host and port a sentinel names, its credentials
-// and database kept, its sentinels cleared. `address` must be via_sentinel().
-Result<RedisAddress> ResolveSentinelPrimary(const RedisAddress& address,
-                                            std::chrono::milliseconds timeout = kSentinelTimeout);
+// and database kept, its sentinels cleared. `address` must be via_sentinel(). Each sentinel is
+// given address.sentinel_timeout to connect and to answer, in turn.
+Result<RedisAddress> ResolveSentinelPrimary(const RedisAddress& address);
 
 // Where a connection to a server goes: the server's address (for a redis-sentinel:// one, the
 // primary its sentinels named) and, unless it is a unix socket, the IP address of its host.
@@ -54,8 +52,7 @@ std::optional<RedisNode> NodeWithoutLookup(const RedisAddress& address);
 // The node of any address: the sentinels' primary (ResolveSentinelPrimary), then its host's
 // first address (getaddrinfo). Blocking; fails with the sentinels' answers, or with "cannot
 // resolve HOST: why".
-Result<RedisNode> LookUpNode(const RedisAddress& address,
-                             std::chrono::milliseconds timeout = kSentinelTimeout);
+Result<RedisNode> LookUpNode(const RedisAddress& address);
 
 // RedisNodeLookup: LookUpNode off a libuv loop, for a client that lives on the loop (one
 // TicketStore per loop). Start() queues it on libuv's thread pool (the process's 4 threads, or
@@ -124,6 +121,8 @@ class SentinelWatcher {
   // Subscribed to `sentinel`, until it fails or the watcher stops; false when it never
   // subscribed.
   bool Watch(const RedisEndpoint& sentinel, bool count_the_subscription);
+  // How often a quiet subscription looks at stopping_: the destructor's bound.
+  static constexpr std::chrono::milliseconds kWatcherPollInterval{500};
 
   const RedisAddress address_;
   std::atomic<bool> stopping_{false};

@@ -261,6 +261,8 @@ class StuckSentinelTest(RetryingSender, unittest.TestCase):
     lookup waits for its timeout there. That wait is the store's, never its loop's: the sessions
     on the loop are answered meanwhile (design.md: "Slow or stuck clients never block others")."""
 
+    HOLD_S = 3  # [redis] sentinel_timeout: how long each lookup waits at the stuck sentinel
+
     def setUp(self):
         self.group = SentinelGroup()
         self.addCleanup(self.group.stop)
@@ -270,8 +272,10 @@ class StuckSentinelTest(RetryingSender, unittest.TestCase):
                f"127.0.0.1:{self.group.sentinel_port}/{MASTER}")
         # No trigger workers: the loops' stores are then the only connections that ask the
         # sentinels again after the kill below (the outbox keeps its connection, the failover
-        # watcher its subscription to the live sentinel).
-        self.gw = Gateway(redis_url=url, extra="[triggers]\nworkers = 0\n")
+        # watcher its subscription to the live sentinel). Each lookup waits HOLD_S at the stuck
+        # sentinel: what the sessions get meanwhile does not race the end of that wait.
+        self.gw = Gateway(redis_url=url, extra="[triggers]\nworkers = 0\n",
+                          redis_keys=f'sentinel_timeout = "{self.HOLD_S}s"')
         self.addCleanup(self.gw.stop)
 
     def kill_store_connections(self):
