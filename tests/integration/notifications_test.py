@@ -49,6 +49,12 @@ class NotificationTest(unittest.TestCase):
         self.addCleanup(os.unlink, path)
         return path
 
+    def page_ops_triggers(self, message):
+        """A trigger file with one trigger: every new ticket sends `message` to target ops."""
+        return self.triggers_file([{"title": "Page ops", "conditions": {"all": [
+            {"field": "update_type", "operator": "is", "value": "Create"}]},
+            "actions": [{"field": "notification_target", "value": ["ops", message]}]}])
+
     def start(self, extra, relay=None):
         self.relay = relay or Relay()
         self.addCleanup(self.relay.stop)
@@ -133,11 +139,7 @@ class NotificationTest(unittest.TestCase):
     def test_target_on_a_closed_port_is_deactivated_after_21_failures_with_an_alert(self):
         relay = Relay()
         closed = free_port()
-        triggers = [{"title": "Page ops", "conditions": {"all": [
-            {"field": "update_type", "operator": "is", "value": "Create"}]},
-            "actions": [{"field": "notification_target",
-                         "value": ["ops", "Ticket {{ticket.id}}: {{ticket.title}}"]}]}]
-        path = self.triggers_file(triggers)
+        path = self.page_ops_triggers("Ticket {{ticket.id}}: {{ticket.title}}")
         self.start(f'[triggers]\nfile = "{path}"\n[notify]\nrelay = "127.0.0.1:{relay.port}"\n'
                    'retry_initial_ms = 5\nretry_max_ms = 20\nadmin_email = "admin@ops.test"\n'
                    f'[[target]]\nid = "ops"\ntitle = "Ops pager"\nemail = "pager@ops.test"\n'
@@ -158,11 +160,7 @@ class NotificationTest(unittest.TestCase):
 
     def test_targets_test_sends_now_and_a_deactivated_target_gets_nothing(self):
         relay = Relay()
-        triggers = [{"title": "Page ops", "conditions": {"all": [
-            {"field": "update_type", "operator": "is", "value": "Create"}]},
-            "actions": [{"field": "notification_target",
-                         "value": ["ops", "Ticket {{ticket.id}}: {{ticket.title}}"]}]}]
-        path = self.triggers_file(triggers)
+        path = self.page_ops_triggers("Ticket {{ticket.id}}: {{ticket.title}}")
         self.start(f'[triggers]\nfile = "{path}"\n[notify]\nrelay = "127.0.0.1:{relay.port}"\n'
                    '[[target]]\nid = "ops"\ntitle = "Ops pager"\nemail = "pager@ops.test"\n'
                    'subject = "New ticket"\n', relay)
@@ -188,10 +186,7 @@ class NotificationTest(unittest.TestCase):
 
     def test_a_target_inactive_in_the_configuration_gets_nothing_until_reloaded_active(self):
         relay = Relay()
-        triggers = [{"title": "Page ops", "conditions": {"all": [
-            {"field": "update_type", "operator": "is", "value": "Create"}]},
-            "actions": [{"field": "notification_target", "value": ["ops", "Ticket {{ticket.id}}"]}]}]
-        path = self.triggers_file(triggers)
+        path = self.page_ops_triggers("Ticket {{ticket.id}}")
         self.start(f'[triggers]\nfile = "{path}"\n[notify]\nrelay = "127.0.0.1:{relay.port}"\n'
                    '[[target]]\nid = "ops"\nemail = "pager@ops.test"\nactive = false\n', relay)
         target = self.gw.postdesk("targets", "list")[0]
@@ -214,10 +209,7 @@ class NotificationTest(unittest.TestCase):
 
     def test_sighup_swaps_targets_for_the_next_notification(self):
         relay = Relay()
-        triggers = [{"title": "Page ops", "conditions": {"all": [
-            {"field": "update_type", "operator": "is", "value": "Create"}]},
-            "actions": [{"field": "notification_target", "value": ["ops", "Ticket {{ticket.id}}"]}]}]
-        path = self.triggers_file(triggers)
+        path = self.page_ops_triggers("Ticket {{ticket.id}}")
         target = ('[[target]]\nid = "ops"\ntitle = "Ops pager"\nemail = "{email}"\n'
                   'subject = "{subject}"\n')
         base = f'[triggers]\nfile = "{path}"\n[notify]\nrelay = "127.0.0.1:{relay.port}"\n'
