@@ -307,6 +307,11 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
              c->redis_sentinel_timeout > std::chrono::seconds(60)) {
            return Status::Error(r.Name("sentinel_timeout") + ": from 10ms to 60s");
          }
+         RETURN_IF_ERROR(r.Duration("reply_timeout", &c->redis_reply_timeout));
+         if (c->redis_reply_timeout < std::chrono::seconds(1) ||
+             c->redis_reply_timeout > std::chrono::minutes(10)) {
+           return Status::Error(r.Name("reply_timeout") + ": from 1s to 10m");
+         }
          const std::pair<const char*, const std::string*> files[] = {
              {"password_file", &c->redis_password_file},
              {"sentinel_password_file", &c->redis_sentinel_password_file}};

@@ -153,6 +153,9 @@ struct Config {
   // [redis] sentinel_timeout: how long one sentinel may take to connect and answer before the
   // next is asked (redis-sentinel:// only).
   std::chrono::milliseconds redis_sentinel_timeout{500};
+  // [redis] reply_timeout: how long the loops' stores let messages wait on a Redis that answers
+  // nothing before they give the connection up (the messages hear 451, a drain ends).
+  std::chrono::milliseconds redis_reply_timeout{30000};
   // [redis] appendfsync for the embedded server: "always" (unset) or "everysec", the explicit
   // trade of up to a second of acknowledged mail for fewer waits on the disk.
   EmbeddedFsync redis_fsync = EmbeddedFsync::kAlways;

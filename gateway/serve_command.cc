@@ -89,6 +89,7 @@ void Reload(SignalContext* context) {
       old_config.redis_password_file != new_config.redis_password_file ||
       old_config.redis_sentinel_password_file != new_config.redis_sentinel_password_file ||
       old_config.redis_sentinel_timeout != new_config.redis_sentinel_timeout ||
+      old_config.redis_reply_timeout != new_config.redis_reply_timeout ||
       old_config.redis_fsync != new_config.redis_fsync ||
       old_config.http_listen.has_value() != new_config.http_listen.has_value() ||
       (old_config.http_listen && (old_config.http_listen->host != new_config.http_listen->host ||

@@ -69,7 +69,7 @@ ServerLoop::ServerLoop(uint16_t index, std::shared_ptr<const ServingState> state
       wakeup_async_(new uv_async_t),
       grace_timer_(new uv_timer_t),
       read_buffer_(new char[kReadBufferSize]),
-      store_(&loop_, std::move(redis)),
+      store_(&loop_, std::move(redis), state_->config.redis_reply_timeout),
       delivery_(&loop_, &store_) {
   uv_async_init(&loop_, wakeup_async_, &ServerLoop::OnWakeup);
   wakeup_async_->data = this;

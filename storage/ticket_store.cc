@@ -37,9 +37,11 @@ struct TicketStore::Link {
   TicketStore* store;
 };
 
-TicketStore::TicketStore(uv_loop_t* loop, RedisAddress address)
+TicketStore::TicketStore(uv_loop_t* loop, RedisAddress address,
+                         std::chrono::milliseconds reply_timeout)
     : loop_(loop),
       configured_(address),
+      reply_timeout_ms_(static_cast<uint64_t>(reply_timeout.count())),
       address_(std::move(address)),
       lookup_(loop),
       timer_(new uv_timer_t),
@@ -177,7 +179,10 @@ void TicketStore::OnSetupReply(const redisReply* reply) {
     NoteRedirect(reply);
   }
   reader_->fn->freeObject(const_cast<redisReply*>(reply));
-  if (--pending_[pending_head_].replies == 0) PopPending();
+  if (--pending_[pending_head_].replies == 0) {
+    PopPending();
+    RestartReplyDeadline();  // before a Drop below, whose backoff takes the timer then
+  }
   if (!error.empty()) {
     Drop(error);
     return;
@@ -250,6 +255,7 @@ void TicketStore::OnReply(const redisReply* reply) {
   if (last) {
     callback = std::move(pending.callback);
     PopPending();
+    RestartReplyDeadline();  // before the callback, which may end the connection
     status = ParseIngestExecReply(reply, &outcomes_);
   }
   // Freed before the callback runs: the arena holds one reply at a time, and the callback may
@@ -304,6 +310,8 @@ void TicketStore::Send(std::string_view commands, std::span<const RespSplice> sp
   for (const RespSplice& s : splices) out_splices_.push_back({out_.size() + s.at, s.value});
   out_.append(commands);
   pending_.push_back({replies, std::move(callback)});
+  // The first request waiting starts the deadline; later ones wait behind it.
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(timer_))) RestartReplyDeadline();
   if (!uv_is_active(reinterpret_cast<uv_handle_t*>(flush_))) {
     uv_check_start(flush_, &TicketStore::OnFlush);
   }
@@ -447,10 +455,35 @@ void TicketStore::ScheduleReconnect(const std::string& why) {
 
 void TicketStore::OnTimer(uv_timer_t* timer) {
   auto* self = static_cast<TicketStore*>(timer->data);
-  if (self->state_ == State::kWaiting) {
-    self->Connect();
-  } else if (self->state_ == State::kConnecting) {
-    self->Drop("connect timed out");
+  switch (self->state_) {
+    case State::kWaiting:
+      self->Connect();
+      return;
+    case State::kConnecting:
+      self->Drop("connect timed out");
+      return;
+    case State::kSettingUp:
+    case State::kConnected:
+    case State::kClosing:
+      // The reply deadline: a Redis that took the requests and answers nothing (stopped, or
+      // stuck behind its disk) would otherwise hold their senders, and a drain, for good.
+      self->Drop("no reply within " + std::to_string(self->reply_timeout_ms_) + " ms");
+      return;
+    case State::kIdle:
+    case State::kLookingUp:
+    case State::kClosed:
+      return;
+  }
+}
+
+void TicketStore::RestartReplyDeadline() {
+  const bool waiting = pending_head_ < pending_.size();
+  const bool connection =
+      state_ == State::kSettingUp || state_ == State::kConnected || state_ == State::kClosing;
+  if (waiting && connection) {
+    uv_timer_start(timer_, &TicketStore::OnTimer, reply_timeout_ms_, 0);
+  } else if (connection) {
+    uv_timer_stop(timer_);
   }
 }
 

@@ -15,7 +15,10 @@
 // storage/redis_sentinel.h): they run on libuv's thread pool (RedisNodeLookup) while the loop
 // serves its sessions, and the connection goes on on the loop once they are done; messages
 // meanwhile hear "redis unavailable". A unix socket or an IP address needs no lookup. It
-// reconnects with exponential backoff (100 ms to 5 s) after a failure, by itself: a lookup that
+// reconnects with exponential backoff (100 ms to 5 s) after a failure, by itself (a Redis that
+// takes the connection and then answers nothing for `reply_timeout` while requests wait, one
+// stopped or stuck behind a disk, is such a failure: every request waiting hears that its
+// reply was lost, and Close() never waits longer for them): a lookup that
 // found no node, a connect that failed, a refused setup step (a wrong password, say), each named
 // in Ingest's error. A message that comes while the setup is answered is held until Redis has
 // accepted every step, so that nothing runs behind a refused one (a failed SELECT would leave it in
@@ -48,6 +51,7 @@
 #include <uv.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -74,9 +78,13 @@ namespace postdesk {
 using IngestCallback =
     std::function<void(const Status& status, const std::vector<IngestOutcome>& outcomes)>;
 
+// [redis] reply_timeout's default: how long requests may wait without any reply from Redis.
+inline constexpr std::chrono::milliseconds kDefaultReplyTimeout{30000};
+
 class TicketStore {
  public:
-  TicketStore(uv_loop_t* loop, RedisAddress address);
+  TicketStore(uv_loop_t* loop, RedisAddress address,
+              std::chrono::milliseconds reply_timeout = kDefaultReplyTimeout);
   ~TicketStore();
   TicketStore(const TicketStore&) = delete;
   TicketStore& operator=(const TicketStore&) = delete;
@@ -146,9 +154,13 @@ class TicketStore {
   void MaybeFinishClose();
   void ReportState(bool connected);
   void PopPending();
+  // While requests wait for replies on a connection, timer_ holds the reply deadline: started
+  // when the first is sent, started again by every block answered, stopped when none waits.
+  void RestartReplyDeadline();
 
   uv_loop_t* const loop_;
   const RedisAddress configured_;  // [redis] url, where every reconnect after a failure starts
+  const uint64_t reply_timeout_ms_;
   // The node connected to: configured_, the primary its sentinels named, or where MOVED sent us.
   RedisAddress address_;
   std::optional<RedisAddress> redirect_;  // a MOVED reply's node, for the next connect

@@ -2,6 +2,7 @@
 import os
 import re
 import shutil
+import signal
 import smtplib
 import subprocess
 import sys
@@ -438,6 +439,31 @@ class ShutdownTest(unittest.TestCase):
             busy.close()
         finally:
             gw.stop()
+
+    def test_sigterm_with_redis_stuck_answers_451_and_exits(self):
+        # A Redis that keeps its connections and answers nothing (stopped here; stuck behind its
+        # disk in life): the message in flight hears 451 after [redis] reply_timeout, so its
+        # sender keeps it, and the drain ends instead of waiting for Redis for good.
+        redis = RedisServer()
+        self.addCleanup(redis.stop)
+        gw = Gateway(redis_url=redis.url, redis_keys='reply_timeout = "2s"')
+        self.addCleanup(gw.stop)
+        self.assertEqual(send(gw.port, message("before"), ["support@acme.test"])[0], 250)
+        os.kill(redis.proc.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, redis.proc.pid, signal.SIGCONT)
+        busy = RawClient(gw.port)
+        self.addCleanup(busy.close)
+        busy.reply()
+        busy.send("EHLO client.test\r\nMAIL FROM:<ann@customer.test>\r\n"
+                  "RCPT TO:<support@acme.test>\r\nDATA\r\n")
+        for _ in range(4):
+            busy.reply()
+        busy.send("Subject: stuck\r\n\r\nRedis will not answer.\r\n.\r\n")
+        gw.proc.send_signal(signal.SIGTERM)
+        final = busy.reply()[0]
+        self.assertTrue(final.startswith("451 4.3.0"), final)
+        self.assertEqual(gw.proc.wait(timeout=30), 0, gw.read_log())
+        self.assertIn("no reply within 2000 ms", gw.read_log())
 
 
 class CommandLineTest(unittest.TestCase):

@@ -364,6 +364,48 @@ TEST_F(TicketStoreTest, RequestsInFlightWhenRedisDiesEachHearOnceThatTheReplyWas
   EXPECT_TRUE(IngestAndWait(Request()).ok());
 }
 
+// A Redis that keeps the connection and answers nothing (stopped here; stuck behind its disk in
+// life): the waiting messages are given up after the reply timeout, as if the connection had
+// dropped, and the store connects again once Redis answers.
+TEST_F(TicketStoreTest, RedisThatAnswersNothingIsGivenUpAfterTheReplyTimeout) {
+  TicketStore store(&loop_, redis_->address(), std::chrono::milliseconds(300));
+  store.Start();
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return store.connected(); }, std::chrono::seconds(5)));
+  ASSERT_EQ(kill(redis_->pid(), SIGSTOP), 0);
+  std::optional<Status> heard;
+  const IngestRequest request = Request();
+  store.Ingest(request, [&](const Status& status, const auto&) { heard = status; });
+  const bool answered =
+      RunUntil(&loop_, [&] { return heard.has_value(); }, std::chrono::seconds(10));
+  const bool connected_meanwhile = store.connected();
+  ASSERT_EQ(kill(redis_->pid(), SIGCONT), 0);
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(heard->message(), "redis: connection lost before the reply");
+  EXPECT_FALSE(connected_meanwhile);
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return store.connected(); }, std::chrono::seconds(10)));
+  std::optional<Status> stored;
+  store.Ingest(request, [&](const Status& status, const auto&) { stored = status; });
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return stored.has_value(); }, std::chrono::seconds(5)));
+  EXPECT_TRUE(stored->ok()) << stored->message();
+  EXPECT_TRUE(CloseAndWait(&loop_, store));
+}
+
+// A drain closes the store: replies that never come hold it no longer than the reply timeout.
+TEST_F(TicketStoreTest, CloseGivesUpOnRepliesThatNeverComeAfterTheReplyTimeout) {
+  TicketStore store(&loop_, redis_->address(), std::chrono::milliseconds(300));
+  store.Start();
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return store.connected(); }, std::chrono::seconds(5)));
+  ASSERT_EQ(kill(redis_->pid(), SIGSTOP), 0);
+  std::optional<Status> heard;
+  const IngestRequest request = Request();
+  store.Ingest(request, [&](const Status& status, const auto&) { heard = status; });
+  const bool closed = CloseAndWait(&loop_, store, std::chrono::seconds(10));
+  ASSERT_EQ(kill(redis_->pid(), SIGCONT), 0);
+  EXPECT_TRUE(closed);
+  ASSERT_TRUE(heard.has_value());
+  EXPECT_FALSE(heard->ok());
+}
+
 TEST_F(TicketStoreTest, CloseWaitsForTheRepliesInFlight) {
   ASSERT_TRUE(IngestAndWait(Request()).ok());
   Command("CLIENT PAUSE 300 WRITE");
