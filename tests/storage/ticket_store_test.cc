@@ -131,8 +131,24 @@ class TicketStoreTest : public EmbeddedRedisTest {
     return value;
   }
 
+  // A store of its own with a 300 ms reply timeout, connected; then Redis is stopped (SIGSTOP:
+  // the caller continues it) and one message, in_flight_, is sent, its result going to `heard`.
+  // Null when the store did not connect.
+  std::unique_ptr<TicketStore> StopRedisWithAMessageInFlight(std::optional<Status>* heard) {
+    auto store =
+        std::make_unique<TicketStore>(&loop_, redis_->address(), std::chrono::milliseconds(300));
+    store->Start();
+    if (!RunUntil(&loop_, [&] { return store->connected(); }, std::chrono::seconds(5)) ||
+        kill(redis_->pid(), SIGSTOP) != 0) {
+      return nullptr;
+    }
+    store->Ingest(in_flight_, [heard](const Status& status, const auto&) { *heard = status; });
+    return store;
+  }
+
   uv_loop_t loop_;
   std::unique_ptr<TicketStore> store_;
+  const IngestRequest in_flight_ = Request();
 };
 
 TEST_F(TicketStoreTest, StoredTicketReadsBackWithEveryField) {
@@ -368,13 +384,10 @@ TEST_F(TicketStoreTest, RequestsInFlightWhenRedisDiesEachHearOnceThatTheReplyWas
 // life): the waiting messages are given up after the reply timeout, as if the connection had
 // dropped, and the store connects again once Redis answers.
 TEST_F(TicketStoreTest, RedisThatAnswersNothingIsGivenUpAfterTheReplyTimeout) {
-  TicketStore store(&loop_, redis_->address(), std::chrono::milliseconds(300));
-  store.Start();
-  ASSERT_TRUE(RunUntil(&loop_, [&] { return store.connected(); }, std::chrono::seconds(5)));
-  ASSERT_EQ(kill(redis_->pid(), SIGSTOP), 0);
   std::optional<Status> heard;
-  const IngestRequest request = Request();
-  store.Ingest(request, [&](const Status& status, const auto&) { heard = status; });
+  std::unique_ptr<TicketStore> stuck = StopRedisWithAMessageInFlight(&heard);
+  ASSERT_TRUE(stuck);
+  TicketStore& store = *stuck;
   const bool answered =
       RunUntil(&loop_, [&] { return heard.has_value(); }, std::chrono::seconds(10));
   const bool connected_meanwhile = store.connected();
@@ -384,7 +397,7 @@ TEST_F(TicketStoreTest, RedisThatAnswersNothingIsGivenUpAfterTheReplyTimeout) {
   EXPECT_FALSE(connected_meanwhile);
   ASSERT_TRUE(RunUntil(&loop_, [&] { return store.connected(); }, std::chrono::seconds(10)));
   std::optional<Status> stored;
-  store.Ingest(request, [&](const Status& status, const auto&) { stored = status; });
+  store.Ingest(in_flight_, [&](const Status& status, const auto&) { stored = status; });
   ASSERT_TRUE(RunUntil(&loop_, [&] { return stored.has_value(); }, std::chrono::seconds(5)));
   EXPECT_TRUE(stored->ok()) << stored->message();
   EXPECT_TRUE(CloseAndWait(&loop_, store));
@@ -392,14 +405,10 @@ TEST_F(TicketStoreTest, RedisThatAnswersNothingIsGivenUpAfterTheReplyTimeout) {
 
 // A drain closes the store: replies that never come hold it no longer than the reply timeout.
 TEST_F(TicketStoreTest, CloseGivesUpOnRepliesThatNeverComeAfterTheReplyTimeout) {
-  TicketStore store(&loop_, redis_->address(), std::chrono::milliseconds(300));
-  store.Start();
-  ASSERT_TRUE(RunUntil(&loop_, [&] { return store.connected(); }, std::chrono::seconds(5)));
-  ASSERT_EQ(kill(redis_->pid(), SIGSTOP), 0);
   std::optional<Status> heard;
-  const IngestRequest request = Request();
-  store.Ingest(request, [&](const Status& status, const auto&) { heard = status; });
-  const bool closed = CloseAndWait(&loop_, store, std::chrono::seconds(10));
+  std::unique_ptr<TicketStore> stuck = StopRedisWithAMessageInFlight(&heard);
+  ASSERT_TRUE(stuck);
+  const bool closed = CloseAndWait(&loop_, *stuck, std::chrono::seconds(10));
   ASSERT_EQ(kill(redis_->pid(), SIGCONT), 0);
   EXPECT_TRUE(closed);
   ASSERT_TRUE(heard.has_value());
