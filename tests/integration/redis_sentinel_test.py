@@ -261,7 +261,7 @@ class StuckSentinelTest(RetryingSender, unittest.TestCase):
     lookup waits for its timeout there. That wait is the store's, never its loop's: the sessions
     on the loop are answered meanwhile (design.md: "Slow or stuck clients never block others")."""
 
-    HOLD_S = 3  # [redis] sentinel_timeout: how long each lookup waits at the stuck sentinel
+    HOLD_S = 2  # [redis] sentinel_timeout: how long each lookup waits at the stuck sentinel
 
     def setUp(self):
         self.group = SentinelGroup()
