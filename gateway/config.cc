@@ -302,16 +302,10 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
          RETURN_IF_ERROR(r.String("url", &c->redis_url));
          RETURN_IF_ERROR(r.String("password_file", &c->redis_password_file));
          RETURN_IF_ERROR(r.String("sentinel_password_file", &c->redis_sentinel_password_file));
-         RETURN_IF_ERROR(r.Duration("sentinel_timeout", &c->redis_sentinel_timeout));
-         if (c->redis_sentinel_timeout < std::chrono::milliseconds(10) ||
-             c->redis_sentinel_timeout > std::chrono::seconds(60)) {
-           return Status::Error(r.Name("sentinel_timeout") + ": from 10ms to 60s");
-         }
-         RETURN_IF_ERROR(r.Duration("reply_timeout", &c->redis_reply_timeout));
-         if (c->redis_reply_timeout < std::chrono::seconds(1) ||
-             c->redis_reply_timeout > std::chrono::minutes(10)) {
-           return Status::Error(r.Name("reply_timeout") + ": from 1s to 10m");
-         }
+         RETURN_IF_ERROR(r.Duration("sentinel_timeout", &c->redis_sentinel_timeout,
+                                    std::chrono::milliseconds(10), std::chrono::seconds(60)));
+         RETURN_IF_ERROR(r.Duration("reply_timeout", &c->redis_reply_timeout,
+                                    std::chrono::seconds(1), std::chrono::minutes(10)));
          const std::pair<const char*, const std::string*> files[] = {
              {"password_file", &c->redis_password_file},
              {"sentinel_password_file", &c->redis_sentinel_password_file}};

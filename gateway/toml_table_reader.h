@@ -110,7 +110,8 @@ class TableReader {
   }
 
   Status Duration(std::string_view key, std::chrono::milliseconds* out,
-                  std::chrono::milliseconds min = std::chrono::milliseconds(0)) {
+                  std::chrono::milliseconds min = std::chrono::milliseconds(0),
+                  std::chrono::milliseconds max = std::chrono::milliseconds::max()) {
     const toml::node* node = Get(key);
     if (!node) return Status::Ok();
     if (!node->is_string()) return Status::Error(Name(key) + ": expected a duration like \"5m\"");
@@ -118,6 +119,9 @@ class TableReader {
     if (!d.ok()) return Status::Error(Name(key) + ": " + d.status().message());
     if (d.value() < min) {
       return Status::Error(Name(key) + ": must be at least " + std::to_string(min.count()) + "ms");
+    }
+    if (d.value() > max) {
+      return Status::Error(Name(key) + ": must be at most " + std::to_string(max.count()) + "ms");
     }
     *out = d.value();
     return Status::Ok();
