@@ -382,11 +382,12 @@ class OutboxSender::Worker {
   // nor to sign for), for alerts, and when a reload took the address from the brand.
   static std::string FromAddress(const Settings& s, const BrandConfig* brand,
                                  const std::string& received_at) {
-    if (!brand) return "postmaster@" + s.config.hostname;
-    std::optional<AddressMatch> match;
-    if (!received_at.empty()) match = s.addresses.FindRecipient(received_at);
-    if (match && &s.config.brands[match->brand] == brand) return match->received_at;
-    return brand->addresses.empty() ? "postmaster@" + s.config.hostname : brand->addresses[0];
+    if (brand && !received_at.empty()) {
+      std::optional<AddressMatch> match = s.addresses.FindRecipient(received_at);
+      if (match && &s.config.brands[match->brand] == brand) return match->received_at;
+    }
+    if (brand && !brand->addresses.empty()) return brand->addresses[0];
+    return "postmaster@" + s.config.hostname;
   }
 
   // design.md "Threading and duplicates": on a hosted domain the Reply-To carries the ticket's
