@@ -152,10 +152,10 @@ struct Config {
   std::string redis_sentinel_password_file;
   // [redis] sentinel_timeout: how long one sentinel may take to connect and answer before the
   // next is asked (redis-sentinel:// only).
-  std::chrono::milliseconds redis_sentinel_timeout{500};
+  std::chrono::milliseconds redis_sentinel_timeout = kDefaultSentinelTimeout;
   // [redis] reply_timeout: how long the loops' stores let messages wait on a Redis that answers
   // nothing before they give the connection up (the messages hear 451, a drain ends).
-  std::chrono::milliseconds redis_reply_timeout{30000};
+  std::chrono::milliseconds redis_reply_timeout = kDefaultReplyTimeout;
   // [redis] appendfsync for the embedded server: "always" (unset) or "everysec", the explicit
   // trade of up to a second of acknowledged mail for fewer waits on the disk.
   EmbeddedFsync redis_fsync = EmbeddedFsync::kAlways;

@@ -30,6 +30,12 @@ struct RedisEndpoint {
   std::string ToString() const;  // "host:port", "[v6]:port"
 };
 
+// [redis] sentinel_timeout's default: how long one sentinel may take to connect and answer.
+inline constexpr std::chrono::milliseconds kDefaultSentinelTimeout{500};
+// [redis] reply_timeout's default: how long a loop's requests may wait on a connection that
+// gives no reply at all before it is given up (storage/ticket_store.h).
+inline constexpr std::chrono::milliseconds kDefaultReplyTimeout{30000};
+
 struct RedisAddress {
   std::string unix_path;  // set for a unix socket; then host/port are unused
   std::string host;
@@ -46,7 +52,7 @@ struct RedisAddress {
   std::string sentinel_password;
   // How long one sentinel may take to connect and answer before the next is asked ([redis]
   // sentinel_timeout): a dead sentinel costs each (re)connection this much.
-  std::chrono::milliseconds sentinel_timeout{500};
+  std::chrono::milliseconds sentinel_timeout = kDefaultSentinelTimeout;
   bool via_sentinel() const { return !sentinels.empty(); }
 
   // The URL for logs and errors: the password shows as "***".

@@ -8,8 +8,9 @@
 // and TicketStore both ask at every connection (so each reconnection finds the primary of the
 // moment) and check the server they reach.
 //
-// ResolveSentinelPrimary and LookUpNode block, with `timeout` per sentinel for the connect and
-// for each reply: a sentinel that is down or stuck costs each lookup that much. They run on any
+// ResolveSentinelPrimary and LookUpNode block, with the address's sentinel_timeout per sentinel
+// for the connect and for its reply: a sentinel that is down or stuck costs each lookup that
+// much. They run on any
 // thread that may wait (the tools', the workers'), never on a serving loop: a loop's store finds
 // its node with a RedisNodeLookup, which runs them on libuv's thread pool. They fail with a
 // message that names every sentinel asked and what it answered; never the password.

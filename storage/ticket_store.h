@@ -78,9 +78,6 @@ namespace postdesk {
 using IngestCallback =
     std::function<void(const Status& status, const std::vector<IngestOutcome>& outcomes)>;
 
-// [redis] reply_timeout's default: how long requests may wait without any reply from Redis.
-inline constexpr std::chrono::milliseconds kDefaultReplyTimeout{30000};
-
 class TicketStore {
  public:
   TicketStore(uv_loop_t* loop, RedisAddress address,
